@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: MIT
+// Overflow-checked size arithmetic and power-of-two alignment helpers shared by every resource.
+// Sizes are checked before any arithmetic: a wrapped size is a heap overflow waiting to happen
+// (libstdc++ 12's aligned operator new turns SIZE_MAX into a tiny block).
+#pragma once
+
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <new>
+
+namespace pmrkit::detail {
+
+[[nodiscard]] constexpr bool is_power_of_two(std::size_t x) noexcept { return std::has_single_bit(x); }
+
+// Precondition: alignment is a power of two. Wraps on overflow; use checked_align_up for sizes
+// that come from a caller.
+[[nodiscard]] constexpr std::size_t align_up(std::size_t n, std::size_t alignment) noexcept {
+    return (n + alignment - 1) & ~(alignment - 1);
+}
+
+[[nodiscard]] inline bool is_aligned(const void* p, std::size_t alignment) noexcept {
+    return (reinterpret_cast<std::uintptr_t>(p) & (alignment - 1)) == 0;
+}
+
+[[noreturn]] inline void throw_bad_alloc() { throw std::bad_alloc(); }
+
+[[nodiscard]] inline std::size_t checked_add(std::size_t a, std::size_t b) {
+    std::size_t sum = 0;
+    if (__builtin_add_overflow(a, b, &sum)) {
+        throw_bad_alloc();
+    }
+    return sum;
+}
+
+[[nodiscard]] inline std::size_t checked_mul(std::size_t a, std::size_t b) {
+    std::size_t product = 0;
+    if (__builtin_mul_overflow(a, b, &product)) {
+        throw_bad_alloc();
+    }
+    return product;
+}
+
+// Precondition: alignment is a power of two.
+[[nodiscard]] inline std::size_t checked_align_up(std::size_t n, std::size_t alignment) {
+    return checked_add(n, alignment - 1) & ~(alignment - 1);
+}
+
+// Largest power of two dividing n (n > 0).
+[[nodiscard]] constexpr std::size_t natural_alignment(std::size_t n) noexcept { return n & (~n + 1); }
+
+} // namespace pmrkit::detail

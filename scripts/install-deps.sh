@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Installs the Debian 12 packages pmrkit needs to build, test and benchmark, and does nothing
+# when they are all present. Boost 1.81 -dev packages conflict with the 1.74 ones; apt removes
+# those if they are installed.
+set -euo pipefail
+
+packages=(
+    cmake ninja-build g++ clang-14 libclang-rt-14-dev python3 valgrind
+    libboost-container1.81-dev libboost-json1.81-dev doctest-dev libbenchmark-dev
+    libfoonathan-memory-dev libmimalloc2.0 libjemalloc2 libtcmalloc-minimal4
+    gnuplot-nox
+)
+
+missing=()
+for pkg in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
+        missing+=("$pkg")
+    fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "pmrkit: installing missing packages: ${missing[*]}"
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
