@@ -2,40 +2,53 @@
 // Blocks passed straight through to upstream (oversize or over-aligned requests), recorded with
 // the exact size and alignment they were taken with so that release() can give back the ones the
 // user never freed. The record lives outside the block, because a header would change the size
-// and alignment upstream sees. The table itself is allocated from the same upstream, never from
-// the default resource.
+// and alignment upstream sees: an open-addressing table (linear probing, at most half full,
+// backward-shift deletion) whose array also comes from upstream, never from the default resource,
+// and is counted in bytes().
 #pragma once
 
 #include <cstddef>
 #include <memory_resource>
-#include <unordered_map>
 
 namespace pmrkit::detail {
 
 class upstream_blocks {
 public:
-    explicit upstream_blocks(std::pmr::memory_resource* upstream) : m_blocks(upstream) {}
+    explicit upstream_blocks(std::pmr::memory_resource* upstream) noexcept : m_upstream(upstream) {}
+    upstream_blocks(const upstream_blocks&) = delete;
+    upstream_blocks& operator=(const upstream_blocks&) = delete;
+    ~upstream_blocks() { release(); }
 
     // Throws std::bad_alloc for a size or alignment no resource can honour (checked before any
-    // arithmetic, so nothing upstream sees a wrapped size); upstream exceptions propagate.
+    // arithmetic, so upstream never sees a wrapped size); upstream exceptions propagate and
+    // leave the table unchanged.
     [[nodiscard]] void* allocate(std::size_t bytes, std::size_t alignment);
     void deallocate(void* p, std::size_t bytes, std::size_t alignment) noexcept;
+    // Gives back every recorded block and the table itself.
     void release() noexcept;
 
-    [[nodiscard]] std::size_t count() const noexcept { return m_blocks.size(); }
-    [[nodiscard]] std::size_t bytes() const noexcept { return m_bytes; }
+    [[nodiscard]] std::size_t count() const noexcept { return m_count; }
+    // Bytes held from upstream: the blocks and the table.
+    [[nodiscard]] std::size_t bytes() const noexcept {
+        return m_block_bytes + m_capacity * sizeof(record);
+    }
 
 private:
-    struct shape {
+    struct record {
+        void* p;
         std::size_t bytes;
         std::size_t alignment;
     };
-    std::pmr::memory_resource& upstream() const noexcept {
-        return *m_blocks.get_allocator().resource();
-    }
 
-    std::pmr::unordered_map<void*, shape> m_blocks;
-    std::size_t m_bytes = 0;
+    void reserve_one_more();
+    [[nodiscard]] std::size_t home(const void* p) const noexcept;
+    void insert(const record& r) noexcept;
+
+    std::pmr::memory_resource* m_upstream;
+    record* m_table = nullptr;
+    std::size_t m_capacity = 0; // zero or a power of two
+    std::size_t m_count = 0;
+    std::size_t m_block_bytes = 0;
 };
 
 } // namespace pmrkit::detail

@@ -1,0 +1,235 @@
+// SPDX-License-Identifier: MIT
+// The conformance suite: written once, run for every fixture in conformance_fixtures.hpp, over a
+// checking upstream that fails on any size or alignment mismatch and on leaks.
+#include "conformance_fixtures.hpp"
+#include "support/checking_resource.hpp"
+#include "support/live_blocks.hpp"
+#include "support/seed.hpp"
+
+#include <doctest/doctest.h>
+
+#include <array>
+#include <list>
+#include <map>
+#include <memory_resource>
+#include <random>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace pmrkit::test {
+namespace {
+
+template <class F>
+concept releasable = requires(typename F::resource& r) { r.release(); };
+
+constexpr std::array<std::size_t, 17> sizes = {0,  1,   7,   8,    15,   16,   17,   63,   64,
+                                               65, 100, 256, 1000, 4096, 5000, 70000, 300000};
+
+std::size_t random_size(std::mt19937_64& rng) {
+    const auto pick = std::uniform_int_distribution<int>(0, 99)(rng);
+    if (pick < 80) {
+        return std::uniform_int_distribution<std::size_t>(0, 128)(rng);
+    }
+    if (pick < 97) {
+        return std::uniform_int_distribution<std::size_t>(129, 4096)(rng);
+    }
+    return std::uniform_int_distribution<std::size_t>(4097, 100000)(rng);
+}
+
+std::size_t random_alignment(std::mt19937_64& rng, std::size_t max_alignment) {
+    if (std::uniform_int_distribution<int>(0, 9)(rng) < 7) {
+        return alignof(std::max_align_t);
+    }
+    const auto max_shift = static_cast<int>(std::bit_width(max_alignment) - 1);
+    return std::size_t{1} << std::uniform_int_distribution<int>(0, max_shift)(rng);
+}
+
+// Restores the default resource at scope exit, whatever the test does.
+struct default_resource_guard {
+    explicit default_resource_guard(std::pmr::memory_resource* r)
+        : previous(std::pmr::set_default_resource(r)) {}
+    ~default_resource_guard() { std::pmr::set_default_resource(previous); }
+    default_resource_guard(const default_resource_guard&) = delete;
+    default_resource_guard& operator=(const default_resource_guard&) = delete;
+    std::pmr::memory_resource* previous;
+};
+
+// Builds and checks one of each standard container the suite requires.
+void exercise_containers(std::pmr::memory_resource& r) {
+    std::pmr::vector<std::pmr::string> strings(&r);
+    for (int i = 0; i < 2000; ++i) {
+        strings.emplace_back(std::string(static_cast<std::size_t>(i % 97), 'x') + std::to_string(i));
+    }
+    std::pmr::map<int, std::pmr::string> map(&r);
+    std::pmr::unordered_map<std::uint64_t, std::uint64_t> hash(&r);
+    std::pmr::list<int> list(&r);
+    for (int i = 0; i < 3000; ++i) {
+        map.emplace(i, "value number " + std::to_string(i));
+        hash.emplace(static_cast<std::uint64_t>(i) * 7919, static_cast<std::uint64_t>(i));
+        list.push_back(i);
+    }
+    for (int i = 0; i < 3000; i += 2) {
+        map.erase(i);
+        hash.erase(static_cast<std::uint64_t>(i) * 7919);
+    }
+    list.remove_if([](int x) { return x % 3 == 0; });
+    for (int i = 0; i < 2000; ++i) {
+        REQUIRE(strings[static_cast<std::size_t>(i)].ends_with(std::to_string(i)));
+    }
+    CHECK(map.size() == 1500);
+    CHECK(map.at(2999) == "value number 2999");
+    CHECK(hash.size() == 1500);
+    CHECK(hash.at(2999u * 7919u) == 2999u);
+    CHECK(list.size() == 2000);
+}
+
+} // namespace
+
+TEST_CASE_TEMPLATE("conformance: every claimed alignment is honoured for sizes 0 to large", F,
+                   PMRKIT_CONFORMANCE_FIXTURES) {
+    checking_resource upstream;
+    {
+        auto resource = F::make(&upstream);
+        live_blocks live(*resource);
+        for (std::size_t alignment = 1; alignment <= F::max_alignment; alignment *= 2) {
+            for (const std::size_t bytes : sizes) {
+                live.allocate(bytes, alignment);
+            }
+        }
+        live.check_all();
+    }
+    CHECK(upstream.live_blocks() == 0);
+}
+
+TEST_CASE_TEMPLATE("conformance: random allocate/free keeps blocks disjoint and intact", F,
+                   PMRKIT_CONFORMANCE_FIXTURES) {
+    PMRKIT_SEEDED(seed);
+    std::mt19937_64 rng(seed);
+    checking_resource upstream;
+    {
+        auto resource = F::make(&upstream);
+        live_blocks live(*resource);
+        for (int op = 0; op < 20000; ++op) {
+            if (live.empty() || std::uniform_int_distribution<int>(0, 99)(rng) < 55) {
+                live.allocate(random_size(rng), random_alignment(rng, F::max_alignment));
+            } else {
+                live.free_random(rng);
+            }
+        }
+        live.free_all_shuffled(rng);
+    }
+    CHECK(upstream.live_blocks() == 0);
+}
+
+TEST_CASE_TEMPLATE("conformance: free-all then refill cycles", F, PMRKIT_CONFORMANCE_FIXTURES) {
+    PMRKIT_SEEDED(seed);
+    std::mt19937_64 rng(seed);
+    checking_resource upstream;
+    auto resource = F::make(&upstream);
+    live_blocks live(*resource);
+    std::size_t upstream_calls_after_first_cycle = 0;
+    for (int cycle = 0; cycle < 5; ++cycle) {
+        // Small enough for every pool in the project to serve itself, not pass upstream.
+        for (int i = 0; i < 1000; ++i) {
+            live.allocate(i % 3 == 0 ? 8 : 16, 8);
+        }
+        live.free_all_shuffled(rng);
+        if (cycle == 0) {
+            upstream_calls_after_first_cycle = upstream.allocations();
+        } else if constexpr (F::reuses_freed_memory) {
+            CHECK_MESSAGE(upstream.allocations() == upstream_calls_after_first_cycle,
+                          "cycle " << cycle << " went upstream although every block was free");
+        }
+    }
+}
+
+TEST_CASE_TEMPLATE("conformance: release() and destruction give everything back", F,
+                   PMRKIT_CONFORMANCE_FIXTURES) {
+    checking_resource upstream;
+    {
+        auto resource = F::make(&upstream);
+        live_blocks live(*resource);
+        for (const std::size_t bytes : sizes) {
+            live.allocate(bytes, 8);
+            live.allocate(bytes, 64);
+        }
+        CHECK(upstream.live_blocks() > 0);
+        if constexpr (releasable<F>) {
+            live.forget_all();
+            resource->release();
+            CHECK(upstream.live_blocks() == 0);
+            for (const std::size_t bytes : sizes) {
+                live.allocate(bytes, 16);
+            }
+            live.check_all();
+            live.forget_all(); // destruction below gives them back
+        }
+    }
+    CHECK(upstream.live_blocks() == 0);
+}
+
+TEST_CASE_TEMPLATE("conformance: an upstream exception propagates and the resource stays usable",
+                   F, PMRKIT_CONFORMANCE_FIXTURES) {
+    checking_resource upstream;
+    auto resource = F::make(&upstream);
+    live_blocks live(*resource);
+
+    // First allocation of a fresh resource (libstdc++ 12's pool calls std::terminate here).
+    upstream.fail_next(1);
+    CHECK_THROWS_AS(live.allocate(64, 8), injected_bad_alloc);
+    upstream.fail_next(0);
+
+    // Once upstream fails for good, some allocation must throw its exception, unchanged.
+    for (int i = 0; i < 50; ++i) {
+        live.allocate(48, 16);
+    }
+    upstream.fail_next(1000000);
+    bool threw = false;
+    for (int i = 0; i < 200000 && !threw; ++i) {
+        try {
+            live.allocate(i % 100 == 99 ? 1 << 20 : 48, 16);
+        } catch (const injected_bad_alloc&) {
+            threw = true;
+        }
+    }
+    CHECK(threw);
+    upstream.fail_next(0);
+
+    live.check_all();
+    for (int i = 0; i < 100; ++i) {
+        live.allocate(static_cast<std::size_t>(i) * 13, 16);
+    }
+    live.check_all();
+}
+
+TEST_CASE_TEMPLATE("conformance: standard containers work on top", F, PMRKIT_CONFORMANCE_FIXTURES) {
+    checking_resource upstream;
+    auto resource = F::make(&upstream);
+    exercise_containers(*resource);
+}
+
+TEST_CASE_TEMPLATE("conformance: never falls back to the default resource", F,
+                   PMRKIT_CONFORMANCE_FIXTURES) {
+    checking_resource upstream(std::pmr::new_delete_resource());
+    const default_resource_guard guard(std::pmr::null_memory_resource());
+    auto resource = F::make(&upstream);
+    exercise_containers(*resource);
+    live_blocks live(*resource);
+    for (const std::size_t bytes : sizes) {
+        live.allocate(bytes, 32);
+    }
+}
+
+TEST_CASE_TEMPLATE("conformance: is_equal is identity", F, PMRKIT_CONFORMANCE_FIXTURES) {
+    checking_resource upstream;
+    auto a = F::make(&upstream);
+    auto b = F::make(&upstream);
+    CHECK(a->is_equal(*a));
+    CHECK_FALSE(a->is_equal(*b));
+    CHECK_FALSE(a->is_equal(*std::pmr::new_delete_resource()));
+    CHECK(*a == *a);
+    CHECK(*a != *b);
+}
+
+} // namespace pmrkit::test

@@ -1,0 +1,24 @@
+# SPDX-License-Identifier: MIT
+# Installs pmrkit from BUILD_DIR into a fresh prefix, then configures, builds and runs the consumer
+# project against it through find_package, and again through add_subdirectory(SOURCE_DIR).
+set(work ${WORK_DIR})
+file(REMOVE_RECURSE ${work})
+file(MAKE_DIRECTORY ${work})
+
+function(run)
+    execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+    if(NOT rc EQUAL 0)
+        message(FATAL_ERROR "failed (${rc}): ${ARGN}\n${out}")
+    endif()
+    message(STATUS "${out}")
+endfunction()
+
+run(${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${work}/prefix)
+run(${CMAKE_COMMAND} -S ${CMAKE_CURRENT_LIST_DIR}/project -B ${work}/installed -G Ninja
+    -DCMAKE_CXX_COMPILER=${CXX} -DCMAKE_PREFIX_PATH=${work}/prefix)
+run(${CMAKE_COMMAND} --build ${work}/installed)
+run(${work}/installed/consumer)
+run(${CMAKE_COMMAND} -S ${CMAKE_CURRENT_LIST_DIR}/project -B ${work}/subdirectory -G Ninja
+    -DCMAKE_CXX_COMPILER=${CXX} -DPMRKIT_SOURCE_DIR=${SOURCE_DIR})
+run(${CMAKE_COMMAND} --build ${work}/subdirectory)
+run(${work}/subdirectory/consumer)

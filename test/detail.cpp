@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: MIT
+// The mechanisms under include/pmrkit/detail, each on its own.
+#include "pmrkit/detail/bump_region.hpp"
+#include "pmrkit/detail/chunk_list.hpp"
+#include "pmrkit/detail/free_list.hpp"
+#include "pmrkit/detail/math.hpp"
+#include "pmrkit/detail/upstream_blocks.hpp"
+#include "pmrkit/growth_policy.hpp"
+#include "support/checking_resource.hpp"
+
+#include <doctest/doctest.h>
+
+#include <array>
+#include <vector>
+#include <limits>
+
+namespace pmrkit::test {
+
+TEST_CASE("detail::math: checked arithmetic throws instead of wrapping") {
+    constexpr auto max = std::numeric_limits<std::size_t>::max();
+    CHECK(detail::checked_add(2, 3) == 5);
+    CHECK_THROWS_AS((void)detail::checked_add(max, 1), std::bad_alloc);
+    CHECK_THROWS_AS((void)detail::checked_mul(max / 2, 3), std::bad_alloc);
+    CHECK(detail::checked_align_up(17, 16) == 32);
+    CHECK_THROWS_AS((void)detail::checked_align_up(max - 3, 16), std::bad_alloc);
+    CHECK(detail::natural_alignment(48) == 16);
+    CHECK(detail::natural_alignment(4096) == 4096);
+    CHECK(detail::is_power_of_two(64));
+    CHECK_FALSE(detail::is_power_of_two(0));
+    CHECK_FALSE(detail::is_power_of_two(24));
+}
+
+TEST_CASE("detail::free_list: LIFO, intrusive") {
+    std::array<void*, 3> blocks{};
+    detail::free_list list;
+    CHECK(list.empty());
+    CHECK(list.pop() == nullptr);
+    for (void*& b : blocks) {
+        list.push(&b);
+    }
+    CHECK(list.size() == 3);
+    CHECK(list.pop() == &blocks[2]);
+    CHECK(list.pop() == &blocks[1]);
+    CHECK(list.pop() == &blocks[0]);
+    CHECK(list.pop() == nullptr);
+}
+
+TEST_CASE("detail::bump_region: aligned carving, refuses what does not fit") {
+    alignas(64) std::array<std::byte, 256> buffer{};
+    detail::bump_region region(buffer.data() + 1, buffer.data() + buffer.size());
+    void* a = region.allocate(10, 32);
+    CHECK(a == buffer.data() + 32);
+    void* b = region.allocate(1, 1);
+    CHECK(b == buffer.data() + 42);
+    CHECK(region.allocate(1000, 1) == nullptr);
+    CHECK(region.allocate(std::numeric_limits<std::size_t>::max(), 64) == nullptr);
+    CHECK(region.remaining() == 256 - 43);
+    region.rewind_to(b);
+    CHECK(region.remaining() == 256 - 42);
+    detail::bump_region fixed(buffer.data(), buffer.data() + 100);
+    CHECK(fixed.take(48) == buffer.data());
+    CHECK(fixed.take(48) == buffer.data() + 48);
+    CHECK(fixed.take(48) == nullptr);
+}
+
+TEST_CASE("detail::chunk_list: chunks go back with the size and alignment they came with") {
+    checking_resource upstream;
+    detail::chunk_list chunks;
+    const auto first = chunks.allocate(upstream, 1000, 64);
+    CHECK(detail::is_aligned(first.begin, 64));
+    CHECK(first.end - first.begin >= 1000);
+    CHECK(upstream.last_alignment() == 64);
+    const auto second = chunks.allocate(upstream, 13, 4096);
+    CHECK(detail::is_aligned(second.begin, 4096));
+    CHECK(chunks.count() == 2);
+    CHECK(chunks.bytes() == upstream.live_bytes());
+    CHECK(chunks.front().begin == second.begin);
+    chunks.deallocate_front(upstream);
+    CHECK(chunks.front().begin == first.begin);
+    chunks.release(upstream);
+    CHECK(chunks.empty());
+    CHECK(upstream.live_blocks() == 0);
+    CHECK_THROWS_AS(chunks.allocate(upstream, std::numeric_limits<std::size_t>::max() - 8, 8),
+                    std::bad_alloc);
+    CHECK(upstream.allocations() == 2);
+}
+
+TEST_CASE("detail::upstream_blocks: exact pass-through, release returns the rest") {
+    checking_resource upstream;
+    detail::upstream_blocks blocks(&upstream);
+    void* a = blocks.allocate(100000, 8);
+    void* b = blocks.allocate(5, 4096);
+    CHECK(detail::is_aligned(b, 4096));
+    CHECK(blocks.count() == 2);
+    CHECK(blocks.bytes() == upstream.live_bytes());
+    blocks.deallocate(a, 100000, 8);
+    CHECK(blocks.count() == 1);
+    CHECK(blocks.bytes() == upstream.live_bytes());
+    CHECK_THROWS_AS((void)blocks.allocate(std::numeric_limits<std::size_t>::max(), 8),
+                    std::bad_alloc);
+    CHECK_THROWS_AS((void)blocks.allocate(10, 24), std::bad_alloc);
+    blocks.release();
+    CHECK(blocks.count() == 0);
+    CHECK(upstream.live_blocks() == 0);
+}
+
+TEST_CASE("detail::upstream_blocks: many blocks, freed in any order, all found") {
+    checking_resource upstream;
+    detail::upstream_blocks blocks(&upstream);
+    std::vector<void*> live;
+    for (std::size_t i = 0; i < 3000; ++i) {
+        live.push_back(blocks.allocate(100 + i, 16));
+    }
+    for (std::size_t i = 0; i < live.size(); i += 3) {
+        blocks.deallocate(live[i], 100 + i, 16);
+    }
+    for (std::size_t i = 1; i < live.size(); i += 3) {
+        blocks.deallocate(live[i], 100 + i, 16);
+    }
+    CHECK(blocks.count() == 1000);
+    CHECK(blocks.bytes() == upstream.live_bytes());
+    for (std::size_t i = 2; i < live.size(); i += 3) {
+        blocks.deallocate(live[i], 100 + i, 16);
+    }
+    CHECK(blocks.count() == 0);
+    blocks.release();
+    CHECK(upstream.live_blocks() == 0);
+}
+
+TEST_CASE("growth_policy: linear, exponential, custom") {
+    CHECK(growth_policy::linear(10).next_chunk_blocks(100, 50) == 10);
+    CHECK(growth_policy::exponential(2.0).next_chunk_blocks(100, 50) == 100);
+    CHECK(growth_policy::exponential(1.5).next_chunk_blocks(100, 50) == 75);
+    CHECK(growth_policy::exponential(2.0).next_chunk_blocks(0, std::numeric_limits<std::size_t>::max()) ==
+          std::numeric_limits<std::size_t>::max() / 2);
+    CHECK(growth_policy::custom([](std::size_t capacity) { return capacity + 3; })
+              .next_chunk_blocks(7, 1) == 10);
+}
+
+} // namespace pmrkit::test
