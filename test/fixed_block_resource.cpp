@@ -145,16 +145,18 @@ TEST_CASE("fixed_block_resource: requests that do not fit go upstream exactly, c
 TEST_CASE("fixed_block_resource: impossible requests throw std::bad_alloc before upstream") {
     checking_resource upstream;
     fixed_block_resource pool({.block_size = 64}, &upstream);
-    // volatile: the sizes are meant to be impossible, which the compiler would warn about.
+    // volatile: these requests are meant to be impossible, which compilers would warn about.
     volatile std::size_t max = std::numeric_limits<std::size_t>::max();
     CHECK_THROWS_AS((void)pool.allocate(max, 8), std::bad_alloc);
     CHECK_THROWS_AS((void)pool.allocate(max - 4095, 4096), std::bad_alloc);
-    CHECK_THROWS_AS((void)pool.allocate(100, 24), std::bad_alloc);
+    volatile std::size_t not_power_of_two = 24;
+    CHECK_THROWS_AS((void)pool.allocate(100, not_power_of_two), std::bad_alloc);
     CHECK(upstream.allocations() == 0);
     // A non-power-of-two alignment the block already satisfies is served from the pool.
-    void* p = pool.allocate(24, 12);
+    not_power_of_two = 12;
+    void* p = pool.allocate(24, not_power_of_two);
     CHECK(pool.blocks_in_use() == 1);
-    pool.deallocate(p, 24, 12);
+    pool.deallocate(p, 24, not_power_of_two);
 }
 
 TEST_CASE("fixed_block_resource: zero-byte requests get distinct usable blocks") {
