@@ -22,6 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import chart
 import report
 
 # label -> library file; the Debian packages from scripts/install-deps.sh.
@@ -173,9 +174,15 @@ def main():
     markdown, csv_text = report.build(results)
     (out_dir / "bench-report.md").write_text(markdown)
     (out_dir / "bench-ratios.csv").write_text(csv_text)
+    context = json.loads((results / "round1-glibc.json").read_text())["context"]
+    title = (f"pmrkit vs new_delete_resource: {report.cpu_model()}, {os.cpu_count()} cores, "
+             f"{context.get('compiler', '?')}, {context.get('date', '?')[:10]}")
+    (out_dir / "bench-chart.svg").write_text(chart.render(*chart.load(out_dir / "bench-ratios.csv"),
+                                                          title))
     print(markdown)
     progress(f"done in {mode['wall_seconds']} s; report: {out_dir / 'bench-report.md'}, "
-             f"per-round ratios: {out_dir / 'bench-ratios.csv'}")
+             f"chart: {out_dir / 'bench-chart.svg'}, per-round ratios: "
+             f"{out_dir / 'bench-ratios.csv'}")
 
 
 if __name__ == "__main__":
