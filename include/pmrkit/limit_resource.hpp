@@ -30,7 +30,7 @@ private:
 // server (one limit_resource per request, over the shared pool). A request that would take the
 // bytes in use past limit() throws limit_exceeded and does not reach upstream; memory freed makes
 // room again. The limit can be raised or lowered at any time; lowered below what is in use, every
-// allocation fails until enough is freed.
+// allocation (even of zero bytes) fails until enough is freed.
 //
 // Bytes are the requested bytes (a pool below may round them up). O(1); never allocates itself;
 // upstream exceptions propagate unchanged and leave the count as it was.
@@ -69,7 +69,7 @@ public:
 
 private:
     void* do_allocate(std::size_t bytes, std::size_t alignment) override {
-        if (bytes > remaining()) [[unlikely]] {
+        if (m_in_use > m_limit || bytes > m_limit - m_in_use) [[unlikely]] {
             refuse(bytes);
         }
         void* p = m_upstream->allocate(bytes, alignment);

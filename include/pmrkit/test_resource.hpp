@@ -68,7 +68,7 @@ struct test_resource_options {
     error_action on_error = error_action::abort;
     // Called with each error when on_error is call_handler. It may throw, except from the
     // destructor's leak report.
-    std::function<void(const allocation_error&)> handler;
+    std::function<void(const allocation_error&)> handler = {};
     // How many leaked blocks a leak report names (oldest first).
     std::size_t leaks_listed = 5;
 };

@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <memory_resource>
+#include <string>
 
 namespace pmrkit::test {
 
@@ -25,7 +26,7 @@ public:
     explicit checking_resource(std::pmr::memory_resource* upstream = std::pmr::new_delete_resource())
         : m_checker(test_resource_options{.on_error = error_action::call_handler,
                                           .handler = [](const allocation_error& e) {
-                                              FAIL_CHECK(e.what());
+                                              FAIL_CHECK(std::string(e.what()));
                                           }},
                     upstream) {}
     checking_resource(const checking_resource&) = delete;
