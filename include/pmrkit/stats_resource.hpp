@@ -99,8 +99,11 @@ public:
     [[nodiscard]] std::uint64_t allocations() const noexcept { return histogram(m_sizes).total(); }
     [[nodiscard]] std::uint64_t deallocations() const noexcept { return m_deallocations.load(); }
     [[nodiscard]] std::uint64_t failed_allocations() const noexcept { return m_failed.load(); }
+    // Deallocations are read first, so that blocks allocated and freed while this runs do not
+    // make the difference negative.
     [[nodiscard]] std::uint64_t blocks_in_use() const noexcept {
-        return m_blocks_at_reset.load() + allocations() - deallocations();
+        const std::uint64_t freed = deallocations();
+        return m_blocks_at_reset.load() + allocations() - freed;
     }
     [[nodiscard]] std::uint64_t bytes_in_use() const noexcept { return m_bytes_in_use.load(); }
     [[nodiscard]] std::uint64_t peak_bytes_in_use() const noexcept { return m_peak_bytes.load(); }
@@ -112,10 +115,10 @@ public:
     [[nodiscard]] resource_stats stats() const noexcept {
         resource_stats s;
         s.resource = is_concurrent ? "concurrent_stats_resource" : "stats_resource";
+        s.deallocations = deallocations(); // first, as in blocks_in_use()
         s.sizes = sizes();
         s.alignments = alignments();
         s.allocations = s.sizes->total();
-        s.deallocations = deallocations();
         s.failed_allocations = failed_allocations();
         s.blocks_in_use = m_blocks_at_reset.load() + *s.allocations - *s.deallocations;
         s.bytes_in_use = bytes_in_use();
