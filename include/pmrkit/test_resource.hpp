@@ -66,7 +66,8 @@ struct test_resource_options {
     // caught when they leave quarantine or by check(), and a double free is named as such.
     std::size_t quarantine_blocks = 16;
     error_action on_error = error_action::abort;
-    // Called with each error when on_error is call_handler. It may throw, except from the
+    // Called with each error when on_error is call_handler, outside the resource's lock (so it
+    // may use the resource), from whichever thread hit the error. It may throw, except from the
     // destructor's leak report.
     std::function<void(const allocation_error&)> handler = {};
     // How many leaked blocks a leak report names (oldest first).
