@@ -7,8 +7,8 @@
 
 #include <cstdio>
 #include <map>
-#include <stdexcept>
 #include <memory_resource>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -23,8 +23,8 @@ index_words(const std::vector<std::string>& words, std::pmr::memory_resource* re
 }
 
 int main() {
-    const std::vector<std::string> words = {"allocator", "arena", "block", "bump-pointer",
-                                            "chunk", "free-list-with-a-long-name"};
+    const std::vector<std::string> words = {"allocator",    "arena", "block",
+                                            "bump-pointer", "chunk", "free-list-with-a-long-name"};
     pmrkit::test_resource resource(std::pmr::new_delete_resource());
 
     const std::size_t runs = pmrkit::exception_test(resource, [&] {

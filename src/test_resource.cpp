@@ -137,8 +137,9 @@ void test_resource::do_deallocate(void* p, std::size_t bytes, std::size_t alignm
             const std::string allocated = describe_allocation(p, r.bytes, r.alignment, r.serial);
             if (r.bytes != bytes) {
                 errors.emplace_back(allocation_error_kind::size_mismatch, p,
-                                    "size mismatch: deallocate of " + describe(p, bytes, alignment) +
-                                        ", allocated as " + allocated);
+                                    "size mismatch: deallocate of " +
+                                        describe(p, bytes, alignment) + ", allocated as " +
+                                        allocated);
             }
             if (r.alignment != alignment) {
                 errors.emplace_back(allocation_error_kind::alignment_mismatch, p,
@@ -194,7 +195,8 @@ void test_resource::quarantine(record_map::iterator it, error_list& errors) {
 }
 
 void test_resource::check_scribble(const void* p, const record& r, error_list& errors) const {
-    const std::size_t changed = first_changed(static_cast<const std::byte*>(p), r.bytes, freed_fill);
+    const std::size_t changed =
+        first_changed(static_cast<const std::byte*>(p), r.bytes, freed_fill);
     if (changed != r.bytes) {
         std::ostringstream out;
         out << "write after free into block "
@@ -285,14 +287,6 @@ std::size_t test_resource::locked_read(const std::size_t& field) const {
     return field;
 }
 
-std::size_t test_resource::live_blocks() const { return locked_read(m_live_blocks); }
-std::size_t test_resource::live_bytes() const { return locked_read(m_live_bytes); }
-std::size_t test_resource::allocations() const { return locked_read(m_serial); }
-std::size_t test_resource::deallocations() const { return locked_read(m_deallocations); }
-std::size_t test_resource::last_bytes() const { return locked_read(m_last_bytes); }
-std::size_t test_resource::last_alignment() const { return locked_read(m_last_alignment); }
-std::size_t test_resource::errors() const { return locked_read(m_errors); }
-
 resource_stats test_resource::stats() const {
     const std::lock_guard lock(m_mutex);
     resource_stats s;
@@ -311,16 +305,14 @@ resource_stats test_resource::stats() const {
     return s;
 }
 
-std::size_t test_resource::next_serial() const { return locked_read(m_serial) + 1; }
-
 void test_resource::report_exception_leaks(std::size_t first_serial,
                                            std::size_t failed_allocation) {
     error_list errors;
     {
         const std::lock_guard lock(m_mutex);
         std::ostringstream headline;
-        headline << "exception_test: after the injected failure of allocation "
-                 << failed_allocation << " of the run,";
+        headline << "exception_test: after the injected failure of allocation " << failed_allocation
+                 << " of the run,";
         report_live_since(first_serial, allocation_error_kind::exception_leak, headline.str(),
                           errors);
     }

@@ -73,7 +73,7 @@ TYPE_TO_STRING(pmrkit::test::checking_test_resource);
 TYPE_TO_STRING(pmrkit::test::limit_1gib);
 
 #define PMRKIT_CONFORMANCE_FIXTURES                                                                \
-    pmrkit::test::fixed_block_64, pmrkit::test::fixed_block_16,                                   \
-        pmrkit::test::fixed_block_4096_aligned, pmrkit::test::stats,                              \
-        pmrkit::test::concurrent_stats, pmrkit::test::checking_test_resource,                     \
+    pmrkit::test::fixed_block_64, pmrkit::test::fixed_block_16,                                    \
+        pmrkit::test::fixed_block_4096_aligned, pmrkit::test::stats,                               \
+        pmrkit::test::concurrent_stats, pmrkit::test::checking_test_resource,                      \
         pmrkit::test::limit_1gib

@@ -10,10 +10,10 @@
 #include <cstring>
 #include <limits>
 #include <map>
-#include <optional>
-#include <stdexcept>
 #include <memory_resource>
+#include <optional>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <type_traits>
@@ -189,8 +189,8 @@ TEST_CASE("test_resource: leaks are reported at destruction with count, bytes, f
     CHECK(tr.errors.front().pointer() == first);
     CHECK_MESSAGE(message.find(text(third)) == std::string::npos, "only 2 are named: " << message);
     tr.expect_one(allocation_error_kind::leak,
-                  {"3 blocks (60 bytes) leaked", text(first), "10 bytes, alignment 2",
-                   text(second), "20 bytes, alignment 4", "and 1 more"});
+                  {"3 blocks (60 bytes) leaked", text(first), "10 bytes, alignment 2", text(second),
+                   "20 bytes, alignment 4", "and 1 more"});
     // The leaked blocks went back upstream: the checking upstream's destructor finds nothing.
     CHECK(tr.upstream.live_blocks() == 0);
 }

@@ -51,20 +51,27 @@ struct pow2_histogram {
 struct resource_stats {
     using count = std::optional<std::uint64_t>;
 
-    std::string_view resource;      // the type, e.g. "fixed_block_resource"
-    count allocations;              // allocate calls that returned a block
+    // The type, e.g. "fixed_block_resource".
+    std::string_view resource;
+    // Allocate calls that returned a block, deallocate calls, and allocate calls this resource
+    // refused or that threw.
+    count allocations;
     count deallocations;
-    count failed_allocations;       // allocate calls this resource refused or that threw
+    count failed_allocations;
     count blocks_in_use;
     count bytes_in_use;
     count peak_blocks_in_use;
     count peak_bytes_in_use;
-    count total_bytes;              // bytes of all successful allocations
-    count served_locally;           // allocations served without an upstream call
-    count upstream_allocations;     // calls to upstream allocate
-    count upstream_deallocations;   // calls to upstream deallocate
-    count upstream_bytes;           // bytes currently held from upstream
-    std::optional<pow2_histogram> sizes;      // of the requests, by power of two
+    // Bytes of all successful allocations.
+    count total_bytes;
+    // Allocations served without an upstream call.
+    count served_locally;
+    // Calls to upstream allocate and deallocate, and the bytes held from upstream now.
+    count upstream_allocations;
+    count upstream_deallocations;
+    count upstream_bytes;
+    // Of the requests, by power of two.
+    std::optional<pow2_histogram> sizes;
     std::optional<pow2_histogram> alignments;
 };
 

@@ -84,8 +84,8 @@ private:
 template <class Counter>
 class basic_stats_resource final : public std::pmr::memory_resource {
 public:
-    explicit basic_stats_resource(std::pmr::memory_resource* upstream =
-                                      std::pmr::get_default_resource()) noexcept
+    explicit basic_stats_resource(
+        std::pmr::memory_resource* upstream = std::pmr::get_default_resource()) noexcept
         : m_upstream(upstream) {}
 
     basic_stats_resource(const basic_stats_resource&) = delete;

@@ -49,7 +49,9 @@ private:
 // Thrown by an injected allocation failure: a std::bad_alloc, distinct from a real one so that
 // exception_test and tests can tell them apart.
 struct injected_bad_alloc : std::bad_alloc {
-    [[nodiscard]] const char* what() const noexcept override { return "pmrkit::injected_bad_alloc"; }
+    [[nodiscard]] const char* what() const noexcept override {
+        return "pmrkit::injected_bad_alloc";
+    }
 };
 
 enum class error_action {
@@ -135,15 +137,15 @@ public:
     }
     [[nodiscard]] const test_resource_options& options() const noexcept { return m_options; }
 
-    [[nodiscard]] std::size_t live_blocks() const;
-    [[nodiscard]] std::size_t live_bytes() const;
-    [[nodiscard]] std::size_t allocations() const;
-    [[nodiscard]] std::size_t deallocations() const;
+    [[nodiscard]] std::size_t live_blocks() const { return locked_read(m_live_blocks); }
+    [[nodiscard]] std::size_t live_bytes() const { return locked_read(m_live_bytes); }
+    [[nodiscard]] std::size_t allocations() const { return locked_read(m_serial); }
+    [[nodiscard]] std::size_t deallocations() const { return locked_read(m_deallocations); }
     // Size and alignment of the latest successful allocation.
-    [[nodiscard]] std::size_t last_bytes() const;
-    [[nodiscard]] std::size_t last_alignment() const;
+    [[nodiscard]] std::size_t last_bytes() const { return locked_read(m_last_bytes); }
+    [[nodiscard]] std::size_t last_alignment() const { return locked_read(m_last_alignment); }
     // Errors reported since construction.
-    [[nodiscard]] std::size_t errors() const;
+    [[nodiscard]] std::size_t errors() const { return locked_read(m_errors); }
     [[nodiscard]] resource_stats stats() const;
 
     static constexpr std::byte allocated_fill{0xCA};
@@ -186,13 +188,13 @@ private:
     [[nodiscard]] std::size_t locked_read(const std::size_t& field) const;
 
     // For exception_test.
-    [[nodiscard]] std::size_t next_serial() const;
+    [[nodiscard]] std::size_t next_serial() const { return locked_read(m_serial) + 1; }
     void report_exception_leaks(std::size_t first_serial, std::size_t failed_allocation);
 
     test_resource_options m_options;
     std::pmr::memory_resource* m_upstream;
     mutable std::mutex m_mutex;
-    record_map m_blocks;                 // live and quarantined blocks, by user pointer
+    record_map m_blocks;                  // live and quarantined blocks, by user pointer
     std::pmr::vector<const void*> m_ring; // quarantine, oldest at m_ring_next once full
     std::size_t m_ring_next = 0;
     std::size_t m_serial = 0;

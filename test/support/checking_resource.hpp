@@ -23,12 +23,13 @@ using injected_bad_alloc = pmrkit::injected_bad_alloc;
 
 class checking_resource final : public std::pmr::memory_resource {
 public:
-    explicit checking_resource(std::pmr::memory_resource* upstream = std::pmr::new_delete_resource())
-        : m_checker(test_resource_options{.on_error = error_action::call_handler,
-                                          .handler = [](const allocation_error& e) {
-                                              FAIL_CHECK(std::string(e.what()));
-                                          }},
-                    upstream) {}
+    explicit checking_resource(
+        std::pmr::memory_resource* upstream = std::pmr::new_delete_resource())
+        : m_checker(
+              test_resource_options{
+                  .on_error = error_action::call_handler,
+                  .handler = [](const allocation_error& e) { FAIL_CHECK(std::string(e.what())); }},
+              upstream) {}
     checking_resource(const checking_resource&) = delete;
     checking_resource& operator=(const checking_resource&) = delete;
     ~checking_resource() override = default;
