@@ -54,7 +54,6 @@ void* fixed_block_resource::allocate_slow(std::size_t bytes, std::size_t alignme
         add_chunk(std::min(std::max<std::size_t>(wanted, 1), m_options.max_blocks - m_capacity));
         block = m_region.take(m_block_size);
     }
-    ++m_in_use;
     ++m_peak;
     return block;
 }
@@ -85,7 +84,6 @@ void fixed_block_resource::release() noexcept {
     m_free.clear();
     m_spare.clear();
     m_region = {};
-    m_in_use = 0;
     m_peak = 0;
     m_capacity = 0;
     m_last_chunk_blocks = 0;
@@ -94,8 +92,9 @@ void fixed_block_resource::release() noexcept {
 resource_stats fixed_block_resource::stats() const noexcept {
     resource_stats s;
     s.resource = "fixed_block_resource";
-    s.blocks_in_use = m_in_use + m_oversize.count();
-    s.bytes_in_use = m_in_use * m_block_size + m_oversize.block_bytes();
+    const std::size_t pool_blocks = blocks_in_use();
+    s.blocks_in_use = pool_blocks + m_oversize.count();
+    s.bytes_in_use = pool_blocks * m_block_size + m_oversize.block_bytes();
     s.peak_blocks_in_use = m_peak;
     s.peak_bytes_in_use = m_peak * m_block_size;
     s.upstream_allocations = m_chunks.chunks_taken() + m_oversize.upstream_allocations();
