@@ -35,4 +35,60 @@ void chunk_list::release(std::pmr::memory_resource& upstream) noexcept {
     }
 }
 
+void chunk_list::splice_front(chunk_list& from) noexcept {
+    footer* f = from.m_head;
+    from.m_head = f->next;
+    --from.m_count;
+    from.m_bytes -= f->bytes;
+    f->next = m_head;
+    m_head = f;
+    ++m_count;
+    m_bytes += f->bytes;
+}
+
+// Merges two lists sorted largest first; on equal sizes `a` goes first, which keeps the sort stable.
+chunk_list::footer* chunk_list::merge(footer* a, footer* b) noexcept {
+    footer head{nullptr, 0, 0};
+    footer* tail = &head;
+    while (a != nullptr && b != nullptr) {
+        footer*& larger = a->bytes >= b->bytes ? a : b;
+        tail->next = larger;
+        tail = larger;
+        larger = larger->next;
+    }
+    tail->next = a != nullptr ? a : b;
+    return head.next;
+}
+
+void chunk_list::sort_largest_first() noexcept {
+    // Bottom-up: merge runs of width 1, 2, 4, ... until one run holds the whole list.
+    for (std::size_t width = 1; width < m_count; width *= 2) {
+        footer* rest = m_head;
+        footer head{nullptr, 0, 0};
+        footer* tail = &head;
+        while (rest != nullptr) {
+            footer* a = rest;
+            footer* a_last = a;
+            for (std::size_t i = 1; i < width && a_last->next != nullptr; ++i) {
+                a_last = a_last->next;
+            }
+            footer* b = a_last->next;
+            a_last->next = nullptr;
+            footer* b_last = b;
+            for (std::size_t i = 1; i < width && b_last != nullptr && b_last->next != nullptr; ++i) {
+                b_last = b_last->next;
+            }
+            rest = b_last != nullptr ? b_last->next : nullptr;
+            if (b_last != nullptr) {
+                b_last->next = nullptr;
+            }
+            tail->next = merge(a, b);
+            while (tail->next != nullptr) {
+                tail = tail->next;
+            }
+        }
+        m_head = head.next;
+    }
+}
+
 } // namespace pmrkit::detail

@@ -5,10 +5,12 @@
 //   make(upstream)           a std::unique_ptr<resource> taking memory from `upstream`
 //   max_alignment            every power of two up to this is honoured, for any size
 //   reuses_freed_memory      deallocated memory is reused without a reset (false for arenas)
-// A resource with a release() member is also checked to give everything back through it.
+// A resource with a release() member is also checked to give everything back through it; one
+// with a reset() member (an arena) is checked to reuse its memory after reset() instead.
 // Adding a resource to the project means adding its fixtures here and to the list at the end.
 #pragma once
 
+#include "pmrkit/arena_resource.hpp"
 #include "pmrkit/fixed_block_resource.hpp"
 
 #include <doctest/doctest.h>
@@ -30,6 +32,30 @@ struct fixed_block_fixture {
     static constexpr bool reuses_freed_memory = true;
 };
 
+// An arena, optionally serving from an initial buffer (owned by the deleter, so that it outlives
+// the arena) before upstream.
+template <std::size_t BufferSize, std::size_t FirstChunk, std::size_t MaxChunk>
+struct arena_fixture {
+    using resource = arena_resource;
+    struct deleter {
+        std::unique_ptr<std::byte[]> buffer;
+        void operator()(arena_resource* arena) const noexcept { delete arena; }
+    };
+    static std::unique_ptr<resource, deleter> make(std::pmr::memory_resource* upstream) {
+        deleter d{BufferSize == 0 ? nullptr : std::make_unique<std::byte[]>(BufferSize)};
+        auto* arena = new arena_resource(
+            d.buffer.get(), BufferSize,
+            arena_options{.first_chunk_size = FirstChunk, .max_chunk_size = MaxChunk}, upstream);
+        return {arena, std::move(d)};
+    }
+    static constexpr std::size_t max_alignment = 4096;
+    static constexpr bool reuses_freed_memory = false;
+};
+
+using arena_default = arena_fixture<0, 4096, std::size_t{1} << 20>;
+using arena_with_buffer = arena_fixture<3000, 4096, std::size_t{1} << 20>;
+using arena_small_chunks = arena_fixture<0, 256, 2048>;
+
 using fixed_block_64 = fixed_block_fixture<64, alignof(std::max_align_t)>;
 using fixed_block_16 = fixed_block_fixture<16, 8>;
 using fixed_block_4096_aligned = fixed_block_fixture<4096, 4096>;
@@ -39,7 +65,11 @@ using fixed_block_4096_aligned = fixed_block_fixture<4096, 4096>;
 TYPE_TO_STRING(pmrkit::test::fixed_block_64);
 TYPE_TO_STRING(pmrkit::test::fixed_block_16);
 TYPE_TO_STRING(pmrkit::test::fixed_block_4096_aligned);
+TYPE_TO_STRING(pmrkit::test::arena_default);
+TYPE_TO_STRING(pmrkit::test::arena_with_buffer);
+TYPE_TO_STRING(pmrkit::test::arena_small_chunks);
 
 #define PMRKIT_CONFORMANCE_FIXTURES                                                                \
     pmrkit::test::fixed_block_64, pmrkit::test::fixed_block_16,                                   \
-        pmrkit::test::fixed_block_4096_aligned
+        pmrkit::test::fixed_block_4096_aligned, pmrkit::test::arena_default,                      \
+        pmrkit::test::arena_with_buffer, pmrkit::test::arena_small_chunks

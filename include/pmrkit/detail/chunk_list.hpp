@@ -32,9 +32,18 @@ public:
     // Gives back every chunk, newest first.
     void release(std::pmr::memory_resource& upstream) noexcept;
 
+    // Moves the front chunk of `from` to the front of this list, without touching upstream
+    // (an arena keeps chunks it no longer uses for the next request). Precondition: !from.empty().
+    void splice_front(chunk_list& from) noexcept;
+
+    // Orders the chunks by size, largest first (stable merge sort: O(n log n), no allocation).
+    void sort_largest_first() noexcept;
+
     [[nodiscard]] bool empty() const noexcept { return m_head == nullptr; }
     // Precondition: !empty().
     [[nodiscard]] span front() const noexcept { return payload_of(m_head); }
+    // Bytes the front chunk was taken with, footer included. Precondition: !empty().
+    [[nodiscard]] std::size_t front_bytes() const noexcept { return m_head->bytes; }
     [[nodiscard]] std::size_t count() const noexcept { return m_count; }
     // Bytes held from upstream, footers included.
     [[nodiscard]] std::size_t bytes() const noexcept { return m_bytes; }
@@ -48,6 +57,8 @@ private:
         std::size_t alignment;
     };
     static_assert(sizeof(footer) == overhead);
+
+    static footer* merge(footer* a, footer* b) noexcept;
 
     static span payload_of(footer* f) noexcept {
         auto* end = reinterpret_cast<std::byte*>(f);
