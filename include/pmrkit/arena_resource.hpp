@@ -49,7 +49,9 @@ struct arena_options {
 //
 // Complexity: allocate O(1), a handful of instructions unless a new region is needed (one upstream
 // call at most). deallocate O(1): a no-op, except that freeing the most recent block of the current
-// region moves the cursor back (a growing vector reuses its old space). mark() O(1); rewind() and
+// region moves the cursor back (a scratch buffer freed before the next allocation costs no space;
+// a std::vector's old buffer, freed after its new one is taken, is not reclaimed before a rewind
+// or reset). mark() O(1); rewind() and
 // reset() O(chunks let go); a reset() that must trim to max_retained sorts the chunks.
 // Every power-of-two alignment is honoured (regions are padded; a chunk taken for an over-aligned
 // request is aligned for it); any other alignment, a size no upstream can serve, and passing
@@ -66,9 +68,11 @@ struct arena_options {
 //     std::array<std::byte, 16384> stack_buffer;
 //     pmrkit::arena_resource arena(stack_buffer.data(), stack_buffer.size());
 //     for (const request& r : requests) {
-//         std::pmr::vector<std::pmr::string> fields(&arena);
-//         handle(r, fields);
-//         arena.reset();                  // after the containers are gone; memory is kept
+//         {
+//             std::pmr::vector<std::pmr::string> fields(&arena);
+//             handle(r, fields);
+//         }
+//         arena.reset();   // the containers are gone; the memory is kept
 //     }
 class arena_resource final : public std::pmr::memory_resource {
 public:
