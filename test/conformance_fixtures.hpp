@@ -11,6 +11,7 @@
 #pragma once
 
 #include "pmrkit/arena_resource.hpp"
+#include "pmrkit/boost_adaptor.hpp"
 #include "pmrkit/fixed_block_resource.hpp"
 
 #include <doctest/doctest.h>
@@ -32,19 +33,27 @@ struct fixed_block_fixture {
     static constexpr bool reuses_freed_memory = true;
 };
 
-// An arena, optionally serving from an initial buffer (owned by the deleter, so that it outlives
-// the arena) before upstream.
+// Deletes a resource, then what it was built on (which the deleter owns, so that it outlives the
+// resource).
+template <class Owned>
+struct deleter_owning {
+    std::unique_ptr<Owned> owned;
+    template <class Resource>
+    void operator()(Resource* r) const noexcept {
+        delete r;
+    }
+};
+
+// An arena, optionally serving from an initial buffer before upstream.
 template <std::size_t BufferSize, std::size_t FirstChunk, std::size_t MaxChunk>
 struct arena_fixture {
     using resource = arena_resource;
-    struct deleter {
-        std::unique_ptr<std::byte[]> buffer;
-        void operator()(arena_resource* arena) const noexcept { delete arena; }
-    };
-    static std::unique_ptr<resource, deleter> make(std::pmr::memory_resource* upstream) {
-        deleter d{BufferSize == 0 ? nullptr : std::make_unique<std::byte[]>(BufferSize)};
+    static std::unique_ptr<resource, deleter_owning<std::byte[]>>
+    make(std::pmr::memory_resource* upstream) {
+        deleter_owning<std::byte[]> d{BufferSize == 0 ? nullptr
+                                                      : std::make_unique<std::byte[]>(BufferSize)};
         auto* arena = new arena_resource(
-            d.buffer.get(), BufferSize,
+            d.owned.get(), BufferSize,
             arena_options{.first_chunk_size = FirstChunk, .max_chunk_size = MaxChunk}, upstream);
         return {arena, std::move(d)};
     }
@@ -55,6 +64,26 @@ struct arena_fixture {
 using arena_default = arena_fixture<0, 4096, std::size_t{1} << 20>;
 using arena_with_buffer = arena_fixture<3000, 4096, std::size_t{1} << 20>;
 using arena_small_chunks = arena_fixture<0, 256, 2048>;
+
+// The two Boost adaptors in a round trip, std -> Boost -> std, over a pool: whatever the suite
+// checks must pass through both unchanged.
+struct boost_round_trip {
+    struct chain {
+        explicit chain(std::pmr::memory_resource* upstream)
+            : pool(fixed_block_options{.block_size = 64}, upstream), to_boost(pool) {}
+        fixed_block_resource pool;
+        boost_resource_adaptor to_boost;
+    };
+    using resource = std_resource_adaptor;
+    static std::unique_ptr<resource, deleter_owning<chain>>
+    make(std::pmr::memory_resource* upstream) {
+        deleter_owning<chain> d{std::make_unique<chain>(upstream)};
+        auto* adaptor = new std_resource_adaptor(d.owned->to_boost);
+        return {adaptor, std::move(d)};
+    }
+    static constexpr std::size_t max_alignment = 4096;
+    static constexpr bool reuses_freed_memory = true;
+};
 
 using fixed_block_64 = fixed_block_fixture<64, alignof(std::max_align_t)>;
 using fixed_block_16 = fixed_block_fixture<16, 8>;
@@ -68,8 +97,10 @@ TYPE_TO_STRING(pmrkit::test::fixed_block_4096_aligned);
 TYPE_TO_STRING(pmrkit::test::arena_default);
 TYPE_TO_STRING(pmrkit::test::arena_with_buffer);
 TYPE_TO_STRING(pmrkit::test::arena_small_chunks);
+TYPE_TO_STRING(pmrkit::test::boost_round_trip);
 
 #define PMRKIT_CONFORMANCE_FIXTURES                                                                \
     pmrkit::test::fixed_block_64, pmrkit::test::fixed_block_16,                                   \
         pmrkit::test::fixed_block_4096_aligned, pmrkit::test::arena_default,                      \
-        pmrkit::test::arena_with_buffer, pmrkit::test::arena_small_chunks
+        pmrkit::test::arena_with_buffer, pmrkit::test::arena_small_chunks,                       \
+        pmrkit::test::boost_round_trip
