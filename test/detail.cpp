@@ -29,6 +29,10 @@ TEST_CASE("detail::math: checked arithmetic throws instead of wrapping") {
     CHECK(detail::is_power_of_two(64));
     CHECK_FALSE(detail::is_power_of_two(0));
     CHECK_FALSE(detail::is_power_of_two(24));
+    CHECK(detail::is_satisfiable(100, 64));
+    CHECK_FALSE(detail::is_satisfiable(100, 24));
+    CHECK_FALSE(detail::is_satisfiable(max / 2, 8));
+    CHECK_FALSE(detail::is_satisfiable(max - 4095, 4096));
 }
 
 TEST_CASE("detail::free_list: LIFO, intrusive") {
