@@ -21,7 +21,7 @@
 
 namespace {
 
-constexpr std::string_view embedded = R"({"request":42,"user":{"name":"Ada","roles":["admin","dev"]},
+constexpr std::string_view embedded = R"({"request":42,"user":{"name":"Ada","roles":["admin"]},
     "items":[{"id":1,"price":9.5},{"id":2,"price":12.25}],"note":"a note long enough to allocate"})";
 
 std::optional<std::string> read_file(const char* path) {
@@ -53,9 +53,7 @@ std::optional<std::size_t> handle_request(pmrkit::arena_resource& arena, std::st
             return std::nullopt;
         }
         const boost::json::value v = parser.release();
-        top_level = v.is_object() ? v.get_object().size()
-                    : v.is_array() ? v.get_array().size()
-                                   : 1;
+        top_level = v.is_object() ? v.get_object().size() : v.is_array() ? v.get_array().size() : 1;
         std::printf("%s, request %d: %zu bytes of JSON -> %zu bytes used in the arena, "
                     "%zu reserved, %zu chunk(s), %zu upstream call(s) so far\n",
                     what, request, text.size(), arena.bytes_used(), arena.bytes_reserved(),

@@ -68,17 +68,16 @@ detail::chunk_list::span arena_resource::take_block(detail::chunk_list& list, st
 
 void* arena_resource::allocate_slow(std::size_t bytes, std::size_t alignment) {
     // Past here the current region cannot serve the request (or the alignment is invalid).
-    if (!detail::is_satisfiable(bytes, alignment) ||
-        bytes > m_options.byte_limit - bytes_used()) {
+    if (!detail::is_satisfiable(bytes, alignment) || bytes > m_options.byte_limit - bytes_used()) {
         detail::throw_bad_alloc();
     }
     const std::size_t used = bytes_used();
     if (!m_kept.empty()) {
         const auto chunk = m_kept.front();
         const std::size_t room = m_options.byte_limit - used;
-        detail::bump_region trial(chunk.begin, chunk.begin + std::min(
-                                                   static_cast<std::size_t>(chunk.end - chunk.begin),
-                                                   room));
+        detail::bump_region trial(
+            chunk.begin,
+            chunk.begin + std::min(static_cast<std::size_t>(chunk.end - chunk.begin), room));
         if (trial.allocate(bytes, alignment) != nullptr) {
             m_chunks.splice_front(m_kept);
             m_used_before = used;

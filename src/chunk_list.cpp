@@ -46,7 +46,8 @@ void chunk_list::splice_front(chunk_list& from) noexcept {
     m_bytes += f->bytes;
 }
 
-// Merges two lists sorted largest first; on equal sizes `a` goes first, which keeps the sort stable.
+// Merges two lists sorted largest first; on equal sizes `a` goes first, which keeps the sort
+// stable.
 chunk_list::footer* chunk_list::merge(footer* a, footer* b) noexcept {
     footer head{nullptr, 0, 0};
     footer* tail = &head;
@@ -60,6 +61,14 @@ chunk_list::footer* chunk_list::merge(footer* a, footer* b) noexcept {
     return head.next;
 }
 
+// The last node of the run of at most `width` nodes that starts at `first` (not null).
+chunk_list::footer* chunk_list::run_end(footer* first, std::size_t width) noexcept {
+    for (std::size_t i = 1; i < width && first->next != nullptr; ++i) {
+        first = first->next;
+    }
+    return first;
+}
+
 void chunk_list::sort_largest_first() noexcept {
     // Bottom-up: merge runs of width 1, 2, 4, ... until one run holds the whole list.
     for (std::size_t width = 1; width < m_count; width *= 2) {
@@ -68,18 +77,13 @@ void chunk_list::sort_largest_first() noexcept {
         footer* tail = &head;
         while (rest != nullptr) {
             footer* a = rest;
-            footer* a_last = a;
-            for (std::size_t i = 1; i < width && a_last->next != nullptr; ++i) {
-                a_last = a_last->next;
-            }
+            footer* a_last = run_end(a, width);
             footer* b = a_last->next;
             a_last->next = nullptr;
-            footer* b_last = b;
-            for (std::size_t i = 1; i < width && b_last != nullptr && b_last->next != nullptr; ++i) {
-                b_last = b_last->next;
-            }
-            rest = b_last != nullptr ? b_last->next : nullptr;
-            if (b_last != nullptr) {
+            rest = nullptr;
+            if (b != nullptr) {
+                footer* b_last = run_end(b, width);
+                rest = b_last->next;
                 b_last->next = nullptr;
             }
             tail->next = merge(a, b);

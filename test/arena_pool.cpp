@@ -114,7 +114,8 @@ TEST_CASE("arena_pool: an upstream exception in acquire propagates and changes n
     CHECK(pool.leased() == 0);
     auto lease = pool.acquire();
     CHECK(run_request(*lease, 0) == 300);
-    CHECK_THROWS_AS(arena_pool({.arena = {.growth_factor = 0.0}}, &upstream), std::invalid_argument);
+    CHECK_THROWS_AS(arena_pool({.arena = {.growth_factor = 0.0}}, &upstream),
+                    std::invalid_argument);
 }
 
 TEST_CASE("arena_pool: threads sharing a pool get warm arenas and intact memory") {
@@ -149,8 +150,8 @@ TEST_CASE("arena_pool: threads sharing a pool get warm arenas and intact memory"
         CHECK(wrong.load() == 0);
         CHECK(pool.arenas_created() <= threads);
         // Each arena took memory once (its node and one request's chunks), then stayed warm.
-        CHECK(checking.allocations() <= one_request_calls + pool.arenas_created() *
-                                                                (1 + one_request_calls));
+        CHECK(checking.allocations() <=
+              one_request_calls + pool.arenas_created() * (1 + one_request_calls));
         CHECK(pool.idle() == pool.arenas_created());
     }
     CHECK(checking.live_blocks() == 0);

@@ -130,7 +130,8 @@ TEST_CASE("arena_resource: every power-of-two alignment up to 4096, in chunks an
     checking_resource upstream;
     arena_resource arena({.first_chunk_size = 256}, &upstream);
     for (std::size_t alignment = 1; alignment <= 4096; alignment *= 2) {
-        for (const std::size_t bytes : {std::size_t{1}, std::size_t{7}, std::size_t{100}, std::size_t{5000}}) {
+        for (const std::size_t bytes :
+             {std::size_t{1}, std::size_t{7}, std::size_t{100}, std::size_t{5000}}) {
             void* p = arena.allocate(bytes, alignment);
             CHECK_MESSAGE(is_aligned(p, alignment), bytes << " bytes, alignment " << alignment);
         }
@@ -399,10 +400,9 @@ TEST_CASE("arena_resource: seeded model test of nested marks and rewinds") {
     alignas(64) std::array<std::byte, 2048> buffer{};
     const bool keep = std::uniform_int_distribution<int>(0, 1)(rng) == 1;
     INFO("rewind_keeps_chunks " << keep);
-    arena_resource arena(buffer.data(), buffer.size(),
-                         {.first_chunk_size = 512, .max_chunk_size = 8192,
-                          .rewind_keeps_chunks = keep},
-                         &upstream);
+    arena_resource arena(
+        buffer.data(), buffer.size(),
+        {.first_chunk_size = 512, .max_chunk_size = 8192, .rewind_keeps_chunks = keep}, &upstream);
 
     struct block {
         std::byte* p;
@@ -436,9 +436,10 @@ TEST_CASE("arena_resource: seeded model test of nested marks and rewinds") {
         const int pick = std::uniform_int_distribution<int>(0, 99)(rng);
         frame& top = frames.back();
         if (pick < 60) {
-            const std::size_t bytes = std::uniform_int_distribution<int>(0, 9)(rng) == 0
-                                          ? std::uniform_int_distribution<std::size_t>(0, 20000)(rng)
-                                          : std::uniform_int_distribution<std::size_t>(0, 300)(rng);
+            const std::size_t bytes =
+                std::uniform_int_distribution<int>(0, 9)(rng) == 0
+                    ? std::uniform_int_distribution<std::size_t>(0, 20000)(rng)
+                    : std::uniform_int_distribution<std::size_t>(0, 300)(rng);
             const std::size_t alignment = std::size_t{1}
                                           << std::uniform_int_distribution<int>(0, 8)(rng);
             auto* p = static_cast<std::byte*>(arena.allocate(bytes, alignment));
@@ -446,7 +447,8 @@ TEST_CASE("arena_resource: seeded model test of nested marks and rewinds") {
             const auto begin = reinterpret_cast<std::uintptr_t>(p);
             const auto end = begin + std::max<std::size_t>(bytes, 1);
             const auto next = intervals.lower_bound(begin);
-            REQUIRE_MESSAGE((next == intervals.end() || end <= next->first), "overlap at op " << op);
+            REQUIRE_MESSAGE((next == intervals.end() || end <= next->first),
+                            "overlap at op " << op);
             REQUIRE_MESSAGE((next == intervals.begin() || std::prev(next)->second <= begin),
                             "overlap at op " << op);
             intervals.emplace(begin, end);
@@ -465,7 +467,8 @@ TEST_CASE("arena_resource: seeded model test of nested marks and rewinds") {
             frames.push_back({arena.mark(), arena.bytes_used(), {}});
         } else if (pick < 95 && frames.size() > 1) {
             // Rewind to a random enclosing mark: everything since is dropped.
-            const auto level = std::uniform_int_distribution<std::size_t>(1, frames.size() - 1)(rng);
+            const auto level =
+                std::uniform_int_distribution<std::size_t>(1, frames.size() - 1)(rng);
             for (std::size_t f = level; f < frames.size(); ++f) {
                 for (const block& b : frames[f].blocks) {
                     drop(b);

@@ -24,10 +24,11 @@ struct arena_pool_options {
 // first); a new arena is created when none is idle. The lock is held only to push or pop one arena,
 // never during reset or any allocation. Arenas and their memory come from the pool's upstream.
 //
-// Complexity: acquire() and returning a lease O(1) plus the arena's reset(); creating an arena costs
-// one upstream call. Thread safety: acquire() and lease destruction may be called concurrently from
-// any threads; each leased arena is used by one thread at a time. The upstream must be thread-safe
-// (new_delete_resource(), a synchronized pool). The pool must outlive its leases.
+// Complexity: acquire() and returning a lease O(1) plus the arena's reset(); creating an arena
+// costs one upstream call. Thread safety: acquire() and lease destruction may be called
+// concurrently from any threads; each leased arena is used by one thread at a time. The upstream
+// must be thread-safe (new_delete_resource(), a synchronized pool). The pool must outlive its
+// leases.
 //
 // Example:
 //     pmrkit::arena_pool pool({.arena = {.first_chunk_size = 64 * 1024}, .max_idle = 32});
@@ -78,7 +79,9 @@ public:
     // arena throws (an upstream exception, unchanged); the pool is unchanged then.
     [[nodiscard]] lease acquire();
 
-    [[nodiscard]] std::pmr::memory_resource* upstream_resource() const noexcept { return m_upstream; }
+    [[nodiscard]] std::pmr::memory_resource* upstream_resource() const noexcept {
+        return m_upstream;
+    }
     // The options, arena options normalized as arena_resource::options() reports them.
     [[nodiscard]] const arena_pool_options& options() const noexcept { return m_options; }
     // Snapshots; other threads may change them at once.

@@ -127,7 +127,9 @@ public:
     // taken with, and returns to the construction state, initial buffer included.
     void release() noexcept;
 
-    [[nodiscard]] std::pmr::memory_resource* upstream_resource() const noexcept { return m_upstream; }
+    [[nodiscard]] std::pmr::memory_resource* upstream_resource() const noexcept {
+        return m_upstream;
+    }
     // The options after normalization.
     [[nodiscard]] const arena_options& options() const noexcept { return m_options; }
 

@@ -28,7 +28,8 @@ inline constexpr bool asan_enabled = false;
 
 // ASan tracks 8-byte granules: poisoning may leave the partial granules at either end accessible,
 // unpoisoning may make them accessible; never a false report either way.
-inline void asan_poison([[maybe_unused]] const void* p, [[maybe_unused]] std::size_t bytes) noexcept {
+inline void asan_poison([[maybe_unused]] const void* p,
+                        [[maybe_unused]] std::size_t bytes) noexcept {
 #if defined(PMRKIT_ASAN)
     ASAN_POISON_MEMORY_REGION(p, bytes);
 #endif

@@ -59,6 +59,7 @@ private:
     static_assert(sizeof(footer) == overhead);
 
     static footer* merge(footer* a, footer* b) noexcept;
+    static footer* run_end(footer* first, std::size_t width) noexcept;
 
     static span payload_of(footer* f) noexcept {
         auto* end = reinterpret_cast<std::byte*>(f);
