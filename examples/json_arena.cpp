@@ -22,7 +22,8 @@
 namespace {
 
 constexpr std::string_view embedded = R"({"request":42,"user":{"name":"Ada","roles":["admin"]},
-    "items":[{"id":1,"price":9.5},{"id":2,"price":12.25}],"note":"a note long enough to allocate"})";
+    "items":[{"id":1,"price":9.5},{"id":2,"price":12.25}],
+    "note":"a note that is long enough to allocate"})";
 
 std::optional<std::string> read_file(const char* path) {
     std::ifstream in(path, std::ios::binary);
