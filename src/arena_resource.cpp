@@ -72,20 +72,15 @@ void* arena_resource::allocate_slow(std::size_t bytes, std::size_t alignment) {
         detail::throw_bad_alloc();
     }
     const std::size_t used = bytes_used();
-    if (!m_kept.empty()) {
-        const auto chunk = m_kept.front();
-        const std::size_t room = m_options.byte_limit - used;
-        detail::bump_region trial(
-            chunk.begin,
-            chunk.begin + std::min(static_cast<std::size_t>(chunk.end - chunk.begin), room));
-        if (trial.allocate(bytes, alignment) != nullptr) {
-            m_chunks.splice_front(m_kept);
-            m_used_before = used;
-            enter_region(chunk.begin, chunk.begin, chunk.end);
-            void* p = m_region.allocate(bytes, alignment);
-            detail::asan_unpoison(p, bytes);
-            return p;
-        }
+    // A kept chunk first: the one this point of the last request used fits a like request.
+    const std::size_t room = m_options.byte_limit - used;
+    const auto fits = [bytes, alignment, room](detail::chunk_list::span chunk) {
+        const auto size = static_cast<std::size_t>(chunk.end - chunk.begin);
+        detail::bump_region trial(chunk.begin, chunk.begin + std::min(size, room));
+        return trial.allocate(bytes, alignment) != nullptr;
+    };
+    if (m_chunks.splice_first_if(m_kept, fits)) {
+        return allocate_in_new_region(bytes, alignment);
     }
     const std::size_t payload = m_next_chunk_size - detail::chunk_list::overhead;
     if (bytes > payload) {
@@ -96,13 +91,17 @@ void* arena_resource::allocate_slow(std::size_t bytes, std::size_t alignment) {
         return block.begin;
     }
     // The chunk is aligned for the request, so it fits at the chunk's start.
-    const auto chunk =
-        take_block(m_chunks, payload, std::max(alignment, alignof(std::max_align_t)));
+    (void)take_block(m_chunks, payload, std::max(alignment, alignof(std::max_align_t)));
     const double grown = static_cast<double>(m_next_chunk_size) * m_options.growth_factor;
     m_next_chunk_size = grown >= static_cast<double>(m_options.max_chunk_size)
                             ? m_options.max_chunk_size
                             : chunk_size(static_cast<std::size_t>(grown));
-    m_used_before = used;
+    return allocate_in_new_region(bytes, alignment);
+}
+
+void* arena_resource::allocate_in_new_region(std::size_t bytes, std::size_t alignment) noexcept {
+    m_used_before = bytes_used();
+    const auto chunk = m_chunks.front();
     enter_region(chunk.begin, chunk.begin, chunk.end);
     void* p = m_region.allocate(bytes, alignment);
     detail::asan_unpoison(p, bytes);

@@ -14,18 +14,12 @@ chunk_list::span chunk_list::allocate(std::pmr::memory_resource& upstream,
     const std::size_t total = checked_add(footer_offset, sizeof(footer));
     const std::size_t chunk_alignment = std::max(alignment, alignof(footer));
     auto* begin = static_cast<std::byte*>(upstream.allocate(total, chunk_alignment));
-    auto* f = ::new (begin + footer_offset) footer{m_head, total, chunk_alignment};
-    m_head = f;
-    ++m_count;
-    m_bytes += total;
+    push_front(::new (begin + footer_offset) footer{nullptr, total, chunk_alignment});
     return {begin, begin + footer_offset};
 }
 
 void chunk_list::deallocate_front(std::pmr::memory_resource& upstream) noexcept {
-    footer* f = m_head;
-    m_head = f->next;
-    --m_count;
-    m_bytes -= f->bytes;
+    footer* f = unlink(&m_head);
     upstream.deallocate(payload_of(f).begin, f->bytes, f->alignment);
 }
 
@@ -33,17 +27,6 @@ void chunk_list::release(std::pmr::memory_resource& upstream) noexcept {
     while (m_head != nullptr) {
         deallocate_front(upstream);
     }
-}
-
-void chunk_list::splice_front(chunk_list& from) noexcept {
-    footer* f = from.m_head;
-    from.m_head = f->next;
-    --from.m_count;
-    from.m_bytes -= f->bytes;
-    f->next = m_head;
-    m_head = f;
-    ++m_count;
-    m_bytes += f->bytes;
 }
 
 // Merges two lists sorted largest first; on equal sizes `a` goes first, which keeps the sort

@@ -240,6 +240,24 @@ TEST_CASE("arena_resource: reset keeps memory, so a request like the last takes 
     CHECK(arena.chunk_count() == upstream.live_blocks());
 }
 
+TEST_CASE("arena_resource: after reset, a large request finds the kept block that fits") {
+    checking_resource upstream;
+    arena_resource arena({.first_chunk_size = 1024}, &upstream);
+    for (int round = 0; round < 3; ++round) {
+        // Kept after the first reset: the 1 and 2 KiB chunks first, then the own block, which
+        // the big request must find behind them.
+        void* big = arena.allocate(50000, 64);
+        for (int i = 0; i < 25; ++i) {
+            (void)arena.allocate(96, 8);
+        }
+        CHECK(arena.bytes_used() == 50000 + 25 * 96);
+        arena.reset();
+        CHECK(big != nullptr);
+    }
+    CHECK(upstream.allocations() == 3);
+    CHECK(arena.chunk_count() == 3);
+}
+
 TEST_CASE("arena_resource: reset trims to max_retained, keeping the largest chunks") {
     checking_resource upstream;
     arena_resource arena({.first_chunk_size = 1024, .max_chunk_size = 8192, .max_retained = 40000},

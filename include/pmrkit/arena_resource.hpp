@@ -39,7 +39,7 @@ struct arena_options {
 //
 // How: allocate carves from the current region (an optional initial buffer given by the user,
 // then chunks from upstream linked through a footer). A full region is left behind and the next is
-// a kept chunk when one fits, else a new upstream chunk; chunk sizes grow geometrically
+// the first kept chunk that fits, else a new upstream chunk; chunk sizes grow geometrically
 // (first_chunk_size × growth_factor^n, capped at max_chunk_size). A request larger than the next
 // chunk gets its own block of its exact size, which does not advance the sequence, so one huge
 // request does not make the following chunks huge.
@@ -186,6 +186,8 @@ private:
     }
 
     [[gnu::noinline]] void* allocate_slow(std::size_t bytes, std::size_t alignment);
+    // Makes the front of m_chunks the current region and serves the request (which fits) from it.
+    void* allocate_in_new_region(std::size_t bytes, std::size_t alignment) noexcept;
     detail::chunk_list::span take_block(detail::chunk_list& list, std::size_t bytes,
                                         std::size_t alignment);
     void enter_region(std::byte* begin, std::byte* cursor, std::byte* end) noexcept;

@@ -34,7 +34,22 @@ public:
 
     // Moves the front chunk of `from` to the front of this list, without touching upstream
     // (an arena keeps chunks it no longer uses for the next request). Precondition: !from.empty().
-    void splice_front(chunk_list& from) noexcept;
+    void splice_front(chunk_list& from) noexcept { push_front(from.unlink(&from.m_head)); }
+
+    // Moves the first chunk of `from` whose payload span satisfies `fits` to the front of this
+    // list. Returns false, changing nothing, when none does. O(chunks passed over).
+    template <class Fits>
+    bool splice_first_if(chunk_list& from, Fits fits) noexcept {
+        footer** link = &from.m_head;
+        while (*link != nullptr && !fits(payload_of(*link))) {
+            link = &(*link)->next;
+        }
+        if (*link == nullptr) {
+            return false;
+        }
+        push_front(from.unlink(link));
+        return true;
+    }
 
     // Orders the chunks by size, largest first (stable merge sort: O(n log n), no allocation).
     void sort_largest_first() noexcept;
@@ -57,6 +72,21 @@ private:
         std::size_t alignment;
     };
     static_assert(sizeof(footer) == overhead);
+
+    // Takes the chunk *link out of this list.
+    footer* unlink(footer** link) noexcept {
+        footer* f = *link;
+        *link = f->next;
+        --m_count;
+        m_bytes -= f->bytes;
+        return f;
+    }
+    void push_front(footer* f) noexcept {
+        f->next = m_head;
+        m_head = f;
+        ++m_count;
+        m_bytes += f->bytes;
+    }
 
     static footer* merge(footer* a, footer* b) noexcept;
     static footer* run_end(footer* first, std::size_t width) noexcept;
