@@ -92,9 +92,15 @@ public:
         ConsoleReporter::ReportRuns(runs);
         for (const Run& r : runs) {
             const auto bytes = r.counters.find("bytes_per_second");
-            if (r.run_type == Run::RT_Aggregate && r.aggregate_name == "median" &&
-                bytes != r.counters.end()) {
-                m_median[r.run_name.function_name] = bytes->second.value / 1e6;
+            if (bytes == r.counters.end()) {
+                continue;
+            }
+            const double mb_per_s = bytes->second.value / 1e6;
+            if (r.run_type == Run::RT_Aggregate && r.aggregate_name == "median") {
+                m_median[r.run_name.function_name] = mb_per_s;
+            } else if (r.run_type == Run::RT_Iteration) {
+                // A single repetition has no aggregates: its one run stands for the median.
+                m_median.emplace(r.run_name.function_name, mb_per_s);
             }
         }
     }
