@@ -4,6 +4,7 @@
 #include "adaptors.hpp"
 #include "limit_resources.hpp"
 
+#include <pmrkit/arena_resource.hpp>
 #include <pmrkit/fixed_block_resource.hpp>
 #include <pmrkit/stats_resource.hpp>
 
@@ -25,12 +26,12 @@ stack own(std::unique_ptr<Resource> resource) {
     return {std::move(resource), raw, {}};
 }
 
-// For resources whose memory only comes back by release(): the stack releases after every
-// request, which bounds what they hold.
-template <class Resource>
-stack own_released_after_request(std::unique_ptr<Resource> resource) {
+// For resources whose memory only comes back all at once (release(), reset(), unwind()): the stack
+// calls Drop after every request, which bounds what they hold.
+template <auto Drop, class Resource>
+stack own_dropped_after_request(std::unique_ptr<Resource> resource) {
     Resource* raw = resource.get();
-    return {std::move(resource), raw, [raw] { raw->release(); }};
+    return {std::move(resource), raw, [raw] { (raw->*Drop)(); }};
 }
 
 // Owns a pool and a decorator over it. The stack allocates from the decorator itself, so the
@@ -88,8 +89,26 @@ const row table[] = {
      .workloads = W1 | W2 | W4a | W4b | W4c | W5,
      .make =
          [](upstream_ptr upstream) {
-             return own_released_after_request(
+             return own_dropped_after_request<&std::pmr::monotonic_buffer_resource::release>(
                  std::make_unique<std::pmr::monotonic_buffer_resource>(upstream));
+         }},
+    {.name = "std_monotonic_buffer",
+     .note = "std::pmr::monotonic_buffer_resource over a 64 KiB initial buffer (taken once from "
+             "upstream, so counted in its bytes) reused after release() per request",
+     .workloads = W5,
+     .make =
+         [](upstream_ptr upstream) {
+             return own_dropped_after_request<&std::pmr::monotonic_buffer_resource::release>(
+                 std::make_unique<buffered_monotonic>(upstream));
+         }},
+    {.name = "foonathan_memory_stack",
+     .note = "foonathan::memory::memory_stack, first block 4 KiB, unwound to its start after each "
+             "request (keeps its blocks), through adaptor",
+     .workloads = W5,
+     .make =
+         [](upstream_ptr upstream) {
+             return own_dropped_after_request<&foonathan_stack::unwind>(
+                 std::make_unique<foonathan_stack>(upstream));
          }},
     {.name = "boost_unsync_pool",
      .note = "boost::container::pmr::unsynchronized_pool_resource, default options, through "
@@ -115,6 +134,16 @@ const row table[] = {
      .workloads = W3,
      .make =
          [](upstream_ptr upstream) { return own(std::make_unique<limit_size_class>(upstream)); }},
+    {.name = "arena",
+     .note = "pmrkit::arena_resource, default options (first chunk 4 KiB, growth 2), reset() after "
+             "every iteration: every 1000 ops in W1 and W2, after each container in W4a-c, after "
+             "each request in W5; reset keeps the memory",
+     .workloads = W1 | W2 | W4a | W4b | W4c | W5,
+     .make =
+         [](upstream_ptr upstream) {
+             return own_dropped_after_request<&pmrkit::arena_resource::reset>(
+                 std::make_unique<pmrkit::arena_resource>(upstream));
+         }},
     {.name = "fixed_block",
      .note = "pmrkit::fixed_block_resource, block_size 64, other options default",
      .workloads = W1 | W2,

@@ -14,25 +14,68 @@ chunk_list::span chunk_list::allocate(std::pmr::memory_resource& upstream,
     const std::size_t total = checked_add(footer_offset, sizeof(footer));
     const std::size_t chunk_alignment = std::max(alignment, alignof(footer));
     auto* begin = static_cast<std::byte*>(upstream.allocate(total, chunk_alignment));
-    auto* f = ::new (begin + footer_offset) footer{m_head, total, chunk_alignment};
-    m_head = f;
-    ++m_count;
+    push_front(::new (begin + footer_offset) footer{nullptr, total, chunk_alignment});
     ++m_taken;
-    m_bytes += total;
     return {begin, begin + footer_offset};
 }
 
 void chunk_list::deallocate_front(std::pmr::memory_resource& upstream) noexcept {
-    footer* f = m_head;
-    m_head = f->next;
-    --m_count;
-    m_bytes -= f->bytes;
+    footer* f = unlink(&m_head);
     upstream.deallocate(payload_of(f).begin, f->bytes, f->alignment);
 }
 
 void chunk_list::release(std::pmr::memory_resource& upstream) noexcept {
     while (m_head != nullptr) {
         deallocate_front(upstream);
+    }
+}
+
+// Merges two lists sorted largest first; on equal sizes `a` goes first, which keeps the sort
+// stable.
+chunk_list::footer* chunk_list::merge(footer* a, footer* b) noexcept {
+    footer head{nullptr, 0, 0};
+    footer* tail = &head;
+    while (a != nullptr && b != nullptr) {
+        footer*& larger = a->bytes >= b->bytes ? a : b;
+        tail->next = larger;
+        tail = larger;
+        larger = larger->next;
+    }
+    tail->next = a != nullptr ? a : b;
+    return head.next;
+}
+
+// The last node of the run of at most `width` nodes that starts at `first` (not null).
+chunk_list::footer* chunk_list::run_end(footer* first, std::size_t width) noexcept {
+    for (std::size_t i = 1; i < width && first->next != nullptr; ++i) {
+        first = first->next;
+    }
+    return first;
+}
+
+void chunk_list::sort_largest_first() noexcept {
+    // Bottom-up: merge runs of width 1, 2, 4, ... until one run holds the whole list.
+    for (std::size_t width = 1; width < m_count; width *= 2) {
+        footer* rest = m_head;
+        footer head{nullptr, 0, 0};
+        footer* tail = &head;
+        while (rest != nullptr) {
+            footer* a = rest;
+            footer* a_last = run_end(a, width);
+            footer* b = a_last->next;
+            a_last->next = nullptr;
+            rest = nullptr;
+            if (b != nullptr) {
+                footer* b_last = run_end(b, width);
+                rest = b_last->next;
+                b_last->next = nullptr;
+            }
+            tail->next = merge(a, b);
+            while (tail->next != nullptr) {
+                tail = tail->next;
+            }
+        }
+        m_head = head.next;
     }
 }
 

@@ -4,12 +4,13 @@
 //   resource                 the resource type
 //   make(upstream)           a std::unique_ptr<resource> taking memory from `upstream`
 //   max_alignment            every power of two up to this is honoured, for any size
-//   reuses_freed_memory      deallocated memory is reused without a reset (false for arenas and
-//                            for pass-through decorators)
+//   freed                    what becomes of deallocated memory (freed_memory below)
 // A resource with a release() member is also checked to give everything back through it.
 // Adding a resource to the project means adding its fixtures here and to the list at the end.
 #pragma once
 
+#include "pmrkit/arena_resource.hpp"
+#include "pmrkit/boost_adaptor.hpp"
 #include "pmrkit/fixed_block_resource.hpp"
 #include "pmrkit/limit_resource.hpp"
 #include "pmrkit/stats_resource.hpp"
@@ -22,6 +23,13 @@
 
 namespace pmrkit::test {
 
+// What a resource does with memory it is given back; the refill cycles check the claim.
+enum class freed_memory {
+    reused,             // served again without asking upstream (pools)
+    reused_after_reset, // served again after reset(), without asking upstream (arenas)
+    returned_upstream,  // passed back to upstream at once (decorators)
+};
+
 template <std::size_t BlockSize, std::size_t BlockAlignment>
 struct fixed_block_fixture {
     using resource = fixed_block_resource;
@@ -31,7 +39,59 @@ struct fixed_block_fixture {
             upstream);
     }
     static constexpr std::size_t max_alignment = 4096;
-    static constexpr bool reuses_freed_memory = true;
+    static constexpr freed_memory freed = freed_memory::reused;
+};
+
+// Deletes a resource, then what it was built on (which the deleter owns, so that it outlives the
+// resource).
+template <class Owned>
+struct deleter_owning {
+    std::unique_ptr<Owned> owned;
+    template <class Resource>
+    void operator()(Resource* r) const noexcept {
+        delete r;
+    }
+};
+
+// An arena, optionally serving from an initial buffer before upstream.
+template <std::size_t BufferSize, std::size_t FirstChunk, std::size_t MaxChunk>
+struct arena_fixture {
+    using resource = arena_resource;
+    static std::unique_ptr<resource, deleter_owning<std::byte[]>>
+    make(std::pmr::memory_resource* upstream) {
+        deleter_owning<std::byte[]> d{BufferSize == 0 ? nullptr
+                                                      : std::make_unique<std::byte[]>(BufferSize)};
+        auto* arena = new arena_resource(
+            d.owned.get(), BufferSize,
+            arena_options{.first_chunk_size = FirstChunk, .max_chunk_size = MaxChunk}, upstream);
+        return {arena, std::move(d)};
+    }
+    static constexpr std::size_t max_alignment = 4096;
+    static constexpr freed_memory freed = freed_memory::reused_after_reset;
+};
+
+using arena_default = arena_fixture<0, 4096, std::size_t{1} << 20>;
+using arena_with_buffer = arena_fixture<3000, 4096, std::size_t{1} << 20>;
+using arena_small_chunks = arena_fixture<0, 256, 2048>;
+
+// The two Boost adaptors in a round trip, std -> Boost -> std, over a pool: whatever the suite
+// checks must pass through both unchanged.
+struct boost_round_trip {
+    struct chain {
+        explicit chain(std::pmr::memory_resource* upstream)
+            : pool(fixed_block_options{.block_size = 64}, upstream), to_boost(pool) {}
+        fixed_block_resource pool;
+        boost_resource_adaptor to_boost;
+    };
+    using resource = std_resource_adaptor;
+    static std::unique_ptr<resource, deleter_owning<chain>>
+    make(std::pmr::memory_resource* upstream) {
+        deleter_owning<chain> d{std::make_unique<chain>(upstream)};
+        auto* adaptor = new std_resource_adaptor(d.owned->to_boost);
+        return {adaptor, std::move(d)};
+    }
+    static constexpr std::size_t max_alignment = 4096;
+    static constexpr freed_memory freed = freed_memory::reused;
 };
 
 using fixed_block_64 = fixed_block_fixture<64, alignof(std::max_align_t)>;
@@ -46,7 +106,7 @@ struct pass_through_fixture {
         return std::make_unique<resource>(upstream);
     }
     static constexpr std::size_t max_alignment = 4096;
-    static constexpr bool reuses_freed_memory = false;
+    static constexpr freed_memory freed = freed_memory::returned_upstream;
 };
 
 using stats = pass_through_fixture<stats_resource>;
@@ -59,7 +119,7 @@ struct limit_1gib {
         return std::make_unique<resource>(std::size_t{1} << 30, upstream);
     }
     static constexpr std::size_t max_alignment = 4096;
-    static constexpr bool reuses_freed_memory = false;
+    static constexpr freed_memory freed = freed_memory::returned_upstream;
 };
 
 } // namespace pmrkit::test
@@ -71,9 +131,14 @@ TYPE_TO_STRING(pmrkit::test::stats);
 TYPE_TO_STRING(pmrkit::test::concurrent_stats);
 TYPE_TO_STRING(pmrkit::test::checking_test_resource);
 TYPE_TO_STRING(pmrkit::test::limit_1gib);
+TYPE_TO_STRING(pmrkit::test::arena_default);
+TYPE_TO_STRING(pmrkit::test::arena_with_buffer);
+TYPE_TO_STRING(pmrkit::test::arena_small_chunks);
+TYPE_TO_STRING(pmrkit::test::boost_round_trip);
 
 #define PMRKIT_CONFORMANCE_FIXTURES                                                                \
     pmrkit::test::fixed_block_64, pmrkit::test::fixed_block_16,                                    \
         pmrkit::test::fixed_block_4096_aligned, pmrkit::test::stats,                               \
         pmrkit::test::concurrent_stats, pmrkit::test::checking_test_resource,                      \
-        pmrkit::test::limit_1gib
+        pmrkit::test::limit_1gib, pmrkit::test::arena_default, pmrkit::test::arena_with_buffer,    \
+        pmrkit::test::arena_small_chunks, pmrkit::test::boost_round_trip

@@ -10,6 +10,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <array>
 #include <vector>
 #include <limits>
@@ -28,6 +29,10 @@ TEST_CASE("detail::math: checked arithmetic throws instead of wrapping") {
     CHECK(detail::is_power_of_two(64));
     CHECK_FALSE(detail::is_power_of_two(0));
     CHECK_FALSE(detail::is_power_of_two(24));
+    CHECK(detail::is_satisfiable(100, 64));
+    CHECK_FALSE(detail::is_satisfiable(100, 24));
+    CHECK_FALSE(detail::is_satisfiable(max / 2, 8));
+    CHECK_FALSE(detail::is_satisfiable(max - 4095, 4096));
 }
 
 TEST_CASE("detail::free_list: LIFO, intrusive") {
@@ -83,6 +88,42 @@ TEST_CASE("detail::chunk_list: chunks go back with the size and alignment they c
     CHECK_THROWS_AS(chunks.allocate(upstream, std::numeric_limits<std::size_t>::max() - 8, 8),
                     std::bad_alloc);
     CHECK(upstream.allocations() == 2);
+}
+
+TEST_CASE("detail::chunk_list: splice moves chunks between lists, sort orders them largest first") {
+    checking_resource upstream;
+    detail::chunk_list a;
+    detail::chunk_list b;
+    const std::array<std::size_t, 9> payloads = {300, 100, 700, 100, 500, 900, 200, 700, 100};
+    std::vector<std::byte*> begins;
+    for (const std::size_t payload : payloads) {
+        begins.push_back(a.allocate(upstream, payload, 8).begin);
+    }
+    b.splice_front(a);
+    CHECK(b.front().begin == begins.back());
+    CHECK(a.count() == 8);
+    CHECK(b.count() == 1);
+    CHECK(a.bytes() + b.bytes() == upstream.live_bytes());
+    a.splice_front(b);
+    CHECK(b.empty());
+
+    a.sort_largest_first();
+    CHECK(a.count() == payloads.size());
+    CHECK(a.bytes() == upstream.live_bytes());
+    std::vector<std::size_t> sizes;
+    std::vector<std::byte*> order;
+    while (!a.empty()) {
+        sizes.push_back(a.front_bytes());
+        order.push_back(a.front().begin);
+        b.splice_front(a);
+    }
+    CHECK(std::is_sorted(sizes.rbegin(), sizes.rend()));
+    CHECK(sizes.front() == detail::align_up(900, 8) + detail::chunk_list::overhead);
+    // Stable: of the two 700-byte chunks, the newer (nearer the front before sorting) stays first.
+    CHECK(order[1] == begins[7]);
+    CHECK(order[2] == begins[2]);
+    b.release(upstream);
+    CHECK(upstream.live_blocks() == 0);
 }
 
 TEST_CASE("detail::upstream_blocks: exact pass-through, release returns the rest") {

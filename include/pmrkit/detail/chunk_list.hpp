@@ -32,9 +32,33 @@ public:
     // Gives back every chunk, newest first.
     void release(std::pmr::memory_resource& upstream) noexcept;
 
+    // Moves the front chunk of `from` to the front of this list, without touching upstream
+    // (an arena keeps chunks it no longer uses for the next request). Precondition: !from.empty().
+    void splice_front(chunk_list& from) noexcept { push_front(from.unlink(&from.m_head)); }
+
+    // Moves the first chunk of `from` whose payload span satisfies `fits` to the front of this
+    // list. Returns false, changing nothing, when none does. O(chunks passed over).
+    template <class Fits>
+    bool splice_first_if(chunk_list& from, Fits fits) noexcept {
+        footer** link = &from.m_head;
+        while (*link != nullptr && !fits(payload_of(*link))) {
+            link = &(*link)->next;
+        }
+        if (*link == nullptr) {
+            return false;
+        }
+        push_front(from.unlink(link));
+        return true;
+    }
+
+    // Orders the chunks by size, largest first (stable merge sort: O(n log n), no allocation).
+    void sort_largest_first() noexcept;
+
     [[nodiscard]] bool empty() const noexcept { return m_head == nullptr; }
     // Precondition: !empty().
     [[nodiscard]] span front() const noexcept { return payload_of(m_head); }
+    // Bytes the front chunk was taken with, footer included. Precondition: !empty().
+    [[nodiscard]] std::size_t front_bytes() const noexcept { return m_head->bytes; }
     [[nodiscard]] std::size_t count() const noexcept { return m_count; }
     // Bytes held from upstream, footers included.
     [[nodiscard]] std::size_t bytes() const noexcept { return m_bytes; }
@@ -50,6 +74,24 @@ private:
         std::size_t alignment;
     };
     static_assert(sizeof(footer) == overhead);
+
+    // Takes the chunk *link out of this list.
+    footer* unlink(footer** link) noexcept {
+        footer* f = *link;
+        *link = f->next;
+        --m_count;
+        m_bytes -= f->bytes;
+        return f;
+    }
+    void push_front(footer* f) noexcept {
+        f->next = m_head;
+        m_head = f;
+        ++m_count;
+        m_bytes += f->bytes;
+    }
+
+    static footer* merge(footer* a, footer* b) noexcept;
+    static footer* run_end(footer* first, std::size_t width) noexcept;
 
     static span payload_of(footer* f) noexcept {
         auto* end = reinterpret_cast<std::byte*>(f);

@@ -7,6 +7,7 @@
 #include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <new>
 
 namespace pmrkit::detail {
@@ -44,6 +45,14 @@ namespace pmrkit::detail {
 // Precondition: alignment is a power of two.
 [[nodiscard]] inline std::size_t checked_align_up(std::size_t n, std::size_t alignment) {
     return checked_add(n, alignment - 1) & ~(alignment - 1);
+}
+
+// Whether any upstream can be asked for this block: the alignment is a power of two and no size
+// arithmetic inside an upstream (std's aligned operator new rounds the size up to the alignment)
+// can wrap. Check it before passing a caller's size on.
+[[nodiscard]] constexpr bool is_satisfiable(std::size_t bytes, std::size_t alignment) noexcept {
+    return is_power_of_two(alignment) &&
+           bytes <= std::numeric_limits<std::size_t>::max() / 2 - alignment;
 }
 
 // Largest power of two dividing n (n > 0).

@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: MIT
+// Adaptors between std::pmr and Boost.Container's pmr (which Boost.JSON's storage_ptr takes), in
+// both directions. Header-only and optional: only code that includes this header needs Boost
+// (headers of Boost.Container 1.81 or later); the pmrkit library itself never links Boost.
+//
+//   basic_boost_resource_adaptor<R>  a boost::container::pmr::memory_resource over a std::pmr
+//                                    resource R (std::pmr::memory_resource by default; a concrete
+//                                    final resource such as arena_resource makes the inner call
+//                                    direct instead of a second virtual call)
+//   std_resource_adaptor             a std::pmr::memory_resource over a Boost resource
+//
+// Both pass every call through with its size and alignment unchanged, so they add nothing to the
+// wrapped resource's guarantees and take nothing away; they do not own the wrapped resource, which
+// must outlive them. Two adaptors compare equal when their wrapped resources do, so containers
+// built on two adaptors of one resource may exchange memory. Thread safety: that of the wrapped
+// resource.
+//
+// Example (Boost.JSON on a pmrkit arena; see also pmrkit/boost_json.hpp):
+//     pmrkit::arena_resource arena;
+//     pmrkit::basic_boost_resource_adaptor<pmrkit::arena_resource> adaptor(arena);
+//     boost::json::value v = boost::json::parse(text, &adaptor);
+#pragma once
+
+#include <boost/container/pmr/memory_resource.hpp>
+
+#include <cstddef>
+#include <memory_resource>
+
+namespace pmrkit {
+
+template <class Resource = std::pmr::memory_resource>
+class basic_boost_resource_adaptor final : public boost::container::pmr::memory_resource {
+public:
+    explicit basic_boost_resource_adaptor(Resource& resource) noexcept : m_resource(&resource) {}
+
+    [[nodiscard]] Resource& resource() const noexcept { return *m_resource; }
+
+private:
+    void* do_allocate(std::size_t bytes, std::size_t alignment) override {
+        return m_resource->allocate(bytes, alignment);
+    }
+    void do_deallocate(void* p, std::size_t bytes, std::size_t alignment) override {
+        m_resource->deallocate(p, bytes, alignment);
+    }
+    [[nodiscard]] bool
+    do_is_equal(const boost::container::pmr::memory_resource& other) const noexcept override {
+        const auto* adaptor = dynamic_cast<const basic_boost_resource_adaptor*>(&other);
+        return adaptor != nullptr && m_resource->is_equal(*adaptor->m_resource);
+    }
+
+    Resource* m_resource;
+};
+
+using boost_resource_adaptor = basic_boost_resource_adaptor<>;
+
+class std_resource_adaptor final : public std::pmr::memory_resource {
+public:
+    explicit std_resource_adaptor(boost::container::pmr::memory_resource& resource) noexcept
+        : m_resource(&resource) {}
+
+    [[nodiscard]] boost::container::pmr::memory_resource& resource() const noexcept {
+        return *m_resource;
+    }
+
+private:
+    void* do_allocate(std::size_t bytes, std::size_t alignment) override {
+        return m_resource->allocate(bytes, alignment);
+    }
+    void do_deallocate(void* p, std::size_t bytes, std::size_t alignment) override {
+        m_resource->deallocate(p, bytes, alignment);
+    }
+    [[nodiscard]] bool do_is_equal(const std::pmr::memory_resource& other) const noexcept override {
+        const auto* adaptor = dynamic_cast<const std_resource_adaptor*>(&other);
+        return adaptor != nullptr && m_resource->is_equal(*adaptor->m_resource);
+    }
+
+    boost::container::pmr::memory_resource* m_resource;
+};
+
+} // namespace pmrkit
