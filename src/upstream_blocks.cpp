@@ -13,8 +13,8 @@ namespace {
 // Refuse sizes whose alignment padding could wrap inside any upstream (std's aligned operator new
 // rounds the size up to the alignment).
 bool is_satisfiable(std::size_t bytes, std::size_t alignment) noexcept {
-    return is_power_of_two(alignment) &&
-           bytes <= std::numeric_limits<std::size_t>::max() / 2 - alignment;
+    constexpr std::size_t half = std::numeric_limits<std::size_t>::max() / 2;
+    return is_power_of_two(alignment) && alignment <= half / 2 && bytes <= half - alignment;
 }
 constexpr std::size_t first_capacity = 16;
 } // namespace

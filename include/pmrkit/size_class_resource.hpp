@@ -69,9 +69,9 @@ struct size_class_utilization {
 // Alignment: every block is aligned to the largest power of two dividing its class size, so a
 // request of `bytes` aligned to `a` goes to the class of align_up(bytes, a); any power of two up
 // to the largest class is honoured, larger ones pass upstream. An alignment must be a power of two
-// (the precondition of memory_resource::allocate): a debug build asserts it; in a release build
-// one below 2 KiB still yields a block of at least `bytes` bytes (memory-safe, alignment not
-// promised), and one above throws std::bad_alloc.
+// (the precondition of memory_resource::allocate). One of 2 KiB or more throws std::bad_alloc.
+// One below 2 KiB is not checked on the fast path: a debug build asserts, a release build returns
+// a block of at least `bytes` bytes (memory-safe, but its alignment is not promised).
 //
 // Large requests (above max_pooled_size) go upstream through a bounded cache of recently freed
 // large blocks (detail::large_block_cache: bucket-rounded, exact give-back, 64 MiB by default).
@@ -159,9 +159,9 @@ private:
     }
 
     void* do_allocate(std::size_t bytes, std::size_t alignment) override {
-        assert(detail::is_power_of_two(alignment));
         const std::size_t last = bytes - 1;
         if ((last | alignment) < fast_limit) [[likely]] {
+            assert(detail::is_power_of_two(alignment) && "see the class comment");
             return allocate_in(classes::small_index(rounded_size(last, alignment)));
         }
         return allocate_slow(bytes, alignment);
