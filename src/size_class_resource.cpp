@@ -32,9 +32,9 @@ std::size_t size_class_resource::pooled_class(std::size_t bytes,
                                               std::size_t alignment) const noexcept {
     // Sizes are checked before the rounding, so that it cannot wrap. Zero bytes take one.
     if (bytes <= m_max_pooled && alignment <= m_max_pooled && detail::is_power_of_two(alignment)) {
-        const std::size_t rounded = rounded_size(std::max<std::size_t>(bytes, 1) - 1, alignment);
-        if (rounded <= m_max_pooled) {
-            return classes::index(rounded);
+        const std::size_t last = last_byte(std::max<std::size_t>(bytes, 1), alignment);
+        if (last < m_max_pooled) {
+            return classes::index(last + 1);
         }
     }
     return classes::count;

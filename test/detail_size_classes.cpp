@@ -49,7 +49,7 @@ void check_map() {
             CHECK(M::size(c - 1) < n);
         }
         if (n <= M::lookup_limit) {
-            CHECK(M::small_index(n) == c);
+            CHECK(M::index_above(n - 1) == c);
         }
         if (n > M::linear_limit) {
             // Internal waste below 1/8 of the block above the linear classes.

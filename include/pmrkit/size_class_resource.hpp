@@ -148,29 +148,27 @@ public:
 private:
     static constexpr std::size_t fast_limit = classes::lookup_limit;
 
-    // The fast paths take 1 <= bytes <= 2 KiB and alignment < 2 KiB, tested at once: bytes - 1
-    // wraps for 0 and both operands are below a power of two. The class is that of bytes rounded
-    // up to the alignment, (bytes - 1) rounded down plus the alignment, which the test keeps
-    // within the lookup table (it is at most fast_limit even for an alignment that is not a power
-    // of two).
-    [[nodiscard]] static std::size_t rounded_size(std::size_t bytes_minus_one,
-                                                  std::size_t alignment) noexcept {
-        return (bytes_minus_one & ~(alignment - 1)) + alignment;
+    // The fast paths take 1 <= bytes <= 2 KiB and alignment <= 2 KiB, tested at once on
+    // last = (bytes - 1) | (alignment - 1), which is one less than bytes rounded up to the
+    // alignment (and wraps for 0 bytes). The lookup table maps it to the class. For an alignment
+    // that is not a power of two, last is still at least bytes - 1 and within the table.
+    [[nodiscard]] static std::size_t last_byte(std::size_t bytes, std::size_t alignment) noexcept {
+        return (bytes - 1) | (alignment - 1);
     }
 
     void* do_allocate(std::size_t bytes, std::size_t alignment) override {
-        const std::size_t last = bytes - 1;
-        if ((last | alignment) < fast_limit) [[likely]] {
+        const std::size_t last = last_byte(bytes, alignment);
+        if (last < fast_limit) [[likely]] {
             assert(detail::is_power_of_two(alignment) && "see the class comment");
-            return allocate_in(classes::small_index(rounded_size(last, alignment)));
+            return allocate_in(classes::index_above(last));
         }
         return allocate_slow(bytes, alignment);
     }
 
     void do_deallocate(void* p, std::size_t bytes, std::size_t alignment) override {
-        const std::size_t last = bytes - 1;
-        if ((last | alignment) < fast_limit) [[likely]] {
-            deallocate_in(p, classes::small_index(rounded_size(last, alignment)));
+        const std::size_t last = last_byte(bytes, alignment);
+        if (last < fast_limit) [[likely]] {
+            deallocate_in(p, classes::index_above(last));
             return;
         }
         deallocate_slow(p, bytes, alignment);

@@ -140,7 +140,7 @@ public:
         policy::linear_classes + ((static_cast<std::size_t>(std::bit_width(MaxSize)) -
                                    static_cast<std::size_t>(std::bit_width(linear_limit)))
                                   << policy::steps_log2);
-    // Sizes up to here map to a class by one table load; above, by bit arithmetic.
+    // Sizes up to here map to a class by one table load (index_above); above, by bit arithmetic.
     static constexpr std::size_t lookup_limit = 256 * Granularity;
 
     // Size of class c. Precondition: c < count.
@@ -159,14 +159,14 @@ public:
         return s_locators[c];
     }
 
-    // Smallest class whose size is at least n. Precondition: n <= lookup_limit.
-    [[nodiscard]] static constexpr std::size_t small_index(std::size_t n) noexcept {
-        return s_lookup[(n + Granularity - 1) / Granularity];
+    // Smallest class whose size exceeds `last`. Precondition: last < lookup_limit.
+    [[nodiscard]] static constexpr std::size_t index_above(std::size_t last) noexcept {
+        return s_lookup[last / Granularity];
     }
-    // Smallest class whose size is at least n. Precondition: n <= max_size.
+    // Smallest class whose size is at least n. Precondition: 1 <= n <= max_size.
     [[nodiscard]] static constexpr std::size_t index(std::size_t n) noexcept {
         if (n <= lookup_limit) {
-            return small_index(n);
+            return index_above(n - 1);
         }
         return policy::linear_classes +
                geometric_index(n, policy::steps_log2,
@@ -191,11 +191,12 @@ private:
         return table;
     }();
 
-    static constexpr std::array<std::uint8_t, lookup_limit / Granularity + 1> s_lookup = [] {
-        std::array<std::uint8_t, lookup_limit / Granularity + 1> table{};
+    // Entry i: the class of sizes i * G + 1 to (i + 1) * G.
+    static constexpr std::array<std::uint8_t, lookup_limit / Granularity> s_lookup = [] {
+        std::array<std::uint8_t, lookup_limit / Granularity> table{};
         std::size_t c = 0;
         for (std::size_t i = 0; i < table.size(); ++i) {
-            while (policy::size(c, Granularity) < i * Granularity) {
+            while (policy::size(c, Granularity) < (i + 1) * Granularity) {
                 ++c;
             }
             table[i] = static_cast<std::uint8_t>(c);
