@@ -159,18 +159,19 @@ TEST_CASE("size_class_resource: trim() gives back every empty span; free-all + t
 TEST_CASE("size_class_resource: at most max_empty_spans empty spans are kept automatically") {
     checking_resource upstream;
     size_class_resource pool({.max_empty_spans = 2}, &upstream);
-    const std::size_t c = classes::index(256);
+    const std::size_t c = classes::index(32);
     const std::size_t per_span = classes::geometry(c).blocks;
+    REQUIRE(per_span >= 128);
     std::vector<void*> blocks;
     for (std::size_t i = 0; i < 40 * per_span; ++i) {
-        blocks.push_back(pool.allocate(256, 16));
+        blocks.push_back(pool.allocate(32, 16));
     }
     CHECK(pool.class_stats(c).spans == 40);
     for (void* p : blocks) {
-        pool.deallocate(p, 256, 16);
+        pool.deallocate(p, 32, 16);
     }
     // Two kept empty, plus the span being carved last, plus a span whose most recent frees are
-    // not yet counted (at most 64 blocks, fewer than a span holds here).
+    // not yet counted (at most 128 blocks, fewer than a span holds here).
     CHECK(pool.class_stats(c).spans <= 2 + 2);
     CHECK(pool.upstream_bytes() == upstream.live_bytes());
     CHECK(pool.class_stats(c).blocks_in_use == 0);

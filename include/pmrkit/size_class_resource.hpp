@@ -60,7 +60,7 @@ struct size_class_utilization {
 // classes up to 1 KiB, larger for larger classes, chosen so that spans are at least 96% blocks),
 // carved lazily; no span is taken for a class before it is used. A span's header (after its last
 // block) is found from any block by a mask and an add, and counts the span's live blocks. The
-// count is settled lazily: the most recently freed blocks of a class (at most 64) stay counted
+// count is settled lazily: the most recently freed blocks of a class (at most 128) stay counted
 // live, so that a block freed and allocated again never touches the header; older frees are
 // counted in batches. A span found empty is reported; once more than options().max_empty_spans
 // spans have been reported, every empty span goes back upstream (its blocks taken off the class's
@@ -76,7 +76,7 @@ struct size_class_utilization {
 // Large requests (above max_pooled_size) go upstream through a bounded cache of recently freed
 // large blocks (detail::large_block_cache: bucket-rounded, exact give-back, 64 MiB by default).
 //
-// Complexity: allocate and deallocate O(1) amortized (a batch of 32 counts per 32 frees at most);
+// Complexity: allocate and deallocate O(1) amortized (a batch of 64 counts per 64 frees at most);
 // a new span costs one upstream call. Giving empty spans back costs O(spans + free blocks of the
 // classes that had one), at most once per max_empty_spans + 1 spans found empty. Never returns null: impossible sizes throw std::bad_alloc,
 // upstream exceptions propagate unchanged, and the resource stays usable after either.
@@ -228,7 +228,7 @@ private:
         std::size_t upstream_calls = 0;
     };
 
-    static constexpr std::size_t max_uncounted = 64;
+    static constexpr std::size_t max_uncounted = 128;
 
     struct class_list {
         detail::free_list blocks;
