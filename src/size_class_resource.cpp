@@ -241,7 +241,7 @@ void size_class_resource::print_utilization(std::ostream& out, const size_class_
         << 100 * sum / static_cast<double>(rows.size()) << "%, worst " << 100 * worst->utilization
         << "% (" << worst->block_size << "-byte class)\n"
         << "internal waste: under " << classes::granularity << " bytes up to "
-        << classes::linear_limit << " bytes, at most " << 100 * worst_waste
+        << classes::linear_limit << " bytes, at most " << std::setprecision(3) << 100 * worst_waste
         << "% of the block above\n";
 }
 

@@ -20,6 +20,7 @@ namespace {
 
 using map8 = detail::size_class_map<8, 65536, sizeof(detail::span)>;
 using map16 = detail::size_class_map<16, 65536, 64>;
+using map8_fine = detail::size_class_map<8, 65536, sizeof(detail::span), 3>;
 
 // The smallest class of M that holds n bytes and is a multiple of a, by search.
 template <class M>
@@ -52,8 +53,8 @@ void check_map() {
             CHECK(M::index_above(n - 1) == c);
         }
         if (n > M::linear_limit) {
-            // Internal waste below 1/8 of the block above the linear classes.
-            CHECK((M::size(c) - n) * 8 < M::size(c));
+            // Internal waste below 1/(S + 1) of the block above the linear classes.
+            CHECK((M::size(c) - n) * ((std::size_t{1} << M::steps_log2) + 1) < M::size(c));
         } else {
             CHECK(M::size(c) - n < M::granularity);
         }
@@ -80,10 +81,13 @@ TEST_CASE("detail::geometric_round/index/size: consistent, waste below one step"
 TEST_CASE("detail::size_class_map: every size maps to the smallest class holding it") {
     check_map<map8>();
     check_map<map16>();
-    CHECK(map8::count == 16 + 8 * 9);
+    check_map<map8_fine>();
+    CHECK(map8::count == 16 + 4 * 9);
     CHECK(map8::size(0) == 8);
     CHECK(map8::size(15) == 128);
-    CHECK(map8::size(16) == 144);
+    CHECK(map8::size(16) == 160);
+    CHECK(map8_fine::count == 16 + 8 * 9);
+    CHECK(map8_fine::size(16) == 144);
     CHECK(map16::size(0) == 16);
     CHECK(map16::size(15) == 256);
 }
@@ -95,6 +99,9 @@ TEST_CASE("detail::size_class_map: the class of align_up(n, a) is the smallest a
             const std::size_t c = map8::index(rounded);
             CHECK(c == smallest_class<map8>(n, a));
             CHECK(map8::geometry(c).alignment() >= a);
+            const std::size_t fine = map8_fine::index(rounded);
+            CHECK(fine == smallest_class<map8_fine>(n, a));
+            CHECK(map8_fine::geometry(fine).alignment() >= a);
         }
     }
 }

@@ -54,8 +54,8 @@ struct size_class_utilization {
 // strings and DOMs produce. The workhorse of pmrkit.
 //
 // How: a request's size, rounded up to its alignment, picks a size class in O(1) (a table below
-// 2 KiB, bit arithmetic above; classes every 8 bytes to 128, then 8 per power of two, so internal
-// waste is under 8 bytes or 12.5%). Each class has one intrusive LIFO free list: allocate pops,
+// 2 KiB, bit arithmetic above; classes every 8 bytes to 128, then 4 per power of two, so internal
+// waste is under 8 bytes or 20%; see size_classes.hpp for why not 8). Each class has one intrusive LIFO free list: allocate pops,
 // deallocate pushes. Memory comes from upstream in spans aligned to their size (8 KiB for most
 // classes up to 1 KiB, larger for larger classes, chosen so that spans are at least 96% blocks),
 // carved lazily; no span is taken for a class before it is used. A span's header (after its last
