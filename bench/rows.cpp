@@ -5,6 +5,7 @@
 #include "limit_resources.hpp"
 
 #include <pmrkit/fixed_block_resource.hpp>
+#include <pmrkit/size_class_resource.hpp>
 
 #include <dlfcn.h>
 
@@ -92,6 +93,14 @@ const row table[] = {
          [](upstream_ptr upstream) {
              return own(std::make_unique<pmrkit::fixed_block_resource>(
                  pmrkit::fixed_block_options{.block_size = 64}, upstream));
+         }},
+    {.name = "size_class",
+     .note = "pmrkit::size_class_resource, default options (classes to 32 KiB, 64 MiB large-block "
+             "cache)",
+     .workloads = all_workloads,
+     .make =
+         [](upstream_ptr upstream) {
+             return own(std::make_unique<pmrkit::size_class_resource>(upstream));
          }},
 };
 

@@ -8,8 +8,7 @@ namespace pmrkit::detail {
 
 bool large_block_cache::cacheable(std::size_t bytes, std::size_t alignment) const noexcept {
     return m_max_bytes != 0 && m_per_bucket != 0 && bytes >= min_cached_bytes &&
-           bytes <= max_cached_bytes && is_power_of_two(alignment) &&
-           alignment <= cached_alignment;
+           bytes <= max_cached_bytes && is_power_of_two(alignment) && alignment <= cached_alignment;
 }
 
 std::size_t large_block_cache::upstream_size(std::size_t bytes,

@@ -94,7 +94,7 @@ void size_class_resource::note_peak() noexcept {
 
 void size_class_resource::settle(std::size_t c, std::size_t keep) noexcept {
     count_frees(c, keep);
-    if (m_reported > m_options.max_empty_spans) {
+    if (m_reported > m_options.max_empty_spans || m_reported_bytes > m_options.max_empty_bytes) {
         give_back_empty_spans(false);
     }
 }
@@ -110,6 +110,7 @@ void size_class_resource::count_frees(std::size_t c, std::size_t keep) noexcept 
         if (s->count_freed() && !s->carving() && !s->reported()) {
             s->set_reported(true);
             ++m_reported;
+            m_reported_bytes += s->bytes();
         }
         block = detail::free_list::next(block);
     }
@@ -159,6 +160,7 @@ void size_class_resource::give_back_empty_spans(bool with_carving) noexcept {
         }
     }
     m_reported = 0;
+    m_reported_bytes = 0;
 }
 
 void size_class_resource::trim() noexcept {
@@ -179,6 +181,7 @@ void size_class_resource::release() noexcept {
     }
     m_large.release();
     m_reported = 0;
+    m_reported_bytes = 0;
     m_span_bytes = 0;
     m_peak_bytes = 0;
 }

@@ -20,15 +20,17 @@ struct size_class_options {
     // Largest request served from the size classes (its size rounded up to its alignment).
     // Rounded up to a class size and clamped to [2 KiB, 64 KiB]. Larger requests are large blocks.
     std::size_t max_pooled_size = 32 * 1024;
-    // Empty spans kept for reuse. When more spans than this have become empty since the last
-    // sweep, every empty span is given back to upstream (besides each class's newest span, which
-    // is kept while it is being carved). 0 gives empty spans back as soon as one more empties.
-    std::size_t max_empty_spans = 128;
+    // Empty spans kept for reuse, at most this many and at most max_empty_bytes bytes. When more
+    // spans (or bytes) than this have become empty since the last sweep, every empty span is given
+    // back to upstream (besides each class's span still being carved). 0 gives empty spans back
+    // as soon as one is found.
+    std::size_t max_empty_spans = 1024;
+    std::size_t max_empty_bytes = std::size_t{8} << 20;
     // Large blocks kept after deallocate for reuse by the next request of the same bucket: at most
     // this many bytes in all (0: no cache, large blocks pass through with their exact size) ...
-    std::size_t large_cache_bytes = std::size_t{64} << 20;
+    std::size_t large_cache_bytes = std::size_t{128} << 20;
     // ... and at most this many blocks per bucket (4 buckets per power of two).
-    std::size_t large_cache_per_bucket = 2;
+    std::size_t large_cache_per_bucket = 4;
 };
 
 // Statistics of one size class.
@@ -55,16 +57,17 @@ struct size_class_utilization {
 //
 // How: a request's size, rounded up to its alignment, picks a size class in O(1) (a table below
 // 2 KiB, bit arithmetic above; classes every 8 bytes to 128, then 4 per power of two, so internal
-// waste is under 8 bytes or 20%; see size_classes.hpp for why not 8). Each class has one intrusive LIFO free list: allocate pops,
-// deallocate pushes. Memory comes from upstream in spans aligned to their size (8 KiB for most
-// classes up to 1 KiB, larger for larger classes, chosen so that spans are at least 96% blocks),
-// carved lazily; no span is taken for a class before it is used. A span's header (after its last
-// block) is found from any block by a mask and an add, and counts the span's live blocks. The
-// count is settled lazily: the most recently freed blocks of a class (at most 128) stay counted
-// live, so that a block freed and allocated again never touches the header; older frees are
-// counted in batches. A span found empty is reported; once more than options().max_empty_spans
-// spans have been reported, every empty span goes back upstream (its blocks taken off the class's
-// free list in one pass), and trim() does the same on demand.
+// waste is under 8 bytes or 20%; see size_classes.hpp for why not 8). Each class has one
+// intrusive LIFO free list: allocate pops, deallocate pushes. Memory comes from upstream in spans
+// aligned to their size (8 KiB for most classes up to 1 KiB, larger for larger classes, chosen so
+// that spans are at least 96% blocks), carved lazily; no span is taken for a class before it is
+// used. A span's header (after its last block) is found from any block by a mask and an add, and
+// counts the span's live blocks. The count is settled lazily: the most recently freed blocks of a
+// class (at most 128) stay counted live, so that a block freed and allocated again never touches
+// the header; older frees are counted in batches. A span found empty is reported; once more than
+// options().max_empty_spans spans (or max_empty_bytes bytes) have been reported, every empty span
+// goes back upstream (its blocks taken off the class's free list in one pass), and trim() does the
+// same on demand.
 //
 // Alignment: every block is aligned to the largest power of two dividing its class size, so a
 // request of `bytes` aligned to `a` goes to the class of align_up(bytes, a); any power of two up
@@ -74,12 +77,13 @@ struct size_class_utilization {
 // a block of at least `bytes` bytes (memory-safe, but its alignment is not promised).
 //
 // Large requests (above max_pooled_size) go upstream through a bounded cache of recently freed
-// large blocks (detail::large_block_cache: bucket-rounded, exact give-back, 64 MiB by default).
+// large blocks (detail::large_block_cache: bucket-rounded, exact give-back, 128 MiB by default).
 //
 // Complexity: allocate and deallocate O(1) amortized (a batch of 64 counts per 64 frees at most);
 // a new span costs one upstream call. Giving empty spans back costs O(spans + free blocks of the
-// classes that had one), at most once per max_empty_spans + 1 spans found empty. Never returns null: impossible sizes throw std::bad_alloc,
-// upstream exceptions propagate unchanged, and the resource stays usable after either.
+// classes that had one), at most once per max_empty_spans + 1 spans (or max_empty_bytes bytes)
+// found empty. Never returns null: impossible sizes throw std::bad_alloc, upstream exceptions
+// propagate unchanged, and the resource stays usable after either.
 //
 // Thread safety: none. One thread at a time may use an instance.
 //
@@ -91,9 +95,9 @@ public:
     using classes = detail::size_class_map<8, 64 * 1024, sizeof(detail::span)>;
 
     // Takes no memory. Throws nothing but what copying the options throws.
-    explicit size_class_resource(const size_class_options& options = {},
-                                 std::pmr::memory_resource* upstream =
-                                     std::pmr::get_default_resource());
+    explicit size_class_resource(
+        const size_class_options& options = {},
+        std::pmr::memory_resource* upstream = std::pmr::get_default_resource());
     explicit size_class_resource(std::pmr::memory_resource* upstream)
         : size_class_resource(size_class_options{}, upstream) {}
 
@@ -113,7 +117,9 @@ public:
     // O(spans + free blocks of the classes that had an empty span).
     void trim() noexcept;
 
-    [[nodiscard]] std::pmr::memory_resource* upstream_resource() const noexcept { return m_upstream; }
+    [[nodiscard]] std::pmr::memory_resource* upstream_resource() const noexcept {
+        return m_upstream;
+    }
     // The options after normalization.
     [[nodiscard]] const size_class_options& options() const noexcept { return m_options; }
 
@@ -211,7 +217,8 @@ private:
     // The class serving (bytes, alignment), or classes::count for a large block.
     [[nodiscard]] std::size_t pooled_class(std::size_t bytes, std::size_t alignment) const noexcept;
     [[gnu::noinline]] void* allocate_slow(std::size_t bytes, std::size_t alignment);
-    [[gnu::noinline]] void deallocate_slow(void* p, std::size_t bytes, std::size_t alignment) noexcept;
+    [[gnu::noinline]] void deallocate_slow(void* p, std::size_t bytes,
+                                           std::size_t alignment) noexcept;
     [[gnu::noinline]] void* refill(std::size_t c);
     [[gnu::noinline]] void settle(std::size_t c, std::size_t keep) noexcept;
     // Counts all but the top `keep` uncounted blocks of class c as freed; flags spans emptied.
@@ -241,6 +248,7 @@ private:
     std::size_t m_class_count;
     std::size_t m_max_pooled;
     std::size_t m_reported = 0; // spans reported empty since the last sweep
+    std::size_t m_reported_bytes = 0;
     std::size_t m_span_bytes = 0;
     std::size_t m_peak_bytes = 0;
     std::pmr::memory_resource* m_upstream;

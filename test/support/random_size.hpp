@@ -9,11 +9,11 @@
 namespace pmrkit::test {
 
 struct size_bands {
-    int small_percent;        // sizes 0 .. small_max
+    int small_percent; // sizes 0 .. small_max
     std::size_t small_max;
-    int medium_percent;       // sizes small_max + 1 .. medium_max
+    int medium_percent; // sizes small_max + 1 .. medium_max
     std::size_t medium_max;
-    std::size_t large_max;    // the rest: medium_max + 1 .. large_max
+    std::size_t large_max; // the rest: medium_max + 1 .. large_max
 };
 
 inline std::size_t random_size(std::mt19937_64& rng, const size_bands& bands) {

@@ -44,7 +44,8 @@ public:
     void release() noexcept;
 
     // The size upstream is asked for: the bucket size when cacheable, else `bytes`.
-    [[nodiscard]] std::size_t upstream_size(std::size_t bytes, std::size_t alignment) const noexcept;
+    [[nodiscard]] std::size_t upstream_size(std::size_t bytes,
+                                            std::size_t alignment) const noexcept;
 
     [[nodiscard]] std::size_t live_blocks() const noexcept {
         return m_blocks.count() - m_cached_blocks;
