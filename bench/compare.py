@@ -35,9 +35,9 @@ PRELOADS = {
 # Rows whose 64 B allocate+deallocate pair is counted under callgrind (new_delete also under
 # each preloaded malloc); virtual_call is the two calls alone, into a resource that does nothing;
 # stats_over_fixed_block minus fixed_block is what stats_resource adds over its upstream.
-INSTRUCTION_ROWS = ["virtual_call", "limit_free_list", "fixed_block", "stats_over_fixed_block",
-                    "arena", "foonathan_memory_pool", "boost_unsync_pool", "new_delete",
-                    "std_unsync_pool"]
+INSTRUCTION_ROWS = ["virtual_call", "limit_free_list", "fixed_block", "size_class",
+                    "stats_over_fixed_block", "arena", "foonathan_memory_pool",
+                    "boost_unsync_pool", "new_delete", "std_unsync_pool"]
 
 # Sized for <= 10 minutes (full) and <= 2 minutes (quick) on the 2-core reference machine, build
 # included. A round takes about 80 s (full) of CPU time; on a loaded machine it takes longer,

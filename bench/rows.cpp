@@ -7,6 +7,7 @@
 #include <pmrkit/arena_resource.hpp>
 #include <pmrkit/fixed_block_resource.hpp>
 #include <pmrkit/stats_resource.hpp>
+#include <pmrkit/size_class_resource.hpp>
 
 #include <dlfcn.h>
 
@@ -162,6 +163,14 @@ const row table[] = {
                  std::make_unique<
                      decorated_pool<pmrkit::stats_resource, pmrkit::fixed_block_resource>>(
                      pmrkit::fixed_block_options{.block_size = 64}, upstream));
+         }},
+    {.name = "size_class",
+     .note = "pmrkit::size_class_resource, default options (classes to 32 KiB, 128 MiB large-block "
+             "cache)",
+     .workloads = all_workloads,
+     .make =
+         [](upstream_ptr upstream) {
+             return own(std::make_unique<pmrkit::size_class_resource>(upstream));
          }},
 };
 

@@ -4,6 +4,7 @@
 #include "conformance_fixtures.hpp"
 #include "support/checking_resource.hpp"
 #include "support/live_blocks.hpp"
+#include "support/random_size.hpp"
 #include "support/seed.hpp"
 
 #include <doctest/doctest.h>
@@ -26,15 +27,9 @@ concept releasable = requires(typename F::resource& r) { r.release(); };
 constexpr std::array<std::size_t, 17> sizes = {0,  1,   7,   8,    15,   16,   17,   63,   64,
                                                65, 100, 256, 1000, 4096, 5000, 70000, 300000};
 
-std::size_t random_size(std::mt19937_64& rng) {
-    const auto pick = std::uniform_int_distribution<int>(0, 99)(rng);
-    if (pick < 80) {
-        return std::uniform_int_distribution<std::size_t>(0, 128)(rng);
-    }
-    if (pick < 97) {
-        return std::uniform_int_distribution<std::size_t>(129, 4096)(rng);
-    }
-    return std::uniform_int_distribution<std::size_t>(4097, 100000)(rng);
+std::size_t conformance_size(std::mt19937_64& rng) {
+    return random_size(rng, {.small_percent = 80, .small_max = 128, .medium_percent = 17,
+                             .medium_max = 4096, .large_max = 100000});
 }
 
 std::size_t random_alignment(std::mt19937_64& rng, std::size_t max_alignment) {
@@ -112,7 +107,7 @@ TEST_CASE_TEMPLATE("conformance: random allocate/free keeps blocks disjoint and 
         live_blocks live(*resource);
         for (int op = 0; op < 20000; ++op) {
             if (live.empty() || std::uniform_int_distribution<int>(0, 99)(rng) < 55) {
-                live.allocate(random_size(rng), random_alignment(rng, F::max_alignment));
+                live.allocate(conformance_size(rng), random_alignment(rng, F::max_alignment));
             } else {
                 live.free_random(rng);
             }

@@ -15,6 +15,7 @@
 #include "pmrkit/limit_resource.hpp"
 #include "pmrkit/stats_resource.hpp"
 #include "pmrkit/test_resource.hpp"
+#include "pmrkit/size_class_resource.hpp"
 
 #include <doctest/doctest.h>
 
@@ -122,6 +123,27 @@ struct limit_1gib {
     static constexpr freed_memory freed = freed_memory::returned_upstream;
 };
 
+// MaxPooled 0 keeps the default. EmptySpans 0 gives empty spans back as soon as possible;
+// LargeCache 0 passes large blocks through exactly.
+template <std::size_t MaxPooled, std::size_t EmptySpans, std::size_t LargeCache>
+struct size_class_fixture {
+    using resource = size_class_resource;
+    static std::unique_ptr<resource> make(std::pmr::memory_resource* upstream) {
+        size_class_options options{.max_empty_spans = EmptySpans, .large_cache_bytes = LargeCache};
+        if (MaxPooled != 0) {
+            options.max_pooled_size = MaxPooled;
+        }
+        return std::make_unique<resource>(options, upstream);
+    }
+    static constexpr std::size_t max_alignment = 4096;
+    static constexpr freed_memory freed = freed_memory::reused;
+};
+
+using size_class_default = size_class_fixture<0, size_class_options{}.max_empty_spans,
+                                              size_class_options{}.large_cache_bytes>;
+using size_class_eager = size_class_fixture<2048, 0, 0>;
+using size_class_wide = size_class_fixture<65536, 4, std::size_t{1} << 20>;
+
 } // namespace pmrkit::test
 
 TYPE_TO_STRING(pmrkit::test::fixed_block_64);
@@ -135,10 +157,15 @@ TYPE_TO_STRING(pmrkit::test::arena_default);
 TYPE_TO_STRING(pmrkit::test::arena_with_buffer);
 TYPE_TO_STRING(pmrkit::test::arena_small_chunks);
 TYPE_TO_STRING(pmrkit::test::boost_round_trip);
+TYPE_TO_STRING(pmrkit::test::size_class_default);
+TYPE_TO_STRING(pmrkit::test::size_class_eager);
+TYPE_TO_STRING(pmrkit::test::size_class_wide);
 
 #define PMRKIT_CONFORMANCE_FIXTURES                                                                \
     pmrkit::test::fixed_block_64, pmrkit::test::fixed_block_16,                                    \
         pmrkit::test::fixed_block_4096_aligned, pmrkit::test::stats,                               \
         pmrkit::test::concurrent_stats, pmrkit::test::checking_test_resource,                      \
         pmrkit::test::limit_1gib, pmrkit::test::arena_default, pmrkit::test::arena_with_buffer,    \
-        pmrkit::test::arena_small_chunks, pmrkit::test::boost_round_trip
+        pmrkit::test::arena_small_chunks, pmrkit::test::boost_round_trip,                          \
+        pmrkit::test::size_class_default, pmrkit::test::size_class_eager,                          \
+        pmrkit::test::size_class_wide

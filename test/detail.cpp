@@ -140,6 +140,10 @@ TEST_CASE("detail::upstream_blocks: exact pass-through, release returns the rest
     CHECK_THROWS_AS((void)blocks.allocate(std::numeric_limits<std::size_t>::max(), 8),
                     std::bad_alloc);
     CHECK_THROWS_AS((void)blocks.allocate(10, 24), std::bad_alloc);
+    // Refused before upstream sees it: the armed failure is still there for the next request.
+    upstream.fail_next(1);
+    CHECK_THROWS_AS((void)blocks.allocate(10, std::size_t{1} << 63), std::bad_alloc);
+    CHECK_THROWS_AS((void)blocks.allocate(8, 8), injected_bad_alloc);
     blocks.release();
     CHECK(blocks.count() == 0);
     CHECK(upstream.live_blocks() == 0);

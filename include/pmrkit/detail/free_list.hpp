@@ -25,6 +25,12 @@ public:
         return n;
     }
 
+    // For walking the list without changing it: the first block, and the one after a block.
+    [[nodiscard]] void* front() const noexcept { return m_head; }
+    [[nodiscard]] static void* next(const void* block) noexcept {
+        return static_cast<const node*>(block)->next;
+    }
+
     [[nodiscard]] bool empty() const noexcept { return m_head == nullptr; }
     void clear() noexcept { m_head = nullptr; }
 

@@ -51,8 +51,10 @@ namespace pmrkit::detail {
 // arithmetic inside an upstream (std's aligned operator new rounds the size up to the alignment)
 // can wrap. Check it before passing a caller's size on.
 [[nodiscard]] constexpr bool is_satisfiable(std::size_t bytes, std::size_t alignment) noexcept {
-    return is_power_of_two(alignment) &&
-           bytes <= std::numeric_limits<std::size_t>::max() / 2 - alignment;
+    // Bounding the alignment first keeps `half - alignment` from wrapping for alignments near
+    // 2^63.
+    constexpr std::size_t half = std::numeric_limits<std::size_t>::max() / 2;
+    return is_power_of_two(alignment) && alignment <= half / 2 && bytes <= half - alignment;
 }
 
 // Largest power of two dividing n (n > 0).

@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: MIT
+// A span: a run of memory taken from upstream for one size class, aligned to its own size, with
+// this header after its last block. Any block's header is found by a mask and an add
+// (`(p & ~(span_bytes - 1)) + header_offset`, see size_classes.hpp for why it is not at the start).
+//
+//   [ block 0 | block 1 | ... | block n-1 | pad | header | tail waste ]
+//   ^ span start, aligned to span_bytes          ^ geometry.header_offset
+//
+// The header counts live blocks, so that a pool knows when a span is empty and can give it back.
+// Blocks are carved lazily from the span's never-used region. Free blocks do not live here: the
+// pool keeps them on one free list per class (a push and a pop, the cheapest fast path) and
+// settles the counts in batches (see size_class_resource).
+#pragma once
+
+#include "pmrkit/detail/bump_region.hpp"
+#include "pmrkit/detail/size_classes.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <new>
+
+namespace pmrkit::detail {
+
+class span {
+public:
+    // Builds the header in `memory` (geometry.span_bytes bytes aligned to that size) for class
+    // `size_class`; no block is carved yet.
+    static span* create(void* memory, const span_geometry& geometry,
+                        std::size_t size_class) noexcept {
+        auto* base = static_cast<std::byte*>(memory);
+        return ::new (base + geometry.header_offset)
+            span(bump_region(base, base + geometry.used_bytes()), geometry.span_bytes,
+                 static_cast<std::uint8_t>(size_class));
+    }
+
+    // The span holding `block`, given its class's span mask and header offset.
+    [[nodiscard]] static span* owner(const void* block, std::uintptr_t mask,
+                                     std::uintptr_t header_offset) noexcept {
+        return reinterpret_cast<span*>((reinterpret_cast<std::uintptr_t>(block) & mask) +
+                                       header_offset);
+    }
+
+    // A never-used block, counted live; nullptr once the whole span has been carved.
+    [[nodiscard]] void* carve(std::size_t block_size) noexcept {
+        void* block = m_fresh.take(block_size);
+        if (block != nullptr) {
+            ++m_live;
+        }
+        return block;
+    }
+    // Whether blocks remain to be carved.
+    [[nodiscard]] bool carving() const noexcept { return m_fresh.remaining() != 0; }
+
+    void count_allocated() noexcept { ++m_live; }
+    // Counts a freed block; true when the span has become empty.
+    [[nodiscard]] bool count_freed() noexcept { return --m_live == 0; }
+
+    [[nodiscard]] std::size_t live() const noexcept { return m_live; }
+    [[nodiscard]] std::size_t size_class() const noexcept { return m_class; }
+    [[nodiscard]] std::size_t bytes() const noexcept { return m_bytes; }
+    // The span's start, as taken from upstream.
+    [[nodiscard]] void* memory() noexcept {
+        const auto address = reinterpret_cast<std::uintptr_t>(this);
+        return reinterpret_cast<void*>(address & ~static_cast<std::uintptr_t>(m_bytes - 1));
+    }
+
+    // A pool's own marks, for batching work over its spans.
+    [[nodiscard]] bool reported() const noexcept { return m_reported; }
+    void set_reported(bool value) noexcept { m_reported = value; }
+    [[nodiscard]] bool doomed() const noexcept { return m_doomed; }
+    void set_doomed(bool value) noexcept { m_doomed = value; }
+
+private:
+    friend class span_list;
+
+    span(bump_region fresh, std::size_t bytes, std::uint8_t size_class) noexcept
+        : m_fresh(fresh), m_bytes(bytes), m_class(size_class) {}
+
+    std::size_t m_live = 0;
+    bump_region m_fresh;
+    span* m_prev = nullptr;
+    span* m_next = nullptr;
+    std::size_t m_bytes;
+    std::uint8_t m_class;
+    bool m_reported = false;
+    bool m_doomed = false;
+};
+
+// Intrusive doubly linked list of spans: O(1) insert and removal, in-order iteration.
+class span_list {
+public:
+    void push_front(span* s) noexcept {
+        s->m_prev = nullptr;
+        s->m_next = m_head;
+        if (m_head != nullptr) {
+            m_head->m_prev = s;
+        }
+        m_head = s;
+        ++m_count;
+    }
+    // Precondition: s is in this list.
+    void remove(span* s) noexcept {
+        (s->m_prev != nullptr ? s->m_prev->m_next : m_head) = s->m_next;
+        if (s->m_next != nullptr) {
+            s->m_next->m_prev = s->m_prev;
+        }
+        --m_count;
+    }
+    [[nodiscard]] span* front() const noexcept { return m_head; }
+    [[nodiscard]] static span* next(const span* s) noexcept { return s->m_next; }
+    [[nodiscard]] std::size_t count() const noexcept { return m_count; }
+    [[nodiscard]] bool empty() const noexcept { return m_head == nullptr; }
+    void clear() noexcept {
+        m_head = nullptr;
+        m_count = 0;
+    }
+
+private:
+    span* m_head = nullptr;
+    std::size_t m_count = 0;
+};
+
+} // namespace pmrkit::detail

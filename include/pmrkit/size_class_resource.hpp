@@ -1,0 +1,259 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include "pmrkit/detail/free_list.hpp"
+#include "pmrkit/detail/large_block_cache.hpp"
+#include "pmrkit/detail/math.hpp"
+#include "pmrkit/detail/size_classes.hpp"
+#include "pmrkit/detail/span.hpp"
+
+#include <array>
+#include <cassert>
+#include <cstddef>
+#include <iosfwd>
+#include <memory_resource>
+#include <vector>
+
+namespace pmrkit {
+
+struct size_class_options {
+    // Largest request served from the size classes (its size rounded up to its alignment).
+    // Rounded up to a class size and clamped to [2 KiB, 64 KiB]. Larger requests are large blocks.
+    std::size_t max_pooled_size = 32 * 1024;
+    // Empty spans kept for reuse, at most this many and at most max_empty_bytes bytes. When more
+    // spans (or bytes) than this have become empty since the last sweep, every empty span is given
+    // back to upstream (besides each class's span still being carved). 0 gives empty spans back
+    // as soon as one is found.
+    std::size_t max_empty_spans = 1024;
+    std::size_t max_empty_bytes = std::size_t{8} << 20;
+    // Large blocks kept after deallocate for reuse by the next request of the same bucket: at most
+    // this many bytes in all (0: no cache, large blocks pass through with their exact size) ...
+    std::size_t large_cache_bytes = std::size_t{128} << 20;
+    // ... and at most this many blocks per bucket (4 buckets per power of two).
+    std::size_t large_cache_per_bucket = 4;
+};
+
+// Statistics of one size class.
+struct size_class_stats {
+    std::size_t block_size;
+    std::size_t blocks_in_use;
+    std::size_t spans;          // held now
+    std::size_t peak_spans;     // most held at once since construction or release()
+    std::size_t upstream_calls; // spans taken from upstream since construction or release()
+};
+
+// One row of the utilization report: how a class's span is used.
+struct size_class_utilization {
+    std::size_t block_size;
+    std::size_t alignment; // of every block
+    std::size_t span_bytes;
+    std::size_t blocks_per_span;
+    std::size_t wasted_bytes; // per span: header, alignment padding and tail
+    double utilization;       // blocks_per_span * block_size / span_bytes
+};
+
+// size_class_resource: a general small-object pool for any mix of sizes, as node containers,
+// strings and DOMs produce. The workhorse of pmrkit.
+//
+// How: a request's size, rounded up to its alignment, picks a size class in O(1) (a table below
+// 2 KiB, bit arithmetic above; classes every 8 bytes to 128, then 4 per power of two, so internal
+// waste is under 8 bytes or 20%; see size_classes.hpp for why not 8). Each class has one
+// intrusive LIFO free list: allocate pops, deallocate pushes. Memory comes from upstream in spans
+// aligned to their size (8 KiB for most classes up to 1 KiB, larger for larger classes, chosen so
+// that spans are at least 96% blocks), carved lazily; no span is taken for a class before it is
+// used. A span's header (after its last block) is found from any block by a mask and an add, and
+// counts the span's live blocks. The count is settled lazily: the most recently freed blocks of a
+// class (at most 128) stay counted live, so that a block freed and allocated again never touches
+// the header; older frees are counted in batches. A span found empty is reported; once more than
+// options().max_empty_spans spans (or max_empty_bytes bytes) have been reported, every empty span
+// goes back upstream (its blocks taken off the class's free list in one pass), and trim() does the
+// same on demand.
+//
+// Alignment: every block is aligned to the largest power of two dividing its class size, so a
+// request of `bytes` aligned to `a` goes to the class of align_up(bytes, a); any power of two up
+// to the largest class is honoured, larger ones pass upstream. An alignment must be a power of two
+// (the precondition of memory_resource::allocate). One of 2 KiB or more throws std::bad_alloc.
+// One below 2 KiB is not checked on the fast path: a debug build asserts, a release build returns
+// a block of at least `bytes` bytes (memory-safe, but its alignment is not promised).
+//
+// Large requests (above max_pooled_size) go upstream through a bounded cache of recently freed
+// large blocks (detail::large_block_cache: bucket-rounded, exact give-back, 128 MiB by default).
+//
+// Complexity: allocate and deallocate O(1) amortized (a batch of 64 counts per 64 frees at most);
+// a new span costs one upstream call. Giving empty spans back costs O(spans + free blocks of the
+// classes that had one), at most once per max_empty_spans + 1 spans (or max_empty_bytes bytes)
+// found empty. Never returns null: impossible sizes throw std::bad_alloc, upstream exceptions
+// propagate unchanged, and the resource stays usable after either.
+//
+// Thread safety: none. One thread at a time may use an instance.
+//
+// Example:
+//     pmrkit::size_class_resource pool;             // over the default resource
+//     std::pmr::map<int, std::pmr::string> m(&pool); // nodes and strings from the pool
+class size_class_resource final : public std::pmr::memory_resource {
+public:
+    using classes = detail::size_class_map<8, 64 * 1024, sizeof(detail::span)>;
+
+    // Takes no memory. Throws nothing but what copying the options throws.
+    explicit size_class_resource(
+        const size_class_options& options = {},
+        std::pmr::memory_resource* upstream = std::pmr::get_default_resource());
+    explicit size_class_resource(std::pmr::memory_resource* upstream)
+        : size_class_resource(size_class_options{}, upstream) {}
+
+    size_class_resource(const size_class_resource&) = delete;
+    size_class_resource& operator=(const size_class_resource&) = delete;
+
+    // Returns all memory to upstream, live blocks included.
+    ~size_class_resource() override { release(); }
+
+    // Gives every span and every large block (live or cached) back to upstream with the size and
+    // alignment it was taken with, and returns to the state right after construction. Blocks
+    // handed out before become invalid.
+    void release() noexcept;
+
+    // Gives back every empty span (including a class's span being carved, if empty) and every
+    // cached large block. After everything is deallocated, trim() leaves upstream_bytes() == 0.
+    // O(spans + free blocks of the classes that had an empty span).
+    void trim() noexcept;
+
+    [[nodiscard]] std::pmr::memory_resource* upstream_resource() const noexcept {
+        return m_upstream;
+    }
+    // The options after normalization.
+    [[nodiscard]] const size_class_options& options() const noexcept { return m_options; }
+
+    // Classes served, from 0 to class_count() - 1, smallest first.
+    [[nodiscard]] std::size_t class_count() const noexcept { return m_class_count; }
+    // Precondition: c < class_count(). O(spans of the class).
+    [[nodiscard]] size_class_stats class_stats(std::size_t c) const noexcept;
+
+    // Bytes held from upstream now: spans, large blocks (live and cached) and their table.
+    [[nodiscard]] std::size_t upstream_bytes() const noexcept {
+        return m_span_bytes + m_large.upstream_bytes();
+    }
+    // Most bytes held from upstream at once since construction or release().
+    [[nodiscard]] std::size_t peak_upstream_bytes() const noexcept { return m_peak_bytes; }
+    // Spans held now, in all classes.
+    [[nodiscard]] std::size_t span_count() const noexcept;
+    [[nodiscard]] std::size_t large_blocks_in_use() const noexcept { return m_large.live_blocks(); }
+    [[nodiscard]] std::size_t large_blocks_cached() const noexcept {
+        return m_large.cached_blocks();
+    }
+    // Large-block allocations that went to upstream (cache misses and uncached requests).
+    [[nodiscard]] std::size_t large_upstream_calls() const noexcept {
+        return m_large.upstream_calls();
+    }
+
+    // The utilization report: one row per class served with these options.
+    [[nodiscard]] static std::vector<size_class_utilization>
+    utilization(const size_class_options& options = {});
+    // Prints the report as a Markdown table with its summary (average, worst, internal waste).
+    static void print_utilization(std::ostream& out, const size_class_options& options = {});
+
+private:
+    static constexpr std::size_t fast_limit = classes::lookup_limit;
+
+    // The fast paths take 1 <= bytes <= 2 KiB and alignment <= 2 KiB, tested at once on
+    // last = (bytes - 1) | (alignment - 1), which is one less than bytes rounded up to the
+    // alignment (and wraps for 0 bytes). The lookup table maps it to the class. For an alignment
+    // that is not a power of two, last is still at least bytes - 1 and within the table.
+    [[nodiscard]] static std::size_t last_byte(std::size_t bytes, std::size_t alignment) noexcept {
+        return (bytes - 1) | (alignment - 1);
+    }
+
+    void* do_allocate(std::size_t bytes, std::size_t alignment) override {
+        const std::size_t last = last_byte(bytes, alignment);
+        if (last < fast_limit) [[likely]] {
+            assert(detail::is_power_of_two(alignment) && "see the class comment");
+            return allocate_in(classes::index_above(last));
+        }
+        return allocate_slow(bytes, alignment);
+    }
+
+    void do_deallocate(void* p, std::size_t bytes, std::size_t alignment) override {
+        const std::size_t last = last_byte(bytes, alignment);
+        if (last < fast_limit) [[likely]] {
+            deallocate_in(p, classes::index_above(last));
+            return;
+        }
+        deallocate_slow(p, bytes, alignment);
+    }
+
+    [[nodiscard]] bool do_is_equal(const std::pmr::memory_resource& other) const noexcept override {
+        return this == &other;
+    }
+
+    [[nodiscard]] static detail::span* owner(const void* block, std::size_t c) noexcept {
+        const classes::header_locator& at = classes::locator(c);
+        return detail::span::owner(block, at.mask, at.offset);
+    }
+
+    // Fast paths. A free list's top `uncounted` blocks are free but still counted live by their
+    // spans: a block freed and soon allocated again (the common case) never touches its span's
+    // header. settle() counts the older half once the uncounted blocks pass a bound.
+    void* allocate_in(std::size_t c) {
+        class_list& list = m_lists[c];
+        void* block = list.blocks.pop();
+        if (block == nullptr) [[unlikely]] {
+            return refill(c);
+        }
+        if (list.uncounted != 0) [[likely]] {
+            --list.uncounted;
+        } else {
+            owner(block, c)->count_allocated();
+        }
+        return block;
+    }
+
+    void deallocate_in(void* p, std::size_t c) noexcept {
+        class_list& list = m_lists[c];
+        list.blocks.push(p);
+        if (++list.uncounted > max_uncounted) [[unlikely]] {
+            settle(c, max_uncounted / 2);
+        }
+    }
+
+    // The class serving (bytes, alignment), or classes::count for a large block.
+    [[nodiscard]] std::size_t pooled_class(std::size_t bytes, std::size_t alignment) const noexcept;
+    [[gnu::noinline]] void* allocate_slow(std::size_t bytes, std::size_t alignment);
+    [[gnu::noinline]] void deallocate_slow(void* p, std::size_t bytes,
+                                           std::size_t alignment) noexcept;
+    [[gnu::noinline]] void* refill(std::size_t c);
+    [[gnu::noinline]] void settle(std::size_t c, std::size_t keep) noexcept;
+    // Counts all but the top `keep` uncounted blocks of class c as freed; flags spans emptied.
+    void count_frees(std::size_t c, std::size_t keep) noexcept;
+    detail::span* new_span(std::size_t c);
+    void give_back_empty_spans(bool with_carving) noexcept;
+    void give_back(detail::span* s) noexcept;
+    void note_peak() noexcept;
+
+    struct class_state {
+        detail::span_list spans;
+        detail::span* carving = nullptr; // the span whose tail is still being carved
+        std::size_t peak_spans = 0;
+        std::size_t upstream_calls = 0;
+    };
+
+    static constexpr std::size_t max_uncounted = 128;
+
+    struct class_list {
+        detail::free_list blocks;
+        std::size_t uncounted = 0;
+    };
+
+    // The fast paths touch only this array (and rarely a span's header).
+    std::array<class_list, classes::count> m_lists{};
+    std::array<class_state, classes::count> m_classes{};
+    std::size_t m_class_count;
+    std::size_t m_max_pooled;
+    std::size_t m_reported = 0; // spans reported empty since the last sweep
+    std::size_t m_reported_bytes = 0;
+    std::size_t m_span_bytes = 0;
+    std::size_t m_peak_bytes = 0;
+    std::pmr::memory_resource* m_upstream;
+    size_class_options m_options;
+    detail::large_block_cache m_large;
+};
+
+} // namespace pmrkit

@@ -1,0 +1,251 @@
+// SPDX-License-Identifier: MIT
+#include "pmrkit/size_class_resource.hpp"
+
+#include <algorithm>
+#include <iomanip>
+#include <ostream>
+
+namespace pmrkit {
+
+namespace {
+
+constexpr std::size_t min_pooled_size = size_class_resource::classes::lookup_limit;
+
+size_class_options normalized(size_class_options o) {
+    using classes = size_class_resource::classes;
+    o.max_pooled_size = classes::size(
+        classes::index(std::clamp(o.max_pooled_size, min_pooled_size, classes::max_size)));
+    return o;
+}
+
+} // namespace
+
+size_class_resource::size_class_resource(const size_class_options& options,
+                                         std::pmr::memory_resource* upstream)
+    : m_class_count(0), m_max_pooled(0), m_upstream(upstream), m_options(normalized(options)),
+      m_large(upstream, m_options.large_cache_bytes, m_options.large_cache_per_bucket) {
+    m_max_pooled = m_options.max_pooled_size;
+    m_class_count = classes::index(m_max_pooled) + 1;
+}
+
+std::size_t size_class_resource::pooled_class(std::size_t bytes,
+                                              std::size_t alignment) const noexcept {
+    // Sizes are checked before the rounding, so that it cannot wrap. Zero bytes take one.
+    if (bytes <= m_max_pooled && alignment <= m_max_pooled && detail::is_power_of_two(alignment)) {
+        const std::size_t last = last_byte(std::max<std::size_t>(bytes, 1), alignment);
+        if (last < m_max_pooled) {
+            return classes::index(last + 1);
+        }
+    }
+    return classes::count;
+}
+
+void* size_class_resource::allocate_slow(std::size_t bytes, std::size_t alignment) {
+    const std::size_t c = pooled_class(bytes, alignment);
+    if (c != classes::count) {
+        return allocate_in(c);
+    }
+    void* p = m_large.allocate(bytes, alignment);
+    note_peak();
+    return p;
+}
+
+void size_class_resource::deallocate_slow(void* p, std::size_t bytes,
+                                          std::size_t alignment) noexcept {
+    const std::size_t c = pooled_class(bytes, alignment);
+    if (c != classes::count) {
+        deallocate_in(p, c);
+        return;
+    }
+    m_large.deallocate(p, bytes, alignment);
+}
+
+void* size_class_resource::refill(std::size_t c) {
+    // The class's free list is empty: every block of every span of the class is live.
+    class_state& state = m_classes[c];
+    const std::size_t block_size = classes::size(c);
+    if (state.carving != nullptr) {
+        if (void* block = state.carving->carve(block_size)) {
+            return block;
+        }
+        state.carving = nullptr;
+    }
+    detail::span* s = new_span(c);
+    state.carving = s;
+    return s->carve(block_size);
+}
+
+detail::span* size_class_resource::new_span(std::size_t c) {
+    const detail::span_geometry& geometry = classes::geometry(c);
+    void* memory = m_upstream->allocate(geometry.span_bytes, geometry.span_bytes);
+    detail::span* s = detail::span::create(memory, geometry, c);
+    class_state& state = m_classes[c];
+    state.spans.push_front(s);
+    state.peak_spans = std::max(state.peak_spans, state.spans.count());
+    ++state.upstream_calls;
+    m_span_bytes += geometry.span_bytes;
+    note_peak();
+    return s;
+}
+
+void size_class_resource::note_peak() noexcept {
+    m_peak_bytes = std::max(m_peak_bytes, upstream_bytes());
+}
+
+void size_class_resource::settle(std::size_t c, std::size_t keep) noexcept {
+    count_frees(c, keep);
+    if (m_reported > m_options.max_empty_spans || m_reported_bytes > m_options.max_empty_bytes) {
+        give_back_empty_spans(false);
+    }
+}
+
+void size_class_resource::count_frees(std::size_t c, std::size_t keep) noexcept {
+    class_list& list = m_lists[c];
+    void* block = list.blocks.front();
+    for (std::size_t i = 0; i < keep; ++i) {
+        block = detail::free_list::next(block);
+    }
+    for (std::size_t i = keep; i < list.uncounted; ++i) {
+        detail::span* s = owner(block, c);
+        if (s->count_freed() && !s->carving() && !s->reported()) {
+            s->set_reported(true);
+            ++m_reported;
+            m_reported_bytes += s->bytes();
+        }
+        block = detail::free_list::next(block);
+    }
+    list.uncounted = keep;
+}
+
+void size_class_resource::give_back(detail::span* s) noexcept {
+    const std::size_t bytes = s->bytes();
+    m_span_bytes -= bytes;
+    m_upstream->deallocate(s->memory(), bytes, bytes);
+}
+
+void size_class_resource::give_back_empty_spans(bool with_carving) noexcept {
+    for (std::size_t c = 0; c < m_class_count; ++c) {
+        count_frees(c, 0);
+    }
+    for (std::size_t c = 0; c < m_class_count; ++c) {
+        class_state& state = m_classes[c];
+        bool any = false;
+        for (detail::span* s = state.spans.front(); s != nullptr; s = detail::span_list::next(s)) {
+            s->set_reported(false);
+            const bool doomed = s->live() == 0 && (with_carving || !s->carving());
+            s->set_doomed(doomed);
+            any = any || doomed;
+        }
+        if (!any) {
+            continue;
+        }
+        // One pass over the class's free list takes the doomed spans' blocks off it.
+        detail::free_list kept;
+        while (void* block = m_lists[c].blocks.pop()) {
+            if (!owner(block, c)->doomed()) {
+                kept.push(block);
+            }
+        }
+        m_lists[c].blocks = kept;
+        for (detail::span* s = state.spans.front(); s != nullptr;) {
+            detail::span* next = detail::span_list::next(s);
+            if (s->doomed()) {
+                state.spans.remove(s);
+                if (state.carving == s) {
+                    state.carving = nullptr;
+                }
+                give_back(s);
+            }
+            s = next;
+        }
+    }
+    m_reported = 0;
+    m_reported_bytes = 0;
+}
+
+void size_class_resource::trim() noexcept {
+    give_back_empty_spans(true);
+    m_large.trim();
+}
+
+void size_class_resource::release() noexcept {
+    for (std::size_t c = 0; c < m_class_count; ++c) {
+        class_state& state = m_classes[c];
+        for (detail::span* s = state.spans.front(); s != nullptr;) {
+            detail::span* next = detail::span_list::next(s);
+            give_back(s);
+            s = next;
+        }
+        state = class_state{};
+        m_lists[c] = class_list{};
+    }
+    m_large.release();
+    m_reported = 0;
+    m_reported_bytes = 0;
+    m_span_bytes = 0;
+    m_peak_bytes = 0;
+}
+
+size_class_stats size_class_resource::class_stats(std::size_t c) const noexcept {
+    const class_state& state = m_classes[c];
+    std::size_t in_use = 0 - m_lists[c].uncounted; // still counted by their spans
+    for (const detail::span* s = state.spans.front(); s != nullptr;
+         s = detail::span_list::next(s)) {
+        in_use += s->live();
+    }
+    return {classes::size(c), in_use, state.spans.count(), state.peak_spans, state.upstream_calls};
+}
+
+std::size_t size_class_resource::span_count() const noexcept {
+    std::size_t count = 0;
+    for (std::size_t c = 0; c < m_class_count; ++c) {
+        count += m_classes[c].spans.count();
+    }
+    return count;
+}
+
+std::vector<size_class_utilization>
+size_class_resource::utilization(const size_class_options& options) {
+    const size_class_options o = normalized(options);
+    std::vector<size_class_utilization> rows;
+    for (std::size_t c = 0; c <= classes::index(o.max_pooled_size); ++c) {
+        const detail::span_geometry& g = classes::geometry(c);
+        rows.push_back({g.block_size, g.alignment(), g.span_bytes, g.blocks, g.wasted_bytes(),
+                        static_cast<double>(g.used_bytes()) / static_cast<double>(g.span_bytes)});
+    }
+    return rows;
+}
+
+void size_class_resource::print_utilization(std::ostream& out, const size_class_options& options) {
+    const std::vector<size_class_utilization> rows = utilization(options);
+    out << "| class | block | alignment | span | blocks/span | wasted/span | utilization |\n"
+        << "|---:|---:|---:|---:|---:|---:|---:|\n";
+    double sum = 0;
+    const size_class_utilization* worst = &rows.front();
+    double worst_waste = 0;
+    std::size_t previous = 0;
+    for (std::size_t c = 0; c < rows.size(); ++c) {
+        const size_class_utilization& r = rows[c];
+        out << "| " << c << " | " << r.block_size << " | " << r.alignment << " | "
+            << r.span_bytes / 1024 << " KiB | " << r.blocks_per_span << " | " << r.wasted_bytes
+            << " | " << std::fixed << std::setprecision(1) << 100 * r.utilization << "% |\n";
+        sum += r.utilization;
+        if (r.utilization < worst->utilization) {
+            worst = &r;
+        }
+        // Worst internal waste: a request one byte above the previous class.
+        if (previous >= classes::linear_limit) {
+            worst_waste = std::max(worst_waste, static_cast<double>(r.block_size - previous - 1) /
+                                                    static_cast<double>(r.block_size));
+        }
+        previous = r.block_size;
+    }
+    out << "\nclasses: " << rows.size() << ", span utilization average "
+        << 100 * sum / static_cast<double>(rows.size()) << "%, worst " << 100 * worst->utilization
+        << "% (" << worst->block_size << "-byte class)\n"
+        << "internal waste: under " << classes::granularity << " bytes up to "
+        << classes::linear_limit << " bytes, at most " << std::setprecision(3) << 100 * worst_waste
+        << "% of the block above\n";
+}
+
+} // namespace pmrkit

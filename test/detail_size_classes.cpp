@@ -1,0 +1,289 @@
+// SPDX-License-Identifier: MIT
+// The size-class mechanisms on their own: the class map, spans, span lists, the large-block cache.
+#include "pmrkit/detail/free_list.hpp"
+#include "pmrkit/detail/large_block_cache.hpp"
+#include "pmrkit/detail/math.hpp"
+#include "pmrkit/detail/size_classes.hpp"
+#include "pmrkit/detail/span.hpp"
+#include "support/checking_resource.hpp"
+
+#include <doctest/doctest.h>
+
+#include <array>
+#include <cstdlib>
+#include <limits>
+#include <set>
+#include <vector>
+
+namespace pmrkit::test {
+namespace {
+
+using map8 = detail::size_class_map<8, 65536, sizeof(detail::span)>;
+using map16 = detail::size_class_map<16, 65536, 64>;
+using map8_fine = detail::size_class_map<8, 65536, sizeof(detail::span), 3>;
+
+// The smallest class of M that holds n bytes and is a multiple of a, by search.
+template <class M>
+std::size_t smallest_class(std::size_t n, std::size_t a) {
+    for (std::size_t c = 0; c < M::count; ++c) {
+        if (M::size(c) >= n && M::size(c) % a == 0) {
+            return c;
+        }
+    }
+    return M::count;
+}
+
+template <class M>
+void check_map() {
+    CHECK(M::size(M::count - 1) == M::max_size);
+    for (std::size_t c = 0; c < M::count; ++c) {
+        CHECK(M::size(c) % M::granularity == 0);
+        if (c > 0) {
+            CHECK(M::size(c) > M::size(c - 1));
+        }
+    }
+    for (std::size_t n = 1; n <= M::max_size; ++n) {
+        const std::size_t c = M::index(n);
+        REQUIRE(c < M::count);
+        CHECK(M::size(c) >= n);
+        if (c > 0) {
+            CHECK(M::size(c - 1) < n);
+        }
+        if (n <= M::lookup_limit) {
+            CHECK(M::index_above(n - 1) == c);
+        }
+        if (n > M::linear_limit) {
+            // Internal waste below 1/(S + 1) of the block above the linear classes.
+            CHECK((M::size(c) - n) * ((std::size_t{1} << M::steps_log2) + 1) < M::size(c));
+        } else {
+            CHECK(M::size(c) - n < M::granularity);
+        }
+    }
+}
+
+} // namespace
+
+TEST_CASE("detail::geometric_round/index/size: consistent, waste below one step") {
+    for (std::size_t n = 2049; n < (std::size_t{1} << 20); n += 97) {
+        const std::size_t r = detail::geometric_round(n, 2);
+        CHECK(r >= n);
+        CHECK((r - n) * 4 < r);
+        const std::size_t i = detail::geometric_index(n, 2, 11);
+        CHECK(detail::geometric_size(i, 2, 11) == r);
+        CHECK(detail::geometric_index(r, 2, 11) == i);
+    }
+    CHECK(detail::geometric_round(2049, 2) == 2560);
+    CHECK(detail::geometric_round(4096, 2) == 4096);
+    CHECK(detail::geometric_index(2049, 2, 11) == 0);
+    CHECK(detail::geometric_size(3, 2, 11) == 4096);
+}
+
+TEST_CASE("detail::size_class_map: every size maps to the smallest class holding it") {
+    check_map<map8>();
+    check_map<map16>();
+    check_map<map8_fine>();
+    CHECK(map8::count == 16 + 4 * 9);
+    CHECK(map8::size(0) == 8);
+    CHECK(map8::size(15) == 128);
+    CHECK(map8::size(16) == 160);
+    CHECK(map8_fine::count == 16 + 8 * 9);
+    CHECK(map8_fine::size(16) == 144);
+    CHECK(map16::size(0) == 16);
+    CHECK(map16::size(15) == 256);
+}
+
+TEST_CASE("detail::size_class_map: the class of align_up(n, a) is the smallest aligned class") {
+    for (std::size_t a = 1; a <= 4096; a *= 2) {
+        for (std::size_t n = 1; n <= 20000; n += (n < 2100 ? 1 : 37)) {
+            const std::size_t rounded = detail::align_up(n, a);
+            const std::size_t c = map8::index(rounded);
+            CHECK(c == smallest_class<map8>(n, a));
+            CHECK(map8::geometry(c).alignment() >= a);
+            const std::size_t fine = map8_fine::index(rounded);
+            CHECK(fine == smallest_class<map8_fine>(n, a));
+            CHECK(map8_fine::geometry(fine).alignment() >= a);
+        }
+    }
+}
+
+TEST_CASE("detail::size_class_map: spans hold their blocks and header, utilization bounded") {
+    double sum = 0;
+    double worst = 1;
+    for (std::size_t c = 0; c < map8::count; ++c) {
+        const detail::span_geometry& g = map8::geometry(c);
+        CAPTURE(g.block_size);
+        CHECK(detail::is_power_of_two(g.span_bytes));
+        CHECK(g.blocks >= 8);
+        CHECK(g.header_offset >= g.used_bytes());
+        CHECK(g.header_offset % alignof(std::max_align_t) == 0);
+        CHECK(g.header_offset + sizeof(detail::span) <= g.span_bytes);
+        // Not one more block would fit before the header.
+        CHECK(detail::align_up(g.used_bytes() + g.block_size, alignof(std::max_align_t)) +
+                  sizeof(detail::span) >
+              g.span_bytes);
+        const auto mask = map8::locator(c).mask;
+        CHECK(mask == ~static_cast<std::uintptr_t>(g.span_bytes - 1));
+        CHECK(map8::locator(c).offset == g.header_offset);
+        const double u = static_cast<double>(g.used_bytes()) / static_cast<double>(g.span_bytes);
+        sum += u;
+        worst = std::min(worst, u);
+    }
+    CHECK(worst >= 0.90);
+    CHECK(sum / static_cast<double>(map8::count) >= 0.97);
+}
+
+TEST_CASE("detail::span: lazy carving, owner by mask, live count") {
+    const std::size_t c = map8::index(48);
+    const detail::span_geometry& g = map8::geometry(c);
+    void* memory = std::aligned_alloc(g.span_bytes, g.span_bytes);
+    REQUIRE(memory != nullptr);
+    detail::span* s = detail::span::create(memory, g, c);
+    CHECK(s->memory() == memory);
+    CHECK(s->size_class() == c);
+    CHECK(s->bytes() == g.span_bytes);
+    CHECK(s->live() == 0);
+    CHECK(s->carving());
+    std::set<void*> blocks;
+    while (void* b = s->carve(g.block_size)) {
+        CHECK(detail::is_aligned(b, 16));
+        CHECK(static_cast<std::byte*>(b) + g.block_size <= reinterpret_cast<std::byte*>(s));
+        CHECK(detail::span::owner(b, map8::locator(c).mask, map8::locator(c).offset) == s);
+        blocks.insert(b);
+    }
+    CHECK(blocks.size() == g.blocks);
+    CHECK(s->live() == g.blocks);
+    CHECK_FALSE(s->carving());
+    for (std::size_t i = 1; i < g.blocks; ++i) {
+        CHECK_FALSE(s->count_freed());
+    }
+    CHECK(s->count_freed());
+    s->count_allocated();
+    CHECK(s->live() == 1);
+    std::free(memory);
+}
+
+TEST_CASE("detail::span_list: push, remove anywhere, iterate") {
+    const detail::span_geometry& g = map8::geometry(0);
+    std::vector<void*> memory;
+    std::vector<detail::span*> spans;
+    for (int i = 0; i < 4; ++i) {
+        memory.push_back(std::aligned_alloc(g.span_bytes, g.span_bytes));
+        spans.push_back(detail::span::create(memory.back(), g, 0));
+    }
+    detail::span_list list;
+    CHECK(list.empty());
+    for (detail::span* s : spans) {
+        list.push_front(s);
+    }
+    CHECK(list.count() == 4);
+    list.remove(spans[2]); // middle
+    list.remove(spans[3]); // front
+    list.remove(spans[0]); // back
+    CHECK(list.count() == 1);
+    CHECK(list.front() == spans[1]);
+    CHECK(detail::span_list::next(spans[1]) == nullptr);
+    list.push_front(spans[3]);
+    CHECK(list.front() == spans[3]);
+    CHECK(detail::span_list::next(spans[3]) == spans[1]);
+    for (void* m : memory) {
+        std::free(m);
+    }
+}
+
+TEST_CASE("detail::free_list: walking without popping") {
+    std::array<void*, 3> blocks{};
+    detail::free_list list;
+    CHECK(list.front() == nullptr);
+    for (void*& b : blocks) {
+        list.push(&b);
+    }
+    CHECK(list.front() == &blocks[2]);
+    CHECK(detail::free_list::next(list.front()) == &blocks[1]);
+    CHECK(detail::free_list::next(&blocks[0]) == nullptr);
+    CHECK(list.size() == 3);
+}
+
+TEST_CASE("detail::large_block_cache: bucket rounding, reuse, bounds, exact give-back") {
+    checking_resource upstream;
+    detail::large_block_cache cache(&upstream, 1 << 20, 2);
+    CHECK(cache.upstream_size(100000, 16) == 114688);
+    void* a = cache.allocate(100000, 16);
+    CHECK(upstream.last_bytes() == 114688);
+    CHECK(upstream.last_alignment() == detail::large_block_cache::cached_alignment);
+    CHECK(detail::is_aligned(a, 4096));
+    CHECK(cache.live_blocks() == 1);
+    cache.deallocate(a, 100000, 16);
+    CHECK(cache.cached_blocks() == 1);
+    CHECK(cache.cached_bytes() == 114688);
+    CHECK(upstream.live_blocks() == 2); // the block and the record table
+    CHECK(cache.upstream_bytes() == upstream.live_bytes());
+    // Another size of the same bucket reuses the block without going upstream.
+    const std::size_t calls = upstream.allocations();
+    void* b = cache.allocate(110000, 64);
+    CHECK(b == a);
+    CHECK(upstream.allocations() == calls);
+    CHECK(cache.cached_blocks() == 0);
+
+    // At most two per bucket: the third freed block of a bucket goes straight back.
+    void* c = cache.allocate(110000, 8);
+    void* d = cache.allocate(110000, 8);
+    cache.deallocate(b, 110000, 64);
+    cache.deallocate(c, 110000, 8);
+    const std::size_t deallocations = upstream.deallocations();
+    cache.deallocate(d, 110000, 8);
+    CHECK(upstream.deallocations() == deallocations + 1);
+    CHECK(cache.cached_blocks() == 2);
+
+    // At most max_bytes in all: a 1 MiB block does not fit beside the cached ones.
+    void* e = cache.allocate(1 << 20, 8);
+    cache.deallocate(e, 1 << 20, 8);
+    CHECK(cache.cached_blocks() == 2);
+    CHECK(cache.upstream_bytes() == upstream.live_bytes());
+
+    cache.trim();
+    CHECK(cache.cached_blocks() == 0);
+    CHECK(upstream.live_blocks() == 0);
+    CHECK(cache.upstream_bytes() == 0);
+}
+
+TEST_CASE("detail::large_block_cache: what is not cacheable passes through exactly") {
+    checking_resource upstream;
+    detail::large_block_cache cache(&upstream, 1 << 20, 2);
+    void* over_aligned = cache.allocate(5000, 8192);
+    CHECK(upstream.last_bytes() == 5000);
+    CHECK(upstream.last_alignment() == 8192);
+    void* huge = cache.allocate((std::size_t{64} << 20) + 1, 16);
+    CHECK(upstream.last_bytes() == (std::size_t{64} << 20) + 1);
+    cache.deallocate(over_aligned, 5000, 8192);
+    cache.deallocate(huge, (std::size_t{64} << 20) + 1, 16);
+    CHECK(cache.cached_blocks() == 0);
+    CHECK_THROWS_AS((void)cache.allocate(std::numeric_limits<std::size_t>::max(), 16),
+                    std::bad_alloc);
+    CHECK_THROWS_AS((void)cache.allocate(100000, 24), std::bad_alloc);
+
+    detail::large_block_cache off(&upstream, 0, 2);
+    void* exact = off.allocate(100000, 16);
+    CHECK(upstream.last_bytes() == 100000);
+    CHECK(upstream.last_alignment() == 16);
+    off.deallocate(exact, 100000, 16);
+    CHECK(off.cached_blocks() == 0);
+    off.release();
+    cache.release();
+    CHECK(upstream.live_blocks() == 0);
+}
+
+TEST_CASE("detail::large_block_cache: release gives back live and cached blocks") {
+    checking_resource upstream;
+    detail::large_block_cache cache(&upstream, 1 << 20, 2);
+    (void)cache.allocate(50000, 16);
+    cache.deallocate(cache.allocate(70000, 16), 70000, 16);
+    CHECK(cache.live_blocks() == 1);
+    CHECK(cache.cached_blocks() == 1);
+    cache.release();
+    CHECK(upstream.live_blocks() == 0);
+    CHECK(cache.live_blocks() == 0);
+    CHECK(cache.cached_blocks() == 0);
+    CHECK(cache.upstream_bytes() == 0);
+}
+
+} // namespace pmrkit::test

@@ -1,0 +1,363 @@
+// SPDX-License-Identifier: MIT
+// size_class_resource beyond the conformance suite: options, class choice, alignment, lazy spans,
+// reuse, giving memory back (trim, automatic, release), large blocks, statistics, errors, the
+// utilization report, and a seeded model test.
+#include "pmrkit/size_class_resource.hpp"
+#include "support/checking_resource.hpp"
+#include "support/live_blocks.hpp"
+#include "support/random_size.hpp"
+#include "support/seed.hpp"
+
+#include <doctest/doctest.h>
+
+#include <limits>
+#include <random>
+#include <set>
+#include <sstream>
+#include <type_traits>
+#include <vector>
+
+namespace pmrkit::test {
+namespace {
+
+using classes = size_class_resource::classes;
+
+// The class a request should land in, by search: the smallest multiple of the alignment.
+std::size_t expected_class(std::size_t bytes, std::size_t alignment) {
+    for (std::size_t c = 0; c < classes::count; ++c) {
+        if (classes::size(c) >= std::max<std::size_t>(bytes, 1) &&
+            classes::size(c) % alignment == 0) {
+            return c;
+        }
+    }
+    return classes::count;
+}
+
+std::size_t blocks_in_use(const size_class_resource& r) {
+    std::size_t n = 0;
+    for (std::size_t c = 0; c < r.class_count(); ++c) {
+        n += r.class_stats(c).blocks_in_use;
+    }
+    return n;
+}
+
+} // namespace
+
+static_assert(std::is_final_v<size_class_resource>);
+static_assert(!std::is_copy_constructible_v<size_class_resource>);
+static_assert(!std::is_move_constructible_v<size_class_resource>);
+static_assert(!std::is_copy_assignable_v<size_class_resource>);
+
+TEST_CASE("size_class_resource: options are normalized and readable back") {
+    CHECK(size_class_resource().options().max_pooled_size == 32768);
+    CHECK(size_class_resource().class_count() == classes::index(32768) + 1);
+    CHECK(size_class_resource({.max_pooled_size = 100}).options().max_pooled_size == 2048);
+    CHECK(size_class_resource({.max_pooled_size = 40000}).options().max_pooled_size == 40960);
+    CHECK(size_class_resource({.max_pooled_size = 1 << 30}).options().max_pooled_size == 65536);
+    const size_class_resource r({.max_empty_spans = 3,
+                                 .max_empty_bytes = 4,
+                                 .large_cache_bytes = 5,
+                                 .large_cache_per_bucket = 7});
+    CHECK(r.options().max_empty_spans == 3);
+    CHECK(r.options().max_empty_bytes == 4);
+    CHECK(r.options().large_cache_bytes == 5);
+    CHECK(r.options().large_cache_per_bucket == 7);
+}
+
+TEST_CASE("size_class_resource: takes no memory until a class is used, then one span") {
+    checking_resource upstream;
+    size_class_resource pool(&upstream);
+    CHECK(pool.upstream_resource() == &upstream);
+    CHECK(upstream.allocations() == 0);
+    CHECK(pool.upstream_bytes() == 0);
+    void* p = pool.allocate(100, 8);
+    const detail::span_geometry& g = classes::geometry(classes::index(104));
+    CHECK(upstream.allocations() == 1);
+    CHECK(upstream.last_bytes() == g.span_bytes);
+    CHECK(upstream.last_alignment() == g.span_bytes);
+    CHECK(pool.upstream_bytes() == g.span_bytes);
+    CHECK(pool.span_count() == 1);
+    pool.deallocate(p, 100, 8);
+}
+
+TEST_CASE("size_class_resource: each request lands in the smallest class able to align it") {
+    checking_resource upstream;
+    size_class_resource pool({.max_pooled_size = 65536}, &upstream);
+    for (std::size_t alignment = 1; alignment <= 4096; alignment *= 2) {
+        for (std::size_t bytes = 0; bytes <= 65536; bytes += (bytes < 2100 ? 1 : 509)) {
+            const std::size_t c = expected_class(bytes, alignment);
+            if (c == classes::count || classes::size(c) > 65536) {
+                continue;
+            }
+            CAPTURE(bytes);
+            CAPTURE(alignment);
+            void* p = pool.allocate(bytes, alignment);
+            CHECK(detail::is_aligned(p, alignment));
+            CHECK(pool.class_stats(c).blocks_in_use == 1);
+            pool.deallocate(p, bytes, alignment);
+            CHECK(pool.class_stats(c).blocks_in_use == 0);
+        }
+    }
+}
+
+TEST_CASE("size_class_resource: a span holds exactly its blocks; freed blocks come back LIFO") {
+    checking_resource upstream;
+    size_class_resource pool(&upstream);
+    const std::size_t c = classes::index(64);
+    const std::size_t per_span = classes::geometry(c).blocks;
+    std::vector<void*> blocks;
+    for (std::size_t i = 0; i < per_span; ++i) {
+        blocks.push_back(pool.allocate(64, 64));
+    }
+    CHECK(pool.class_stats(c).spans == 1);
+    CHECK(std::set<void*>(blocks.begin(), blocks.end()).size() == per_span);
+    blocks.push_back(pool.allocate(64, 64));
+    CHECK(pool.class_stats(c).spans == 2);
+    CHECK(pool.class_stats(c).upstream_calls == 2);
+    CHECK(pool.class_stats(c).blocks_in_use == per_span + 1);
+    pool.deallocate(blocks[5], 64, 64);
+    pool.deallocate(blocks[9], 64, 64);
+    CHECK(pool.allocate(64, 64) == blocks[9]);
+    CHECK(pool.allocate(57, 8) == blocks[5]); // 57 bytes round up to the same 64-byte class
+    for (void* p : blocks) {
+        pool.deallocate(p, 64, 64);
+    }
+    CHECK(pool.class_stats(c).blocks_in_use == 0);
+    CHECK(pool.class_stats(c).peak_spans == 2);
+}
+
+TEST_CASE("size_class_resource: trim() gives back every empty span; free-all + trim holds 0") {
+    checking_resource upstream;
+    size_class_resource pool(&upstream);
+    std::vector<std::pair<void*, std::size_t>> blocks;
+    for (std::size_t i = 0; i < 20000; ++i) {
+        const std::size_t bytes = 8 + (i * 37) % 3000;
+        blocks.emplace_back(pool.allocate(bytes, 16), bytes);
+    }
+    void* large = pool.allocate(300000, 16);
+    const std::size_t spans = pool.span_count();
+    CHECK(spans > 50);
+    // Free every other block: few spans become empty, trim keeps the rest.
+    for (std::size_t i = 0; i < blocks.size(); i += 2) {
+        pool.deallocate(blocks[i].first, blocks[i].second, 16);
+    }
+    pool.trim();
+    CHECK(pool.span_count() > 0);
+    CHECK(pool.upstream_bytes() == upstream.live_bytes());
+    for (std::size_t i = 1; i < blocks.size(); i += 2) {
+        pool.deallocate(blocks[i].first, blocks[i].second, 16);
+    }
+    pool.deallocate(large, 300000, 16);
+    CHECK(pool.large_blocks_cached() == 1);
+    CHECK(pool.upstream_bytes() > 0);
+    pool.trim();
+    CHECK(pool.span_count() == 0);
+    CHECK(pool.large_blocks_cached() == 0);
+    CHECK(pool.upstream_bytes() == 0);
+    CHECK(upstream.live_blocks() == 0);
+    CHECK(pool.peak_upstream_bytes() >= spans * 8192);
+    // Still usable.
+    void* p = pool.allocate(24, 8);
+    pool.deallocate(p, 24, 8);
+}
+
+TEST_CASE("size_class_resource: at most max_empty_spans empty spans are kept automatically") {
+    checking_resource upstream;
+    size_class_resource pool({.max_empty_spans = 2}, &upstream);
+    const std::size_t c = classes::index(32);
+    const std::size_t per_span = classes::geometry(c).blocks;
+    REQUIRE(per_span >= 128);
+    std::vector<void*> blocks;
+    for (std::size_t i = 0; i < 40 * per_span; ++i) {
+        blocks.push_back(pool.allocate(32, 16));
+    }
+    CHECK(pool.class_stats(c).spans == 40);
+    for (void* p : blocks) {
+        pool.deallocate(p, 32, 16);
+    }
+    // Two kept empty, plus the span being carved last, plus a span whose most recent frees are
+    // not yet counted (at most 128 blocks, fewer than a span holds here).
+    CHECK(pool.class_stats(c).spans <= 2 + 2);
+    CHECK(pool.upstream_bytes() == upstream.live_bytes());
+    CHECK(pool.class_stats(c).blocks_in_use == 0);
+}
+
+TEST_CASE("size_class_resource: at most max_empty_bytes of empty spans are kept automatically") {
+    checking_resource upstream;
+    const std::size_t c = classes::index(32);
+    const std::size_t span_bytes = classes::geometry(c).span_bytes;
+    size_class_resource pool({.max_empty_bytes = 3 * span_bytes}, &upstream);
+    std::vector<void*> blocks;
+    for (std::size_t i = 0; i < 40 * classes::geometry(c).blocks; ++i) {
+        blocks.push_back(pool.allocate(32, 8));
+    }
+    for (void* p : blocks) {
+        pool.deallocate(p, 32, 8);
+    }
+    // As above: three kept, the span being carved, the span of the uncounted frees.
+    CHECK(pool.class_stats(c).spans <= 3 + 2);
+    CHECK(pool.upstream_bytes() == upstream.live_bytes());
+}
+
+TEST_CASE("size_class_resource: by default, freeing everything keeps spans for reuse") {
+    checking_resource upstream;
+    size_class_resource pool(&upstream);
+    for (int round = 0; round < 3; ++round) {
+        std::vector<void*> blocks;
+        for (int i = 0; i < 5000; ++i) {
+            blocks.push_back(pool.allocate(48, 8));
+        }
+        for (void* p : blocks) {
+            pool.deallocate(p, 48, 8);
+        }
+        CHECK(upstream.allocations() == pool.class_stats(classes::index(48)).upstream_calls);
+        CHECK(upstream.deallocations() == 0);
+    }
+}
+
+TEST_CASE("size_class_resource: large blocks go through a bounded cache") {
+    checking_resource upstream;
+    size_class_resource pool(&upstream);
+    void* a = pool.allocate(100000, 16);
+    CHECK(pool.large_blocks_in_use() == 1);
+    CHECK(upstream.last_alignment() == 4096);
+    pool.deallocate(a, 100000, 16);
+    CHECK(pool.large_blocks_in_use() == 0);
+    CHECK(pool.large_blocks_cached() == 1);
+    const std::size_t calls = upstream.allocations();
+    CHECK(pool.allocate(110000, 8) == a); // same bucket
+    CHECK(upstream.allocations() == calls);
+    CHECK(pool.large_upstream_calls() == 1);
+    pool.deallocate(a, 110000, 8);
+
+    size_class_resource exact({.large_cache_bytes = 0}, &upstream);
+    void* b = exact.allocate(100000, 16);
+    CHECK(upstream.last_bytes() == 100000);
+    CHECK(upstream.last_alignment() == 16);
+    exact.deallocate(b, 100000, 16);
+    CHECK(exact.large_blocks_cached() == 0);
+    CHECK(exact.upstream_bytes() == upstream.live_bytes() - pool.upstream_bytes());
+    exact.trim(); // the record table goes too
+    CHECK(exact.upstream_bytes() == 0);
+}
+
+TEST_CASE("size_class_resource: release() gives everything back and restores the initial state") {
+    checking_resource upstream;
+    size_class_resource pool(&upstream);
+    live_blocks live(pool);
+    for (std::size_t i = 0; i < 3000; ++i) {
+        live.allocate(i % 5000, std::size_t{1} << (i % 13));
+    }
+    live.allocate(1 << 20, 16);
+    live.forget_all();
+    pool.release();
+    CHECK(upstream.live_blocks() == 0);
+    CHECK(pool.upstream_bytes() == 0);
+    CHECK(pool.peak_upstream_bytes() == 0);
+    CHECK(pool.span_count() == 0);
+    CHECK(pool.large_blocks_in_use() == 0);
+    for (std::size_t c = 0; c < pool.class_count(); ++c) {
+        const size_class_stats s = pool.class_stats(c);
+        CHECK(s.blocks_in_use == 0);
+        CHECK(s.peak_spans == 0);
+        CHECK(s.upstream_calls == 0);
+    }
+    live.allocate(40, 8);
+    CHECK(upstream.allocations() > 0);
+}
+
+TEST_CASE("size_class_resource: errors throw, upstream exceptions pass unchanged, still usable") {
+    checking_resource upstream;
+    size_class_resource pool(&upstream);
+    // volatile: these requests are meant to be impossible, which compilers would warn about.
+    volatile std::size_t max = std::numeric_limits<std::size_t>::max();
+    CHECK_THROWS_AS((void)pool.allocate(max, 8), std::bad_alloc);
+    CHECK_THROWS_AS((void)pool.allocate(max - 4096, 4096), std::bad_alloc);
+    volatile std::size_t huge_alignment = std::size_t{1} << 63;
+    volatile std::size_t not_power_of_two = 3 * 4096;
+    CHECK_THROWS_AS((void)pool.allocate(10, huge_alignment), std::bad_alloc);
+    CHECK_THROWS_AS((void)pool.allocate(5000, not_power_of_two), std::bad_alloc);
+    CHECK(upstream.allocations() == 0);
+
+    upstream.fail_next(1);
+    CHECK_THROWS_AS((void)pool.allocate(64, 8), injected_bad_alloc);
+    CHECK(pool.span_count() == 0);
+    upstream.fail_next(1);
+    CHECK_THROWS_AS((void)pool.allocate(1 << 20, 8), injected_bad_alloc);
+    CHECK(pool.large_blocks_in_use() == 0);
+    CHECK(pool.upstream_bytes() == upstream.live_bytes());
+    live_blocks live(pool);
+    live.allocate(64, 8);
+    live.allocate(1 << 20, 8);
+    CHECK(pool.upstream_bytes() == upstream.live_bytes());
+}
+
+TEST_CASE("size_class_resource: zero-byte requests get distinct, aligned blocks") {
+    size_class_resource pool;
+    std::set<void*> seen;
+    for (std::size_t alignment = 1; alignment <= 4096; alignment *= 2) {
+        void* p = pool.allocate(0, alignment);
+        CHECK(detail::is_aligned(p, alignment));
+        CHECK(seen.insert(p).second);
+    }
+}
+
+TEST_CASE("size_class_resource: the utilization report") {
+    const std::vector<size_class_utilization> rows = size_class_resource::utilization();
+    REQUIRE(rows.size() == size_class_resource().class_count());
+    double sum = 0;
+    double worst = 1;
+    for (const size_class_utilization& r : rows) {
+        CHECK(r.blocks_per_span * r.block_size + r.wasted_bytes == r.span_bytes);
+        sum += r.utilization;
+        worst = std::min(worst, r.utilization);
+    }
+    CHECK(sum / static_cast<double>(rows.size()) >= 0.97);
+    CHECK(worst >= 0.90);
+    CHECK(rows.back().block_size == 32768);
+    CHECK(size_class_resource::utilization({.max_pooled_size = 65536}).back().block_size == 65536);
+    std::ostringstream out;
+    size_class_resource::print_utilization(out);
+    CHECK(out.str().find("| 27 | 1024 | 1024 |") != std::string::npos);
+    CHECK(out.str().find("span utilization average 98.") != std::string::npos);
+}
+
+TEST_CASE("size_class_resource: seeded model test with trim and release in the middle") {
+    PMRKIT_SEEDED(seed);
+    std::mt19937_64 rng(seed);
+    checking_resource upstream;
+    size_class_resource pool({.max_empty_spans = 8}, &upstream);
+    live_blocks live(pool);
+    const size_bands bands{.small_percent = 70,
+                           .small_max = 128,
+                           .medium_percent = 27,
+                           .medium_max = 40000,
+                           .large_max = 600000};
+    for (int op = 0; op < 30000; ++op) {
+        const int pick = std::uniform_int_distribution<int>(0, 999)(rng);
+        if (pick < 2) {
+            pool.trim();
+        } else if (pick < 3) {
+            live.forget_all();
+            pool.release();
+            CHECK(upstream.live_blocks() == 0);
+        } else if (live.empty() || pick < 560) {
+            const std::size_t alignment = std::size_t{1}
+                                          << std::uniform_int_distribution<int>(0, 12)(rng);
+            live.allocate(random_size(rng, bands), alignment);
+        } else {
+            live.free_random(rng);
+        }
+        REQUIRE(pool.upstream_bytes() == upstream.live_bytes());
+        if (op % 1000 == 0) {
+            CHECK(blocks_in_use(pool) + pool.large_blocks_in_use() == live.size());
+        }
+    }
+    live.free_all_shuffled(rng);
+    CHECK(blocks_in_use(pool) == 0);
+    pool.trim();
+    CHECK(pool.upstream_bytes() == 0);
+    CHECK(upstream.live_blocks() == 0);
+}
+
+} // namespace pmrkit::test
