@@ -196,6 +196,25 @@ size_class_stats size_class_resource::class_stats(std::size_t c) const noexcept 
     return {classes::size(c), in_use, state.spans.count(), state.peak_spans, state.upstream_calls};
 }
 
+resource_stats size_class_resource::stats() const noexcept {
+    std::uint64_t blocks = 0;
+    std::uint64_t bytes = 0;
+    std::uint64_t span_calls = 0;
+    for (std::size_t c = 0; c < m_class_count; ++c) {
+        const size_class_stats cs = class_stats(c);
+        blocks += cs.blocks_in_use;
+        bytes += cs.blocks_in_use * cs.block_size;
+        span_calls += cs.upstream_calls;
+    }
+    resource_stats s;
+    s.resource = "size_class_resource";
+    s.blocks_in_use = blocks + m_large.live_blocks();
+    s.bytes_in_use = bytes + m_large.live_bytes();
+    s.upstream_allocations = span_calls + m_large.upstream_allocations();
+    s.upstream_bytes = upstream_bytes();
+    return s;
+}
+
 std::size_t size_class_resource::span_count() const noexcept {
     std::size_t count = 0;
     for (std::size_t c = 0; c < m_class_count; ++c) {

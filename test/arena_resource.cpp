@@ -540,4 +540,22 @@ TEST_CASE("arena_resource: the header's example") {
     CHECK(arena.upstream_calls() == 0);
 }
 
+TEST_CASE("arena_resource: stats() in the common shape agree with the observers and upstream") {
+    checking_resource upstream;
+    arena_resource arena(arena_options{.first_chunk_size = 1024}, &upstream);
+    for (int i = 0; i < 100; ++i) {
+        (void)arena.allocate(40, 8);
+    }
+    const resource_stats s = arena.stats();
+    CHECK(s.resource == "arena_resource");
+    CHECK(s.bytes_in_use == arena.bytes_used());
+    CHECK(s.peak_bytes_in_use == arena.peak_bytes_used());
+    CHECK(s.upstream_allocations == upstream.allocations());
+    CHECK(s.upstream_bytes == upstream.live_bytes());
+    CHECK_FALSE(s.blocks_in_use.has_value());
+    arena.reset();
+    CHECK(arena.stats().bytes_in_use == 0);
+    CHECK(arena.stats().peak_bytes_in_use == 0);
+}
+
 } // namespace pmrkit::test

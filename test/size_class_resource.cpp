@@ -360,4 +360,29 @@ TEST_CASE("size_class_resource: seeded model test with trim and release in the m
     CHECK(upstream.live_blocks() == 0);
 }
 
+TEST_CASE("size_class_resource: stats() in the common shape agree with upstream") {
+    checking_resource upstream;
+    size_class_resource pool(&upstream);
+    std::vector<void*> small;
+    for (int i = 0; i < 10; ++i) {
+        small.push_back(pool.allocate(24, 8));
+    }
+    void* large = pool.allocate(100000, 16);
+    const resource_stats s = pool.stats();
+    CHECK(s.resource == "size_class_resource");
+    CHECK(s.blocks_in_use == 11);
+    REQUIRE(s.bytes_in_use.has_value());
+    CHECK(*s.bytes_in_use >= 10 * 24 + 100000);
+    CHECK(s.upstream_allocations == upstream.allocations());
+    CHECK(s.upstream_bytes == upstream.live_bytes());
+    CHECK_FALSE(s.allocations.has_value());
+    CHECK(to_json(s).find("\"resource\": \"size_class_resource\"") != std::string::npos);
+    for (void* p : small) {
+        pool.deallocate(p, 24, 8);
+    }
+    pool.deallocate(large, 100000, 16);
+    CHECK(pool.stats().blocks_in_use == 0);
+    CHECK(pool.stats().bytes_in_use == 0);
+}
+
 } // namespace pmrkit::test

@@ -5,6 +5,7 @@
 #include "pmrkit/detail/bump_region.hpp"
 #include "pmrkit/detail/chunk_list.hpp"
 #include "pmrkit/detail/math.hpp"
+#include "pmrkit/resource_stats.hpp"
 
 #include <algorithm>
 #include <cstddef>
@@ -152,6 +153,18 @@ public:
     }
     // Allocations asked of upstream since construction (not reset by reset() or release()).
     [[nodiscard]] std::size_t upstream_calls() const noexcept { return m_upstream_calls; }
+
+    // The snapshot in the common shape: bytes_used(), peak_bytes_used(), upstream_calls() and the
+    // bytes held from upstream (the initial buffer is not). The arena counts bytes, not blocks.
+    [[nodiscard]] resource_stats stats() const noexcept {
+        resource_stats s;
+        s.resource = "arena_resource";
+        s.bytes_in_use = bytes_used();
+        s.peak_bytes_in_use = peak_bytes_used();
+        s.upstream_allocations = upstream_calls();
+        s.upstream_bytes = bytes_reserved() - m_buffer_size;
+        return s;
+    }
 
 private:
     [[nodiscard]] static std::size_t nonzero(std::size_t bytes) noexcept {

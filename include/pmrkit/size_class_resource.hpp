@@ -6,6 +6,7 @@
 #include "pmrkit/detail/math.hpp"
 #include "pmrkit/detail/size_classes.hpp"
 #include "pmrkit/detail/span.hpp"
+#include "pmrkit/resource_stats.hpp"
 
 #include <array>
 #include <cassert>
@@ -144,6 +145,13 @@ public:
     [[nodiscard]] std::size_t large_upstream_calls() const noexcept {
         return m_large.upstream_calls();
     }
+
+    // The snapshot in the common shape, O(spans). Bytes are whole blocks (large blocks as sized
+    // for upstream); upstream calls are those for spans since construction or release() plus
+    // those for large blocks and their table since construction. The fast path counts
+    // nothing, so allocations, deallocations and served_locally are not known here (put a
+    // stats_resource above the pool for them).
+    [[nodiscard]] resource_stats stats() const noexcept;
 
     // The utilization report: one row per class served with these options.
     [[nodiscard]] static std::vector<size_class_utilization>

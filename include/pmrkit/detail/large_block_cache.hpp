@@ -52,6 +52,14 @@ public:
     }
     [[nodiscard]] std::size_t cached_blocks() const noexcept { return m_cached_blocks; }
     [[nodiscard]] std::size_t cached_bytes() const noexcept { return m_cached_bytes; }
+    // Every upstream allocate call since construction, the table's included.
+    [[nodiscard]] std::size_t upstream_allocations() const noexcept {
+        return m_blocks.upstream_allocations();
+    }
+    // Bytes of the live blocks, as upstream sized them.
+    [[nodiscard]] std::size_t live_bytes() const noexcept {
+        return m_blocks.block_bytes() - m_cached_bytes;
+    }
     // Bytes held from upstream: live and cached blocks, and the record table.
     [[nodiscard]] std::size_t upstream_bytes() const noexcept { return m_blocks.bytes(); }
     // Calls to upstream's allocate since construction.
