@@ -5,17 +5,10 @@
 
 #include <cassert>
 #include <cstdint>
-#include <limits>
 
 namespace pmrkit::detail {
 
 namespace {
-// Refuse sizes whose alignment padding could wrap inside any upstream (std's aligned operator new
-// rounds the size up to the alignment).
-bool is_satisfiable(std::size_t bytes, std::size_t alignment) noexcept {
-    return is_power_of_two(alignment) &&
-           bytes <= std::numeric_limits<std::size_t>::max() / 2 - alignment;
-}
 constexpr std::size_t first_capacity = 16;
 } // namespace
 

@@ -7,6 +7,7 @@
 #include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <new>
 
 namespace pmrkit::detail {
@@ -44,6 +45,14 @@ namespace pmrkit::detail {
 // Precondition: alignment is a power of two.
 [[nodiscard]] inline std::size_t checked_align_up(std::size_t n, std::size_t alignment) {
     return checked_add(n, alignment - 1) & ~(alignment - 1);
+}
+
+// Whether a request could ever be honoured: a power-of-two alignment, and a size small enough that
+// no allocator's padding arithmetic can wrap (std's aligned operator new rounds the size up to the
+// alignment). Resources refuse anything else with std::bad_alloc before any arithmetic.
+[[nodiscard]] constexpr bool is_satisfiable(std::size_t bytes, std::size_t alignment) noexcept {
+    constexpr std::size_t half = std::numeric_limits<std::size_t>::max() / 2;
+    return is_power_of_two(alignment) && alignment <= half && bytes <= half - alignment;
 }
 
 // Largest power of two dividing n (n > 0).
