@@ -19,9 +19,12 @@ constinit never_destroyed shared;
 
 } // namespace
 
-void* heap_resource::allocate_aligned(std::size_t bytes, std::size_t alignment) {
+void* heap_resource::allocate_slow(std::size_t bytes, std::size_t alignment) {
     if (!detail::is_satisfiable(bytes, alignment)) {
         detail::throw_bad_alloc();
+    }
+    if (alignment <= plain_new_alignment) {
+        return ::operator new(plain_size(bytes, alignment));
     }
     // One byte more moves a request off a buggy fast path (see the class comment); satisfiable
     // sizes leave room for it.

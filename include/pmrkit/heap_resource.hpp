@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <limits>
 #include <memory_resource>
 #include <new>
 
@@ -60,17 +61,23 @@ public:
     }
 
 private:
+    // Sizes from 1 up to this, with an alignment up to plain_new_alignment, are satisfiable.
+    static constexpr std::size_t max_fast_bytes =
+        std::numeric_limits<std::size_t>::max() / 2 - plain_new_alignment;
+
+    // Two tests: one for the size (zero-byte and impossible requests fail it, as bytes - 1
+    // wraps for zero), one for the alignment (a power of two up to plain_new_alignment).
     void* do_allocate(std::size_t bytes, std::size_t alignment) override {
-        if (alignment <= plain_new_alignment && detail::is_satisfiable(bytes, alignment))
-            [[likely]] {
-            return ::operator new(plain_size(bytes, alignment));
+        if (bytes - 1 < max_fast_bytes && alignment - 1 < plain_new_alignment &&
+            (alignment & (alignment - 1)) == 0) [[likely]] {
+            return ::operator new(detail::align_up(bytes, alignment));
         }
-        return allocate_aligned(bytes, alignment);
+        return allocate_slow(bytes, alignment);
     }
 
     // Only blocks this resource handed out come back, so an alignment up to plain_new_alignment
     // was a power of two and took the plain path. Over-aligned blocks are freed unsized, because
-    // allocate_aligned may have had to ask for one byte more than `bytes`.
+    // allocate_slow may have had to ask for one byte more than `bytes`.
     void do_deallocate(void* p, std::size_t bytes, std::size_t alignment) override {
         if (alignment <= plain_new_alignment) [[likely]] {
             // Sized, so that the malloc need not look the size up (clang before 19 declares
@@ -89,8 +96,8 @@ private:
         return dynamic_cast<const heap_resource*>(&other) != nullptr;
     }
 
-    // Over-aligned requests, and the ones that must throw.
-    [[gnu::noinline]] static void* allocate_aligned(std::size_t bytes, std::size_t alignment);
+    // Zero-byte, over-aligned and impossible requests.
+    [[gnu::noinline]] static void* allocate_slow(std::size_t bytes, std::size_t alignment);
 };
 
 // The heap_resource to share. Never destroyed, so static destructors may still give memory back
