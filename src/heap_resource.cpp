@@ -19,7 +19,7 @@ constinit never_destroyed shared;
 
 } // namespace
 
-void* heap_resource::allocate_slow(std::size_t bytes, std::size_t alignment) {
+void* heap_resource::allocate_slow(std::size_t bytes, std::size_t alignment) const {
     if (!detail::is_satisfiable(bytes, alignment)) {
         detail::throw_bad_alloc();
     }
