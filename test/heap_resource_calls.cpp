@@ -163,6 +163,9 @@ TEST_CASE("heap_resource: the exact sizes asked of plain new") {
     CHECK(asked(8, 16) == std::vector<call>{{form::plain_new, 16, 0}});
     CHECK(asked(0, 16) == std::vector<call>{{form::plain_new, 16, 0}});
     CHECK(asked(0, 1) == std::vector<call>{{form::plain_new, 1, 0}});
+    // Past the fast path's bound (2 GiB), the same rule; malloc maps such a block lazily.
+    constexpr std::size_t huge = (std::size_t{1} << 31) + 1;
+    CHECK(asked(huge, 16) == std::vector<call>{{form::plain_new, huge + 15, 0}});
 }
 
 TEST_CASE("heap_resource: aligned new and delete above plain new's alignment") {

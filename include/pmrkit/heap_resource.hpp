@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <limits>
 #include <memory_resource>
 #include <new>
@@ -66,16 +67,19 @@ public:
     }
 
 private:
-    // Sizes from 1 up to this, with an alignment up to plain_new_alignment, are satisfiable.
-    static constexpr std::size_t max_fast_bytes =
-        std::numeric_limits<std::size_t>::max() / 2 - plain_new_alignment;
+    // Larger requests take the slow path; a bound that fits a 32-bit immediate keeps the test to
+    // one compare, and 2 GiB blocks do not notice a function call.
+    static constexpr std::size_t max_fast_bytes = std::numeric_limits<std::int32_t>::max();
 
-    // Two tests: one for the size (zero-byte and impossible requests fail it, as bytes - 1
-    // wraps for zero), one for the alignment (a power of two up to plain_new_alignment).
+    // Two tests: the size (bytes - 1 wraps for zero, which takes the slow path too) and the
+    // alignment (a power of two up to plain_new_alignment). For bytes >= 1,
+    // ((bytes - 1) | (alignment - 1)) + 1 is bytes rounded up to a multiple of the alignment.
     void* do_allocate(std::size_t bytes, std::size_t alignment) override {
-        if (bytes - 1 < max_fast_bytes && alignment - 1 < plain_new_alignment &&
-            (alignment & (alignment - 1)) == 0) [[likely]] {
-            return ::operator new(detail::align_up(bytes, alignment));
+        const std::size_t below = bytes - 1;
+        const std::size_t mask = alignment - 1;
+        if (below < max_fast_bytes && mask < plain_new_alignment && (alignment & mask) == 0)
+            [[likely]] {
+            return ::operator new((below | mask) + 1);
         }
         return allocate_slow(bytes, alignment);
     }
