@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "pmrkit/heap_resource.hpp"
 
+#include "pmrkit/detail/math.hpp"
+
 namespace pmrkit {
 
 namespace {

@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-#include "pmrkit/detail/math.hpp"
-
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -25,12 +23,12 @@ namespace pmrkit {
 // mimalloc, jemalloc and tcmalloc do return 8-aligned blocks for n <= 8. So a request with a
 // power-of-two alignment a <= plain_new_alignment asks plain new for bytes rounded up to a
 // multiple of a (at least a): (24, 8) asks for 24 bytes, (24, 16) for 32, (0, 16) and (8, 16) for
-// 16. Larger alignments go to ::operator new(bytes,
-// std::align_val_t{a}), and the result is checked, because a malloc's aligned path can be wrong:
-// mimalloc 2.0.9 (Debian 12) returns 128-aligned blocks for power-of-two sizes from 256 to 1024
-// aligned to 256 or more (microsoft/mimalloc#700). Such a block goes back, and one byte more is
-// asked for, which takes mimalloc's general aligned path; if that is misaligned too, allocate
-// throws std::bad_alloc rather than return misaligned memory.
+// 16. Larger alignments go to ::operator new(bytes, std::align_val_t{a}), and the result is
+// checked, because a malloc's aligned path can be wrong: mimalloc 2.0.9 (Debian 12) returns
+// 128-aligned blocks for power-of-two sizes from 256 to 1024 aligned to 256 or more
+// (microsoft/mimalloc#700). Such a block goes back, and one byte more is asked for, which takes
+// mimalloc's general aligned path; if that is misaligned too, allocate throws std::bad_alloc
+// rather than return misaligned memory.
 //
 // Blocks are freed with unsized operator delete (aligned for over-aligned blocks). Sized delete
 // was measured slower (Debian 12, callgrind, 64-byte new/delete pairs): jemalloc 5.3 takes 143
@@ -60,10 +58,11 @@ public:
     static constexpr std::size_t plain_new_alignment = __STDCPP_DEFAULT_NEW_ALIGNMENT__;
 
     // The size plain operator new is asked for, for an alignment it can guarantee (a power of two
-    // up to plain_new_alignment): a non-zero multiple of the alignment.
+    // up to plain_new_alignment): max(bytes, 1) rounded up to a multiple of the alignment, as
+    // ((n - 1) | (alignment - 1)) + 1, which the fast path computes in two instructions.
     [[nodiscard]] static constexpr std::size_t plain_size(std::size_t bytes,
                                                           std::size_t alignment) noexcept {
-        return detail::align_up(std::max<std::size_t>(bytes, 1), alignment);
+        return ((std::max<std::size_t>(bytes, 1) - 1) | (alignment - 1)) + 1;
     }
 
 private:
@@ -72,14 +71,11 @@ private:
     static constexpr std::size_t max_fast_bytes = std::numeric_limits<std::int32_t>::max();
 
     // Two tests: the size (bytes - 1 wraps for zero, which takes the slow path too) and the
-    // alignment (a power of two up to plain_new_alignment). For bytes >= 1,
-    // ((bytes - 1) | (alignment - 1)) + 1 is bytes rounded up to a multiple of the alignment.
+    // alignment (a power of two up to plain_new_alignment).
     void* do_allocate(std::size_t bytes, std::size_t alignment) override {
-        const std::size_t below = bytes - 1;
-        const std::size_t mask = alignment - 1;
-        if (below < max_fast_bytes && mask < plain_new_alignment && (alignment & mask) == 0)
-            [[likely]] {
-            return ::operator new((below | mask) + 1);
+        if (bytes - 1 < max_fast_bytes && alignment - 1 < plain_new_alignment &&
+            (alignment & (alignment - 1)) == 0) [[likely]] {
+            return ::operator new(plain_size(bytes, alignment));
         }
         return allocate_slow(bytes, alignment);
     }
