@@ -18,7 +18,7 @@ struct page_options {
 };
 
 // page_resource: memory straight from the operating system, the bottom of a stack whose pools take
-// large chunks (e.g. size_class_resource -> page_resource). Not for small blocks: every call is a
+// large chunks (e.g. fixed_block_resource -> page_resource). Not for small blocks: every call is a
 // system call and takes at least a page; put a pool on top.
 //
 // How (Linux): each allocate is one private anonymous mmap of the size rounded up to whole pages
