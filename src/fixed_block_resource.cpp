@@ -54,7 +54,6 @@ void* fixed_block_resource::allocate_slow(std::size_t bytes, std::size_t alignme
         add_chunk(std::min(std::max<std::size_t>(wanted, 1), m_options.max_blocks - m_capacity));
         block = m_region.take(m_block_size);
     }
-    ++m_in_use;
     ++m_peak;
     return block;
 }
@@ -85,7 +84,6 @@ void fixed_block_resource::release() noexcept {
     m_free.clear();
     m_spare.clear();
     m_region = {};
-    m_in_use = 0;
     m_peak = 0;
     m_capacity = 0;
     m_last_chunk_blocks = 0;

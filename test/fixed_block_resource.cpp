@@ -317,7 +317,9 @@ TEST_CASE("fixed_block_resource: seeded model test") {
                 --pooled;
             }
         }
-        REQUIRE(pool.blocks_in_use() == pooled);
+        if (op % 16 == 0) { // blocks_in_use() walks the free list
+            REQUIRE(pool.blocks_in_use() == pooled);
+        }
         REQUIRE(pool.peak_blocks_in_use() == peak);
         REQUIRE(pool.oversize_blocks() == live.size() - pooled);
         REQUIRE(pool.upstream_bytes() == upstream.live_bytes());

@@ -1,0 +1,182 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Runs the comparison and prints the report (report.py).
+
+Each round runs pmrkit_bench once with every row (glibc malloc), then once per preloaded malloc
+(LD_PRELOAD of the Debian library) with only the new_delete rows. Benchmarks are interleaved at
+random with several repetitions inside each process. Ratios are later taken within a round, so
+drift of the shared machine between rounds does not enter them. Then callgrind counts the
+instructions per allocate+deallocate pair (pmrkit_instructions).
+
+Quick mode (--quick or PMRKIT_BENCH_QUICK=1) runs fewer rounds and repetitions, shorter.
+Progress goes to stderr, the report to stdout.
+"""
+import argparse
+import glob
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import report
+
+# label -> library file; the Debian packages from scripts/install-deps.sh.
+PRELOADS = {
+    "mimalloc": "libmimalloc.so.2",
+    "jemalloc": "libjemalloc.so.2",
+    "tcmalloc": "libtcmalloc_minimal.so.4",
+}
+
+# Rows whose 64 B allocate+deallocate pair is counted under callgrind (new_delete also under
+# each preloaded malloc); virtual_call is the two calls alone, into a resource that does nothing.
+INSTRUCTION_ROWS = ["virtual_call", "limit_free_list", "fixed_block", "foonathan_memory_pool",
+                    "boost_unsync_pool", "new_delete", "std_unsync_pool"]
+
+# Sized for <= 10 minutes (full) and <= 2 minutes (quick) on the 2-core reference machine, build
+# included. A round takes about 80 s (full) of CPU time; on a loaded machine it takes longer,
+# so no round starts that would end past budget_seconds, once min_rounds are done.
+MODES = {
+    "full": {"rounds": 5, "min_rounds": 3, "budget_seconds": 420, "repetitions": 3,
+             "min_time": 0.2, "instruction_pairs": 200_000},
+    "quick": {"rounds": 2, "min_rounds": 1, "budget_seconds": 60, "repetitions": 2,
+              "min_time": 0.05, "instruction_pairs": 50_000},
+}
+
+
+def progress(message):
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def find_library(name):
+    for directory in sorted(glob.glob("/usr/lib/*-linux-gnu")) + ["/usr/lib64", "/usr/lib"]:
+        path = Path(directory) / name
+        if path.exists():
+            return str(path)
+    return name  # let the loader fail; the process's malloc check then refuses the row
+
+
+def preload_env(library):
+    env = dict(os.environ)
+    if library is not None:
+        env["LD_PRELOAD"] = library
+        env["PMRKIT_BENCH_MALLOC"] = library
+    return env
+
+
+def run_round(bench, results, round_number, rounds, mode):
+    processes = [("glibc", None, None)]
+    processes += [(label, find_library(lib), "/new_delete$") for label, lib in PRELOADS.items()]
+    for label, library, benchmark_filter in processes:
+        out = results / f"round{round_number}-{label}.json"
+        command = [
+            bench,
+            f"--benchmark_out={out}",
+            "--benchmark_out_format=json",
+            "--benchmark_enable_random_interleaving=true",
+            f"--benchmark_repetitions={mode['repetitions']}",
+            f"--benchmark_min_time={mode['min_time']}",
+        ]
+        if benchmark_filter:
+            command.append(f"--benchmark_filter={benchmark_filter}")
+        started = time.monotonic()
+        what = "all rows" if library is None else "new_delete rows"
+        progress(f"round {round_number}/{rounds}: {label} ({what})")
+        with open(results / f"round{round_number}-{label}.log", "w") as log:
+            status = subprocess.run(command, env=preload_env(library), stdout=log,
+                                    stderr=subprocess.STDOUT).returncode
+        progress(f"round {round_number}/{rounds}: {label} done in "
+                 f"{time.monotonic() - started:.0f} s" + (f", exit {status}" if status else ""))
+        if status != 0:
+            raise SystemExit(f"pmrkit_bench failed (exit {status}); see {out.with_suffix('.log')}")
+
+
+def callgrind_ir(instructions, function, args, env):
+    """Instructions (Ir) executed inside `function`, callees included."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "callgrind.out"
+        command = ["valgrind", "--tool=callgrind", f"--toggle-collect={function}",
+                   f"--callgrind-out-file={out}", instructions, *args]
+        done = subprocess.run(command, env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            return None, done.stderr.strip().splitlines()[-1:] or [f"exit {done.returncode}"]
+        match = re.search(r"^totals:\s+(\d+)", out.read_text(), re.MULTILINE)
+        return int(match.group(1)), None
+
+
+def count_instructions(instructions, pairs):
+    """(Ir(pair loop) - Ir(empty loop)) / pairs per row, or the reason it is missing."""
+    if subprocess.run(["sh", "-c", "command -v valgrind"], capture_output=True).returncode:
+        return {"error": "valgrind not found"}
+    empty, error = callgrind_ir(instructions, "pmrkit_empty_loop", ["empty", str(pairs)],
+                                preload_env(None))
+    if error:
+        return {"error": f"empty loop: {error}"}
+    jobs = [(row, row, None) for row in INSTRUCTION_ROWS]
+    jobs += [(f"new_delete+{label}", "new_delete", find_library(lib))
+             for label, lib in PRELOADS.items()]
+    counts = {}
+    for label, row, library in jobs:
+        progress(f"callgrind: {label}")
+        ir, error = callgrind_ir(instructions, "pmrkit_pair_loop", [row, str(pairs)],
+                                 preload_env(library))
+        counts[label] = {"error": " ".join(error)} if error else {
+            "per_pair": (ir - empty) / pairs}
+    return {"pairs": pairs, "empty_loop_ir": empty, "rows": counts}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--build-dir", default="build/release",
+                        help="where the programs are and the report goes (default %(default)s)")
+    parser.add_argument("--bench", help="pmrkit_bench (default BUILD_DIR/bench/pmrkit_bench)")
+    parser.add_argument("--instructions",
+                        help="pmrkit_instructions (default BUILD_DIR/bench/pmrkit_instructions)")
+    parser.add_argument("--out-dir", help="report directory (default BUILD_DIR)")
+    parser.add_argument("--quick", action="store_true",
+                        default=os.environ.get("PMRKIT_BENCH_QUICK", "0") not in ("", "0"))
+    parser.add_argument("--rounds", type=int, help="override the mode's number of rounds")
+    parser.add_argument("--budget", type=int, help="override the mode's time budget in seconds")
+    args = parser.parse_args()
+
+    build = Path(args.build_dir)
+    bench = args.bench or str(build / "bench" / "pmrkit_bench")
+    instructions = args.instructions or str(build / "bench" / "pmrkit_instructions")
+    out_dir = Path(args.out_dir or build)
+    results = out_dir / "bench-results"
+    results.mkdir(parents=True, exist_ok=True)
+    for stale in results.glob("*"):
+        stale.unlink()
+
+    mode = dict(MODES["quick" if args.quick else "full"], quick=args.quick)
+    if args.rounds:
+        mode["rounds"] = mode["min_rounds"] = args.rounds
+    if args.budget:
+        mode["budget_seconds"] = args.budget
+    started = time.monotonic()
+    for round_number in range(1, mode["rounds"] + 1):
+        elapsed = time.monotonic() - started
+        if (round_number > mode["min_rounds"]
+                and elapsed * round_number / (round_number - 1) > mode["budget_seconds"]):
+            progress(f"stopping after {round_number - 1} rounds: the next would end past the "
+                     f"{mode['budget_seconds']} s budget (machine busy?)")
+            break
+        run_round(bench, results, round_number, mode["rounds"], mode)
+    counts = count_instructions(instructions, mode["instruction_pairs"])
+    mode["wall_seconds"] = round(time.monotonic() - started)
+    (results / "instructions.json").write_text(json.dumps(counts, indent=2))
+    (results / "mode.json").write_text(json.dumps(mode, indent=2))
+
+    markdown, csv_text = report.build(results)
+    (out_dir / "bench-report.md").write_text(markdown)
+    (out_dir / "bench-ratios.csv").write_text(csv_text)
+    print(markdown)
+    progress(f"done in {mode['wall_seconds']} s; report: {out_dir / 'bench-report.md'}, "
+             f"per-round ratios: {out_dir / 'bench-ratios.csv'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,277 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Turns the JSON files of compare.py into markdown tables and a CSV of per-round ratios.
+
+Usage: report.py RESULTS_DIR [--out REPORT.md] [--csv RATIOS.csv]   (prints the report too)
+"""
+import argparse
+import csv
+import io
+import json
+import os
+import re
+import statistics
+from collections import defaultdict
+from pathlib import Path
+
+BASELINE = "new_delete"
+WORKLOADS = ["W1", "W2", "W3", "W4a", "W4b", "W4c", "W5", "W7"]
+NS_PER_UNIT = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
+
+
+class Results:
+    def __init__(self):
+        self.samples = defaultdict(lambda: defaultdict(list))  # (w, row) -> round -> [ns/op]
+        self.calls = defaultdict(list)  # (w, row) -> [upstream calls per op]
+        self.peak = defaultdict(list)  # (w, row) -> [peak upstream bytes]
+        self.errors = {}  # (w, row) -> message
+        self.misaligned = set()  # (w, row) known to get under-aligned blocks
+        self.refused = {}  # row -> why
+        self.rows = []  # in report order
+        self.contexts = {}  # process label -> context of its first file
+        self.rounds = set()
+
+    def add_row(self, row):
+        if row not in self.rows:
+            self.rows.append(row)
+
+
+def load(results_dir):
+    res = Results()
+    files = sorted(results_dir.glob("round*-*.json"),
+                   key=lambda f: (int(re.match(r"round(\d+)", f.name).group(1)), f.name))
+    for path in files:
+        round_number, label = re.match(r"round(\d+)-(\w+)\.json", path.name).groups()
+        data = json.loads(path.read_text())
+        context = data["context"]
+        res.contexts.setdefault(label, context)
+        res.rounds.add(int(round_number))
+        if label == "glibc":
+            for row in filter(None, context.get("rows", "").split(",")):
+                res.add_row(row)
+        for bench in data["benchmarks"]:
+            if bench.get("run_type") != "iteration":
+                continue
+            workload, row = bench["name"].split("/", 1)
+            row = row if label == "glibc" else f"{row}+{label}"
+            res.add_row(row)
+            key = (workload, row)
+            if context.get("malloc_check") != "ok":
+                res.refused[row] = (f"malloc check failed: malloc resolved to "
+                                    f"{context.get('malloc_resolved')}, expected "
+                                    f"{context.get('malloc_expected')}")
+                continue
+            if bench.get("error_occurred"):
+                res.errors[key] = bench.get("error_message", "error")
+                continue
+            ns = bench["cpu_time"] * NS_PER_UNIT[bench["time_unit"]] / bench["ops_per_iter"]
+            res.samples[key][int(round_number)].append(ns)
+            res.calls[key].append(bench["upstream_calls_per_op"])
+            res.peak[key].append(bench["upstream_peak_bytes"])
+            if bench.get("misaligned"):
+                res.misaligned.add(key)
+    # The preloaded rows next to the baseline.
+    preloaded = [r for r in res.rows if r.startswith(BASELINE + "+")]
+    rest = [r for r in res.rows if r not in preloaded and r != BASELINE]
+    res.rows = ([BASELINE] if BASELINE in res.rows else []) + preloaded + rest
+    return res
+
+
+def round_ratios(res, workload, row):
+    """{round: median ns/op of row / median ns/op of the baseline in the same round}."""
+    base = res.samples.get((workload, BASELINE), {})
+    mine = res.samples.get((workload, row), {})
+    return {r: statistics.median(mine[r]) / statistics.median(base[r])
+            for r in sorted(mine) if base.get(r)}
+
+
+def fmt_ns(ns):
+    return f"{ns:,.0f}" if ns >= 100 else f"{ns:.3g}"
+
+
+def fmt_ratio(x):
+    return f"{x:.2f}" if x >= 0.095 else f"{x:.3f}"
+
+
+def fmt_bytes(n):
+    for unit, size in (("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= size:
+            return f"{n / size:.3g} {unit}"
+    return f"{n:.0f} B"
+
+
+def fmt_calls(x):
+    if x == 0:
+        return "0"
+    return f"{x:.3g}" if x >= 0.01 else f"{x:.1e}"
+
+
+def time_cell(res, workload, row):
+    key = (workload, row)
+    if row in res.refused:
+        return "refused †"
+    if key in res.errors:
+        return f"error: {res.errors[key]}"
+    if key not in res.samples:
+        return "—"
+    ns = statistics.median(x for xs in res.samples[key].values() for x in xs)
+    mark = " ‡" if key in res.misaligned else ""
+    if row == BASELINE:
+        return f"{fmt_ns(ns)} / 1{mark}"
+    ratios = list(round_ratios(res, workload, row).values())
+    if not ratios:
+        return f"{fmt_ns(ns)} / ?{mark}"
+    spread = f" ({fmt_ratio(min(ratios))}–{fmt_ratio(max(ratios))})" if len(ratios) > 1 else ""
+    return f"{fmt_ns(ns)} / **{fmt_ratio(statistics.median(ratios))}**{spread}{mark}"
+
+
+def traffic_cell(res, workload, row):
+    key = (workload, row)
+    if not res.calls.get(key):
+        return "—"
+    return (f"{fmt_calls(statistics.median(res.calls[key]))} · "
+            f"{fmt_bytes(max(res.peak[key]))}")
+
+
+def table(header, rows):
+    lines = ["| " + " | ".join(header) + " |",
+             "|---|" + "---:|" * (len(header) - 1)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def cpu_model():
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
+
+
+def instruction_section(results_dir):
+    path = results_dir / "instructions.json"
+    if not path.exists():
+        return []
+    counts = json.loads(path.read_text())
+    out = ["## Instructions per allocate+deallocate pair (callgrind)", ""]
+    if "error" in counts:
+        return out + [f"Not measured: {counts['error']}.", ""]
+    out += [f"Callgrind (`--toggle-collect`) counts the instructions executed inside a "
+            f"`[[gnu::noinline]]` loop of {counts['pairs']:,} `allocate(64, 8)` + one-word write "
+            f"+ `deallocate` calls through `std::pmr::memory_resource*` (after 1000 warm-up "
+            f"pairs), minus those of the same loop writing to a fixed block "
+            f"({counts['empty_loop_ir'] / counts['pairs']:.1f} per iteration), divided by the "
+            f"number of pairs. `virtual_call` is a resource that returns one static block and "
+            f"frees nothing: what the two virtual calls cost by themselves (the caller's part "
+            f"is in every row).", ""]
+    rows = [[f"`{row}`", f"error: {c['error']}" if "error" in c else f"{c['per_pair']:.1f}"]
+            for row, c in counts["rows"].items()]
+    return out + [table(["row", "instructions per pair beyond the empty loop"], rows), ""]
+
+
+def build(results_dir):
+    """Returns (markdown, csv text)."""
+    results_dir = Path(results_dir)
+    res = load(results_dir)
+    mode_path = results_dir / "mode.json"
+    mode = json.loads(mode_path.read_text()) if mode_path.exists() else {}
+    glibc = res.contexts.get("glibc", {})
+    workloads = [w for w in WORKLOADS if any((w, r) in res.samples or (w, r) in res.errors
+                                             for r in res.rows)]
+
+    res.rows = [r for r in res.rows
+                if r in res.refused or any((w, r) in res.samples or (w, r) in res.errors
+                                           for w in workloads)]
+
+    out = ["# pmrkit benchmark report", ""]
+    out.append(f"- Machine: {cpu_model()}, {os.cpu_count()} cores"
+               f" ({glibc.get('mhz_per_cpu', '?')} MHz reported), load average at start "
+               f"{', '.join(f'{x:.2f}' for x in glibc.get('load_avg', []))}")
+    out.append(f"- Compiler: {glibc.get('compiler', '?')}; pmrkit build: "
+               f"{glibc.get('pmrkit_build', '?')}; Google Benchmark library built as "
+               f"{glibc.get('library_build_type', '?')} (its timers only; the timed loop is "
+               f"compiled with the benchmark)")
+    out.append(f"- Date: {glibc.get('date', '?')}")
+    planned = (f" (of {mode['rounds']} planned; stopped by the {mode['budget_seconds']} s time "
+               f"budget)" if mode and len(res.rounds) < mode.get("rounds", 0) else "")
+    out.append(f"- Rounds: {len(res.rounds)}{planned}"
+               + (f" × {mode['repetitions']} repetitions, min time {mode['min_time']} s per "
+                  f"repetition{' (quick mode)' if mode.get('quick') else ''}, "
+                  f"{mode.get('wall_seconds', '?')} s wall" if mode else ""))
+    out.append("")
+    out.append("## Time per operation")
+    out.append("")
+    out.append(
+        "Each cell: median CPU time per operation in ns (over all repetitions of all rounds) / "
+        "**median ratio** to `new_delete` on glibc (lower is faster; 0.25 = 4× faster), "
+        "(min–max of the per-round ratios). A round's ratio divides the row's median by "
+        "`new_delete`'s median in the same round; `new_delete+X` is the same program run as a "
+        "separate process with X preloaded as malloc. Benchmarks run interleaved at random. "
+        "Operations: "
+        + "; ".join(f"{w}: {glibc.get('unit:' + w, '?')}" for w in workloads) + ".")
+    out.append("")
+    out.append(table(["row"] + workloads,
+                     [[f"`{r}`"] + [time_cell(res, w, r) for w in workloads] for r in res.rows]))
+    out.append("")
+    notes = []
+    if res.misaligned:
+        notes.append("‡ the resource returned blocks less aligned than requested on this "
+                     "workload (see its note); its time is shown for reference only.")
+    for row, why in res.refused.items():
+        notes.append(f"† `{row}` refused: {why}.")
+    for row in res.rows:
+        if "+" in row:
+            label = row.split("+", 1)[1]
+            ctx = res.contexts.get(label, {})
+            notes.append(f"`{row}`: `new_delete`, with malloc from "
+                         f"`{ctx.get('malloc_resolved', '?')}` (checked in the process by "
+                         f"dladdr(dlsym(RTLD_DEFAULT, \"malloc\")): "
+                         f"{ctx.get('malloc_check', '?')}).")
+        elif glibc.get("note:" + row):
+            notes.append(f"`{row}`: {glibc['note:' + row]}.")
+    out += [f"- {n}" for n in notes] + [""]
+
+    out.append("## Upstream traffic")
+    out.append("")
+    out.append("Each cell: upstream allocate calls per operation · peak bytes held from upstream "
+               "(through a counting decorator over `new_delete_resource()`; for `new_delete` "
+               "itself, counted in one untimed iteration, since every operation is an upstream "
+               "call). The preloaded rows run the same calls as `new_delete`.")
+    out.append("")
+    out.append(table(["row"] + workloads,
+                     [[f"`{r}`"] + [traffic_cell(res, w, r) for w in workloads]
+                      for r in res.rows if "+" not in r]))
+    out.append("")
+    out += instruction_section(results_dir)
+
+    csv_out = io.StringIO()
+    writer = csv.writer(csv_out, lineterminator="\n")
+    writer.writerow(["round", "workload", "row", "ns_per_op", "baseline_ns_per_op", "ratio"])
+    for w in workloads:
+        for row in res.rows:
+            for r, ratio in round_ratios(res, w, row).items():
+                writer.writerow([r, w, row,
+                                 f"{statistics.median(res.samples[(w, row)][r]):.4g}",
+                                 f"{statistics.median(res.samples[(w, BASELINE)][r]):.4g}",
+                                 f"{ratio:.4f}"])
+    return "\n".join(out), csv_out.getvalue()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("results_dir", type=Path)
+    parser.add_argument("--out", type=Path, help="also write the markdown here")
+    parser.add_argument("--csv", type=Path, help="write the per-round ratios here")
+    args = parser.parse_args()
+    markdown, csv_text = build(args.results_dir)
+    if args.out:
+        args.out.write_text(markdown)
+    if args.csv:
+        args.csv.write_text(csv_text)
+    print(markdown)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: MIT
+#include "rows.hpp"
+
+#include "adaptors.hpp"
+#include "limit_resources.hpp"
+
+#include <pmrkit/fixed_block_resource.hpp>
+
+#include <dlfcn.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <system_error>
+
+namespace pmrkit_bench {
+
+namespace {
+
+using upstream_ptr = std::pmr::memory_resource*;
+
+template <class Resource>
+stack own(std::unique_ptr<Resource> resource) {
+    Resource* raw = resource.get();
+    return {std::move(resource), raw, {}};
+}
+
+// For resources whose memory only comes back by release(): the stack releases after every
+// request, which bounds what they hold.
+template <class Resource>
+stack own_released_after_request(std::unique_ptr<Resource> resource) {
+    Resource* raw = resource.get();
+    return {std::move(resource), raw, [raw] { raw->release(); }};
+}
+
+// THE table: one entry per row, in the order of the report.
+const row table[] = {
+    {.name = "new_delete",
+     .note = "std::pmr::new_delete_resource(): the baseline, every operation is a malloc",
+     .workloads = all_workloads,
+     .make =
+         [](upstream_ptr upstream) {
+             return stack{nullptr, upstream, {}};
+         },
+     .is_upstream = true},
+    {.name = "std_unsync_pool",
+     .note = "std::pmr::unsynchronized_pool_resource, default options; libstdc++ 12 returns "
+             "8-aligned blocks for allocate(17..24, 16), so its W3 blocks are under-aligned",
+     .workloads = all_workloads,
+     .make =
+         [](upstream_ptr upstream) {
+             return own(std::make_unique<std::pmr::unsynchronized_pool_resource>(upstream));
+         },
+     .known_misaligned = W3},
+    {.name = "std_monotonic",
+     .note = "std::pmr::monotonic_buffer_resource, release() after every iteration: every 1000 ops "
+             "in W1 and W2, after each container in W4a-c (10k strings, 10k nodes, 100k "
+             "inserts), after each request in W5",
+     .workloads = W1 | W2 | W4a | W4b | W4c | W5,
+     .make =
+         [](upstream_ptr upstream) {
+             return own_released_after_request(
+                 std::make_unique<std::pmr::monotonic_buffer_resource>(upstream));
+         }},
+    {.name = "boost_unsync_pool",
+     .note = "boost::container::pmr::unsynchronized_pool_resource, default options, through "
+             "adaptor",
+     .workloads = all_workloads,
+     .make =
+         [](upstream_ptr upstream) { return own(std::make_unique<boost_unsync_pool>(upstream)); }},
+    {.name = "foonathan_memory_pool",
+     .note = "foonathan::memory::memory_pool<node_pool>, node size 64, first block 4 KiB, through "
+             "adaptor",
+     .workloads = W1 | W2,
+     .make =
+         [](upstream_ptr upstream) { return own(std::make_unique<foonathan_pool>(64, upstream)); }},
+    {.name = "limit_free_list",
+     .note = "hand-written intrusive free list of 64 B blocks in 64 KiB chunks, no checks: the "
+             "floor for a fixed-block pool behind a virtual call",
+     .workloads = W1 | W2,
+     .make =
+         [](upstream_ptr upstream) { return own(std::make_unique<limit_free_list>(upstream)); }},
+    {.name = "limit_size_class",
+     .note = "hand-written free list per 16 B size class up to 1024 B, 64 KiB chunks, no checks: "
+             "the floor for a size-class pool",
+     .workloads = W3,
+     .make =
+         [](upstream_ptr upstream) { return own(std::make_unique<limit_size_class>(upstream)); }},
+    {.name = "fixed_block",
+     .note = "pmrkit::fixed_block_resource, block_size 64, other options default",
+     .workloads = W1 | W2,
+     .make =
+         [](upstream_ptr upstream) {
+             return own(std::make_unique<pmrkit::fixed_block_resource>(
+                 pmrkit::fixed_block_options{.block_size = 64}, upstream));
+         }},
+};
+
+std::string canonical_or_same(const std::string& path) {
+    std::error_code ec;
+    auto canonical = std::filesystem::canonical(path, ec);
+    return ec ? path : canonical.string();
+}
+
+} // namespace
+
+std::span<const row> rows() {
+    return table;
+}
+
+const row* find_row(std::string_view name) {
+    for (const row& r : table) {
+        if (r.name == name) {
+            return &r;
+        }
+    }
+    return nullptr;
+}
+
+stack build_timed(const row& r, counting_resource& counting) {
+    return r.make(r.is_upstream ? std::pmr::new_delete_resource() : &counting);
+}
+
+malloc_check check_malloc() {
+    // Resolved the way the program's own calls are, so a failed LD_PRELOAD shows here.
+    void* address = dlsym(RTLD_DEFAULT, "malloc");
+    Dl_info info{};
+    malloc_check check;
+    check.resolved = address != nullptr && dladdr(address, &info) != 0 && info.dli_fname != nullptr
+                         ? canonical_or_same(info.dli_fname)
+                         : "unknown";
+    const char* wanted = std::getenv("PMRKIT_BENCH_MALLOC");
+    if (wanted != nullptr && *wanted != '\0') {
+        check.expected = canonical_or_same(wanted);
+        check.ok = check.resolved == check.expected;
+    } else {
+        check.expected = "libc";
+        check.ok = std::filesystem::path(check.resolved).filename().string().starts_with("libc.");
+    }
+    return check;
+}
+
+} // namespace pmrkit_bench

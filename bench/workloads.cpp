@@ -1,0 +1,466 @@
+// SPDX-License-Identifier: MIT
+// The comparison benchmark: every row of rows.cpp on every workload it applies to. Resources are
+// reached only through std::pmr::memory_resource*, hidden from the optimizer, so every call stays
+// virtual as in user code. Random inputs are computed once, outside the timed loops.
+//
+// Each benchmark reports the counter ops_per_iter: time per operation = time / ops_per_iter.
+// The process exits non-zero when any benchmark failed (Google Benchmark 1.7.1 itself exits 0).
+#include "rows.hpp"
+
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <random>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace {
+
+using pmrkit_bench::row;
+
+bool g_failed = false;
+
+// --- Inputs, computed once per process with fixed seeds -----------------------------------------
+
+std::vector<std::uint32_t> permutation(std::size_t n, std::uint64_t seed) {
+    std::vector<std::uint32_t> order(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        order[i] = static_cast<std::uint32_t>(i);
+    }
+    std::mt19937_64 rng(seed);
+    std::shuffle(order.begin(), order.end(), rng);
+    return order;
+}
+
+// Strings of 20..60 characters: too long for the small-string buffer, so each one allocates.
+const std::vector<std::string>& texts() {
+    static const std::vector<std::string> all = [] {
+        std::mt19937_64 rng(1);
+        std::uniform_int_distribution<std::size_t> length(20, 60);
+        std::uniform_int_distribution<int> letter('a', 'z');
+        std::vector<std::string> v(4096);
+        for (std::string& s : v) {
+            s.resize(length(rng));
+            for (char& c : s) {
+                c = static_cast<char>(letter(rng));
+            }
+        }
+        return v;
+    }();
+    return all;
+}
+
+std::string_view text(std::size_t i) {
+    const auto& all = texts();
+    return all[i % all.size()];
+}
+
+// One step of a random-replacement workload: free live[victim], allocate `bytes` in its place.
+struct replacement {
+    std::uint32_t victim;
+    std::uint32_t bytes;
+};
+
+template <class Bytes>
+std::vector<replacement> replacements(std::size_t steps, std::size_t live, std::uint64_t seed,
+                                      Bytes bytes) {
+    std::mt19937_64 rng(seed);
+    std::uniform_int_distribution<std::size_t> victim(0, live - 1);
+    std::vector<replacement> v(steps);
+    for (replacement& r : v) {
+        r.victim = static_cast<std::uint32_t>(victim(rng));
+        r.bytes = static_cast<std::uint32_t>(bytes(rng));
+    }
+    return v;
+}
+
+// --- Workloads ----------------------------------------------------------------------------------
+// A workload is constructed over the resource (untimed set-up), runs iteration() in the timed
+// loop, and gives its live memory back in its destructor.
+
+class workload_base {
+public:
+    explicit workload_base(std::pmr::memory_resource* mr) : m_mr(mr) {}
+    [[nodiscard]] bool misaligned() const { return m_misaligned != 0; }
+
+protected:
+    // Low address bits that must be zero, OR-ed per block and checked once after the loop.
+    static std::uintptr_t low_bits(const void* p, std::size_t alignment) {
+        return reinterpret_cast<std::uintptr_t>(p) & (alignment - 1);
+    }
+    // Allocates, notes the alignment in `bad`, and writes the first word, as a user would.
+    static void* take(std::pmr::memory_resource* mr, std::size_t bytes, std::size_t alignment,
+                      std::uintptr_t& bad) {
+        void* p = mr->allocate(bytes, alignment);
+        bad |= low_bits(p, alignment);
+        std::memcpy(p, &bytes, sizeof bytes);
+        return p;
+    }
+
+    std::pmr::memory_resource* m_mr;
+    std::uintptr_t m_misaligned = 0;
+};
+
+// W1: allocate and free 64 B, alignment 8.
+class churn : public workload_base {
+public:
+    static constexpr pmrkit_bench::workload id = pmrkit_bench::W1;
+    static constexpr std::size_t ops = 1000;
+    using workload_base::workload_base;
+
+    void iteration() {
+        std::pmr::memory_resource* mr = m_mr;
+        std::uintptr_t bad = 0;
+        for (std::size_t i = 0; i < ops; ++i) {
+            mr->deallocate(take(mr, 64, 8, bad), 64, 8);
+        }
+        m_misaligned |= bad;
+    }
+};
+
+// W2: 1000 x 64 B, then freed in a fixed shuffled order.
+class batch : public workload_base {
+public:
+    static constexpr pmrkit_bench::workload id = pmrkit_bench::W2;
+    static constexpr std::size_t ops = 1000;
+
+    explicit batch(std::pmr::memory_resource* mr) : workload_base(mr), m_blocks(ops) {}
+
+    void iteration() {
+        static const std::vector<std::uint32_t> order = permutation(ops, 2);
+        std::pmr::memory_resource* mr = m_mr;
+        std::uintptr_t bad = 0;
+        for (std::size_t i = 0; i < ops; ++i) {
+            m_blocks[i] = take(mr, 64, 8, bad);
+        }
+        for (std::uint32_t i : order) {
+            mr->deallocate(m_blocks[i], 64, 8);
+        }
+        m_misaligned |= bad;
+    }
+
+private:
+    std::vector<void*> m_blocks;
+};
+
+// The live set of a random-replacement workload (W3, W7), taken from and given back to the
+// resource outside the timed loop.
+class live_set : public workload_base {
+public:
+    static constexpr std::size_t alignment = alignof(std::max_align_t);
+
+    live_set(std::pmr::memory_resource* mr, const std::vector<replacement>& steps, std::size_t live)
+        : workload_base(mr), m_steps(steps), m_blocks(live) {
+        for (std::size_t i = 0; i < live; ++i) {
+            m_blocks[i] = {take(mr, steps[i].bytes, alignment, m_misaligned), steps[i].bytes};
+        }
+    }
+    live_set(const live_set&) = delete;
+    live_set& operator=(const live_set&) = delete;
+    ~live_set() {
+        for (const block& b : m_blocks) {
+            m_mr->deallocate(b.p, b.bytes, alignment);
+        }
+    }
+
+protected:
+    struct block {
+        void* p;
+        std::size_t bytes;
+    };
+
+    // Frees a random live block and allocates the next size in its place.
+    const block& replace() {
+        const replacement& step = m_steps[m_next];
+        m_next = (m_next + 1) % m_steps.size();
+        block& b = m_blocks[step.victim];
+        m_mr->deallocate(b.p, b.bytes, alignment);
+        b = {take(m_mr, step.bytes, alignment, m_misaligned), step.bytes};
+        return b;
+    }
+
+private:
+    const std::vector<replacement>& m_steps;
+    std::vector<block> m_blocks;
+    std::size_t m_next = 0;
+};
+
+// W3: live set of 10,000 blocks of 8..1024 B (70% <= 128 B), random replacement.
+class mixed : public live_set {
+public:
+    static constexpr pmrkit_bench::workload id = pmrkit_bench::W3;
+    static constexpr std::size_t ops = 1000;
+    static constexpr std::size_t live = 10'000;
+
+    explicit mixed(std::pmr::memory_resource* mr) : live_set(mr, steps(), live) {}
+
+    void iteration() {
+        for (std::size_t i = 0; i < ops; ++i) {
+            replace();
+        }
+    }
+
+private:
+    static const std::vector<replacement>& steps() {
+        static const std::vector<replacement> all =
+            replacements(1 << 16, live, 3, [](std::mt19937_64& rng) {
+                std::bernoulli_distribution small(0.7);
+                std::uniform_int_distribution<std::size_t> small_size(8, 128);
+                std::uniform_int_distribution<std::size_t> large_size(129, 1024);
+                return small(rng) ? small_size(rng) : large_size(rng);
+            });
+        return all;
+    }
+};
+
+// W7: live set of 4 blocks of 256 KiB..4 MiB, random replacement, one byte written per page.
+class large : public live_set {
+public:
+    static constexpr pmrkit_bench::workload id = pmrkit_bench::W7;
+    static constexpr std::size_t ops = 1;
+    static constexpr std::size_t live = 4;
+    static constexpr std::size_t page = 4096;
+
+    explicit large(std::pmr::memory_resource* mr) : live_set(mr, steps(), live) {}
+
+    void iteration() {
+        const block& b = replace();
+        auto* bytes = static_cast<unsigned char*>(b.p);
+        for (std::size_t offset = page; offset < b.bytes; offset += page) {
+            bytes[offset] = 1;
+        }
+    }
+
+private:
+    static const std::vector<replacement>& steps() {
+        static const std::vector<replacement> all =
+            replacements(1024, live, 7, [](std::mt19937_64& rng) {
+                std::uniform_int_distribution<std::size_t> pages(64, 1024);
+                return pages(rng) * page;
+            });
+        return all;
+    }
+};
+
+// W4a: pmr::vector of 10,000 pmr::strings, built and destroyed.
+class string_vector : public workload_base {
+public:
+    static constexpr pmrkit_bench::workload id = pmrkit_bench::W4a;
+    static constexpr std::size_t ops = 10'000;
+    using workload_base::workload_base;
+
+    void iteration() {
+        std::pmr::vector<std::pmr::string> v(m_mr);
+        for (std::size_t i = 0; i < ops; ++i) {
+            v.emplace_back(text(i));
+        }
+        m_misaligned |= low_bits(v.data(), alignof(std::pmr::string));
+    }
+};
+
+// W4b: pmr::map<int, pmr::string>: 10,000 inserts, then 10,000 erases; ops counts both.
+class string_map : public workload_base {
+public:
+    static constexpr pmrkit_bench::workload id = pmrkit_bench::W4b;
+    static constexpr std::size_t keys = 10'000;
+    static constexpr std::size_t ops = 2 * keys;
+    using workload_base::workload_base;
+
+    void iteration() {
+        static const std::vector<std::uint32_t> insert_order = permutation(keys, 4);
+        static const std::vector<std::uint32_t> erase_order = permutation(keys, 5);
+        using map = std::pmr::map<int, std::pmr::string>;
+        map m(m_mr);
+        std::uintptr_t bad = 0;
+        for (std::uint32_t key : insert_order) {
+            const auto it = m.try_emplace(static_cast<int>(key), text(key)).first;
+            bad |= low_bits(&*it, alignof(map::value_type));
+        }
+        for (std::uint32_t key : erase_order) {
+            m.erase(static_cast<int>(key));
+        }
+        m_misaligned |= bad;
+    }
+};
+
+// W4c: pmr::unordered_map<u64, u64>: 100,000 inserts of random keys, then destroyed.
+class hash_map : public workload_base {
+public:
+    static constexpr pmrkit_bench::workload id = pmrkit_bench::W4c;
+    static constexpr std::size_t ops = 100'000;
+    using workload_base::workload_base;
+
+    void iteration() {
+        static const std::vector<std::uint64_t> keys = [] {
+            std::mt19937_64 rng(6);
+            std::vector<std::uint64_t> v(ops);
+            for (std::uint64_t& k : v) {
+                k = rng();
+            }
+            return v;
+        }();
+        using map = std::pmr::unordered_map<std::uint64_t, std::uint64_t>;
+        map m(m_mr);
+        std::uintptr_t bad = 0;
+        for (std::size_t i = 0; i < ops; ++i) {
+            bad |= low_bits(&*m.emplace(keys[i], i).first, alignof(map::value_type));
+        }
+        m_misaligned |= bad;
+    }
+};
+
+// W5: one request: a vector of 200 strings and an unordered_map of 100 strings, then dropped.
+class request : public workload_base {
+public:
+    static constexpr pmrkit_bench::workload id = pmrkit_bench::W5;
+    static constexpr std::size_t ops = 1;
+    using workload_base::workload_base;
+
+    void iteration() {
+        std::pmr::vector<std::pmr::string> items(m_mr);
+        for (std::size_t i = 0; i < 200; ++i) {
+            items.emplace_back(text(m_next++));
+        }
+        std::pmr::unordered_map<int, std::pmr::string> index(m_mr);
+        for (int key = 0; key < 100; ++key) {
+            index.try_emplace(key, text(m_next++));
+        }
+        m_misaligned |= low_bits(items.data(), alignof(std::pmr::string));
+    }
+
+private:
+    std::size_t m_next = 0;
+};
+
+// --- The benchmark ------------------------------------------------------------------------------
+
+template <class Workload>
+void run(benchmark::State& state, const row& r) {
+    pmrkit_bench::counting_resource counting(std::pmr::new_delete_resource());
+    pmrkit_bench::stack stack = build_timed(r, counting);
+    std::pmr::memory_resource* mr = stack.resource;
+    benchmark::DoNotOptimize(mr);
+
+    std::size_t calls = 0;
+    bool misaligned = false;
+    {
+        Workload w(mr);
+        const std::size_t calls_before = counting.calls();
+        for (auto _ : state) {
+            w.iteration();
+            if (stack.after_request) {
+                stack.after_request();
+            }
+        }
+        calls = counting.calls() - calls_before;
+        misaligned = w.misaligned();
+    }
+    const double ops = static_cast<double>(state.iterations()) * Workload::ops;
+    double calls_per_op = static_cast<double>(calls) / ops;
+    auto peak_bytes = static_cast<double>(counting.peak_bytes());
+
+    if (r.is_upstream) {
+        pmrkit_bench::counting_resource untimed(std::pmr::new_delete_resource());
+        pmrkit_bench::stack counted = r.make(&untimed);
+        Workload w(counted.resource);
+        const std::size_t calls_before = untimed.calls();
+        w.iteration();
+        calls_per_op = static_cast<double>(untimed.calls() - calls_before) /
+                       static_cast<double>(Workload::ops);
+        peak_bytes = static_cast<double>(untimed.peak_bytes());
+    }
+
+    state.counters["ops_per_iter"] = static_cast<double>(Workload::ops);
+    state.counters["upstream_calls_per_op"] = calls_per_op;
+    state.counters["upstream_peak_bytes"] = peak_bytes;
+    state.SetItemsProcessed(static_cast<std::int64_t>(ops));
+    if (misaligned) {
+        if ((r.known_misaligned & Workload::id) != 0) {
+            state.counters["misaligned"] = 1;
+        } else {
+            g_failed = true;
+            state.SkipWithError("a block was not aligned as requested");
+        }
+    }
+}
+
+struct workload_entry {
+    pmrkit_bench::workload id;
+    const char* name;
+    const char* unit; // what one operation is, for the report
+    void (*run)(benchmark::State&, const row&);
+};
+
+template <class Workload>
+constexpr workload_entry entry(const char* name, const char* unit) {
+    return {Workload::id, name, unit, &run<Workload>};
+}
+
+const workload_entry workloads[] = {
+    entry<churn>("W1", "ns per 64 B alloc+free"),
+    entry<batch>("W2", "ns per 64 B alloc+free"),
+    entry<mixed>("W3", "ns per free+alloc"),
+    entry<string_vector>("W4a", "ns per string"),
+    entry<string_map>("W4b", "ns per insert or erase"),
+    entry<hash_map>("W4c", "ns per insert"),
+    entry<request>("W5", "ns per request"),
+    entry<large>("W7", "ns per free+alloc+touch"),
+};
+
+} // namespace
+
+int main(int argc, char** argv) {
+    benchmark::Initialize(&argc, argv);
+    if (benchmark::ReportUnrecognizedArguments(argc, argv)) {
+        return 2;
+    }
+
+    const pmrkit_bench::malloc_check check = pmrkit_bench::check_malloc();
+    benchmark::AddCustomContext("malloc_expected", check.expected);
+    benchmark::AddCustomContext("malloc_resolved", check.resolved);
+    benchmark::AddCustomContext("malloc_check", check.ok ? "ok" : "FAILED");
+    if (!check.ok) {
+        std::fprintf(stderr, "pmrkit_bench: malloc resolves to %s, expected %s\n",
+                     check.resolved.c_str(), check.expected.c_str());
+    }
+#if defined(__clang__)
+    benchmark::AddCustomContext("compiler", "clang " __clang_version__);
+#else
+    benchmark::AddCustomContext("compiler", "g++ " __VERSION__);
+#endif
+#if defined(NDEBUG)
+    benchmark::AddCustomContext("pmrkit_build", "NDEBUG");
+#else
+    benchmark::AddCustomContext("pmrkit_build", "assertions on (not a release build)");
+#endif
+
+    std::string row_order;
+    for (const row& r : pmrkit_bench::rows()) {
+        row_order += std::string(r.name) + ",";
+        benchmark::AddCustomContext("note:" + std::string(r.name), std::string(r.note));
+    }
+    benchmark::AddCustomContext("rows", row_order);
+
+    for (const workload_entry& w : workloads) {
+        benchmark::AddCustomContext("unit:" + std::string(w.name), w.unit);
+        for (const row& r : pmrkit_bench::rows()) {
+            if ((r.workloads & w.id) != 0) {
+                const std::string name = std::string(w.name) + "/" + std::string(r.name);
+                benchmark::RegisterBenchmark(name.c_str(), [run = w.run,
+                                                            &r](benchmark::State& state) {
+                    run(state, r);
+                })->Unit(benchmark::kNanosecond);
+            }
+        }
+    }
+
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    return g_failed ? 1 : 0;
+}
