@@ -23,6 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import chart
 import report
 
 # label -> library file; the Debian packages from scripts/install-deps.sh.
@@ -36,10 +37,12 @@ PRELOADS = {
 PRELOADED_FILTER = "/new_delete$|^W1/heap$"
 
 # Rows whose 64 B allocate+deallocate pair is counted under callgrind; virtual_call is the two
-# calls alone, into a resource that does nothing. PRELOADED_INSTRUCTION_ROWS are counted again
-# under each preloaded malloc.
-INSTRUCTION_ROWS = ["virtual_call", "limit_free_list", "fixed_block", "foonathan_memory_pool",
-                    "boost_unsync_pool", "new_delete", "heap", "std_unsync_pool"]
+# calls alone, into a resource that does nothing; stats_over_fixed_block minus fixed_block is what
+# stats_resource adds over its upstream. PRELOADED_INSTRUCTION_ROWS are counted again under each
+# preloaded malloc.
+INSTRUCTION_ROWS = ["virtual_call", "limit_free_list", "fixed_block", "stats_over_fixed_block",
+                    "foonathan_memory_pool", "boost_unsync_pool", "new_delete", "heap",
+                    "std_unsync_pool"]
 PRELOADED_INSTRUCTION_ROWS = ["new_delete", "heap"]
 
 # Sized for <= 10 minutes (full) and <= 2 minutes (quick) on the 2-core reference machine, build
@@ -179,9 +182,15 @@ def main():
     markdown, csv_text = report.build(results)
     (out_dir / "bench-report.md").write_text(markdown)
     (out_dir / "bench-ratios.csv").write_text(csv_text)
+    context = json.loads((results / "round1-glibc.json").read_text())["context"]
+    title = (f"pmrkit vs new_delete_resource: {report.cpu_model()}, {os.cpu_count()} cores, "
+             f"{context.get('compiler', '?')}, {context.get('date', '?')[:10]}")
+    (out_dir / "bench-chart.svg").write_text(chart.render(*chart.load(out_dir / "bench-ratios.csv"),
+                                                          title))
     print(markdown)
     progress(f"done in {mode['wall_seconds']} s; report: {out_dir / 'bench-report.md'}, "
-             f"per-round ratios: {out_dir / 'bench-ratios.csv'}")
+             f"chart: {out_dir / 'bench-chart.svg'}, per-round ratios: "
+             f"{out_dir / 'bench-ratios.csv'}")
 
 
 if __name__ == "__main__":

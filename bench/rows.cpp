@@ -6,6 +6,7 @@
 
 #include <pmrkit/fixed_block_resource.hpp>
 #include <pmrkit/heap_resource.hpp>
+#include <pmrkit/stats_resource.hpp>
 
 #include <dlfcn.h>
 
@@ -31,6 +32,35 @@ template <class Resource>
 stack own_released_after_request(std::unique_ptr<Resource> resource) {
     Resource* raw = resource.get();
     return {std::move(resource), raw, [raw] { raw->release(); }};
+}
+
+// Owns a pool and a decorator over it. The stack allocates from the decorator itself, so the
+// holder adds no call; its own allocate and deallocate only make it a complete resource.
+template <class Decorator, class Pool>
+class decorated_pool final : public identity_resource {
+public:
+    template <class Options>
+    decorated_pool(const Options& options, upstream_ptr upstream)
+        : m_pool(options, upstream), m_top(&m_pool) {}
+
+    Decorator& top() { return m_top; }
+
+private:
+    void* do_allocate(std::size_t bytes, std::size_t alignment) override {
+        return m_top.allocate(bytes, alignment);
+    }
+    void do_deallocate(void* p, std::size_t bytes, std::size_t alignment) override {
+        m_top.deallocate(p, bytes, alignment);
+    }
+
+    Pool m_pool;
+    Decorator m_top;
+};
+
+template <class Decorator, class Pool>
+stack own_decorated(std::unique_ptr<decorated_pool<Decorator, Pool>> holder) {
+    Decorator* top = &holder->top();
+    return {std::move(holder), top, {}};
 }
 
 // THE table: one entry per row, in the order of the report.
@@ -99,6 +129,17 @@ const row table[] = {
          [](upstream_ptr upstream) {
              return own(std::make_unique<pmrkit::fixed_block_resource>(
                  pmrkit::fixed_block_options{.block_size = 64}, upstream));
+         }},
+    {.name = "stats_over_fixed_block",
+     .note = "pmrkit::stats_resource (single-threaded) over the fixed_block row's pool: what "
+             "counting costs is the difference to the fixed_block row",
+     .workloads = W1 | W2,
+     .make =
+         [](upstream_ptr upstream) {
+             return own_decorated(
+                 std::make_unique<
+                     decorated_pool<pmrkit::stats_resource, pmrkit::fixed_block_resource>>(
+                     pmrkit::fixed_block_options{.block_size = 64}, upstream));
          }},
 };
 

@@ -17,6 +17,7 @@ chunk_list::span chunk_list::allocate(std::pmr::memory_resource& upstream,
     auto* f = ::new (begin + footer_offset) footer{m_head, total, chunk_alignment};
     m_head = f;
     ++m_count;
+    ++m_taken;
     m_bytes += total;
     return {begin, begin + footer_offset};
 }

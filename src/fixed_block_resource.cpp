@@ -89,4 +89,19 @@ void fixed_block_resource::release() noexcept {
     m_last_chunk_blocks = 0;
 }
 
+resource_stats fixed_block_resource::stats() const noexcept {
+    resource_stats s;
+    s.resource = "fixed_block_resource";
+    const std::size_t pool_blocks = blocks_in_use();
+    s.blocks_in_use = pool_blocks + m_oversize.count();
+    s.bytes_in_use = pool_blocks * m_block_size + m_oversize.block_bytes();
+    s.peak_blocks_in_use = m_peak;
+    s.peak_bytes_in_use = m_peak * m_block_size;
+    s.upstream_allocations = m_chunks.chunks_taken() + m_oversize.upstream_allocations();
+    s.upstream_deallocations =
+        m_chunks.chunks_taken() - m_chunks.count() + m_oversize.upstream_deallocations();
+    s.upstream_bytes = upstream_bytes();
+    return s;
+}
+
 } // namespace pmrkit

@@ -34,6 +34,7 @@ void upstream_blocks::reserve_one_more() {
     const std::size_t capacity = m_capacity == 0 ? first_capacity : checked_mul(m_capacity, 2);
     auto* table = static_cast<record*>(
         m_upstream->allocate(checked_mul(capacity, sizeof(record)), alignof(record)));
+    ++m_allocations;
     for (std::size_t i = 0; i < capacity; ++i) {
         table[i] = record{nullptr, 0, 0};
     }
@@ -48,6 +49,7 @@ void upstream_blocks::reserve_one_more() {
     }
     if (old != nullptr) {
         m_upstream->deallocate(old, old_capacity * sizeof(record), alignof(record));
+        ++m_deallocations;
     }
 }
 
@@ -57,6 +59,7 @@ void* upstream_blocks::allocate(std::size_t bytes, std::size_t alignment) {
     }
     reserve_one_more();
     void* p = m_upstream->allocate(bytes, alignment);
+    ++m_allocations;
     insert({p, bytes, alignment});
     ++m_count;
     m_block_bytes += bytes;
@@ -88,16 +91,19 @@ void upstream_blocks::deallocate(void* p, std::size_t bytes, std::size_t alignme
         m_block_bytes -= bytes;
     }
     m_upstream->deallocate(p, bytes, alignment);
+    ++m_deallocations;
 }
 
 void upstream_blocks::release() noexcept {
     for (std::size_t i = 0; i < m_capacity; ++i) {
         if (m_table[i].p != nullptr) {
             m_upstream->deallocate(m_table[i].p, m_table[i].bytes, m_table[i].alignment);
+            ++m_deallocations;
         }
     }
     if (m_table != nullptr) {
         m_upstream->deallocate(m_table, m_capacity * sizeof(record), alignof(record));
+        ++m_deallocations;
     }
     m_table = nullptr;
     m_capacity = 0;

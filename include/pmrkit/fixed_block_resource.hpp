@@ -6,6 +6,7 @@
 #include "pmrkit/detail/free_list.hpp"
 #include "pmrkit/detail/upstream_blocks.hpp"
 #include "pmrkit/growth_policy.hpp"
+#include "pmrkit/resource_stats.hpp"
 
 #include <cstddef>
 #include <limits>
@@ -97,6 +98,13 @@ public:
     }
     // Passed-through (oversize or over-aligned) blocks currently live.
     [[nodiscard]] std::size_t oversize_blocks() const noexcept { return m_oversize.count(); }
+
+    // The snapshot in the common shape, O(free blocks) like blocks_in_use(). Bytes are whole
+    // blocks; pass-through blocks count in blocks_in_use and bytes_in_use, the peak is of pool
+    // blocks. The fast path counts nothing, so allocations, deallocations and served_locally are
+    // not known here (put a stats_resource above the pool for them); upstream calls are counted
+    // on the slow path since construction, release() included.
+    [[nodiscard]] resource_stats stats() const noexcept;
 
 private:
     [[nodiscard]] bool fits(std::size_t bytes, std::size_t alignment) const noexcept {

@@ -38,6 +38,8 @@ public:
     [[nodiscard]] std::size_t count() const noexcept { return m_count; }
     // Bytes held from upstream, footers included.
     [[nodiscard]] std::size_t bytes() const noexcept { return m_bytes; }
+    // Chunks taken from upstream since construction; those given back are this minus count().
+    [[nodiscard]] std::size_t chunks_taken() const noexcept { return m_taken; }
 
     static constexpr std::size_t overhead = 3 * sizeof(std::size_t);
 
@@ -57,6 +59,7 @@ private:
     footer* m_head = nullptr;
     std::size_t m_count = 0;
     std::size_t m_bytes = 0;
+    std::size_t m_taken = 0;
 };
 
 } // namespace pmrkit::detail

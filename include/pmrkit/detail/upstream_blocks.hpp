@@ -32,6 +32,11 @@ public:
     [[nodiscard]] std::size_t bytes() const noexcept {
         return m_block_bytes + m_capacity * sizeof(record);
     }
+    // Bytes of the recorded blocks alone.
+    [[nodiscard]] std::size_t block_bytes() const noexcept { return m_block_bytes; }
+    // Calls made to upstream since construction, for blocks and for the table.
+    [[nodiscard]] std::size_t upstream_allocations() const noexcept { return m_allocations; }
+    [[nodiscard]] std::size_t upstream_deallocations() const noexcept { return m_deallocations; }
 
 private:
     struct record {
@@ -49,6 +54,8 @@ private:
     std::size_t m_capacity = 0; // zero or a power of two
     std::size_t m_count = 0;
     std::size_t m_block_bytes = 0;
+    std::size_t m_allocations = 0;
+    std::size_t m_deallocations = 0;
 };
 
 } // namespace pmrkit::detail
