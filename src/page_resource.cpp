@@ -60,6 +60,14 @@ void page_resource::do_deallocate(void* p, std::size_t bytes, std::size_t alignm
     unmap(p, shape_of(bytes, alignment));
 }
 
+resource_stats page_resource::stats() const noexcept {
+    resource_stats s;
+    s.resource = "page_resource";
+    s.bytes_in_use = mapped_bytes();
+    s.upstream_bytes = mapped_bytes();
+    return s;
+}
+
 void page_resource::count_mapped(std::size_t bytes) noexcept {
     const std::size_t now = m_mapped.fetch_add(bytes, std::memory_order_relaxed) + bytes;
     std::size_t peak = m_peak.load(std::memory_order_relaxed);

@@ -44,6 +44,14 @@ TEST_CASE("heap_resource: heap() is one shared instance, equal to every heap_res
     local.deallocate(p, 100, 256);
 }
 
+TEST_CASE("heap_resource: stats() names the resource and claims no counts") {
+    const resource_stats s = heap()->stats();
+    CHECK(s.resource == "heap_resource");
+    CHECK_FALSE(s.allocations.has_value());
+    CHECK_FALSE(s.bytes_in_use.has_value());
+    CHECK_FALSE(s.upstream_bytes.has_value());
+}
+
 TEST_CASE("heap_resource: plain new is asked for a non-zero multiple of the alignment") {
     CHECK(heap_resource::plain_size(0, 1) == 1);
     CHECK(heap_resource::plain_size(1, 1) == 1);

@@ -143,6 +143,18 @@ TEST_CASE("page_resource: whole pages, given back to the OS on deallocate") {
     pages.deallocate(b, 0, 1);
 }
 
+TEST_CASE("page_resource: stats() reports the mapped bytes") {
+    page_resource pages;
+    void* p = pages.allocate(3 * pages.page_size() - 1, 8);
+    const resource_stats s = pages.stats();
+    CHECK(s.resource == "page_resource");
+    CHECK(s.bytes_in_use == 3 * pages.page_size());
+    CHECK(s.upstream_bytes == 3 * pages.page_size());
+    CHECK_FALSE(s.allocations.has_value());
+    pages.deallocate(p, 3 * pages.page_size() - 1, 8);
+    CHECK(pages.stats().bytes_in_use == 0);
+}
+
 TEST_CASE("page_resource: a 2 MiB-aligned 2 MiB request maps at most 4 MiB and unmaps it all") {
     page_resource pages;
     const std::size_t vm_before = vm_size_bytes();

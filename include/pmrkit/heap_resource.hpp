@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include "pmrkit/resource_stats.hpp"
+
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -55,6 +57,14 @@ public:
     constexpr heap_resource() noexcept = default;
     heap_resource(const heap_resource&) = delete;
     heap_resource& operator=(const heap_resource&) = delete;
+
+    // Stateless, so only the name: the malloc keeps the counts (put a stats_resource above for
+    // them).
+    [[nodiscard]] resource_stats stats() const noexcept {
+        resource_stats s;
+        s.resource = "heap_resource";
+        return s;
+    }
 
     // Plain operator new's alignment for sizes that are multiples of it (16 on x86-64).
     static constexpr std::size_t plain_new_alignment = __STDCPP_DEFAULT_NEW_ALIGNMENT__;

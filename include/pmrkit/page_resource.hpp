@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include "pmrkit/resource_stats.hpp"
+
 #include <atomic>
 #include <cstddef>
 #include <memory_resource>
@@ -67,6 +69,10 @@ public:
     [[nodiscard]] std::size_t peak_mapped_bytes() const noexcept {
         return m_peak.load(std::memory_order_relaxed);
     }
+
+    // bytes_in_use and upstream_bytes (held from the OS) are mapped_bytes(); requests are not
+    // counted (put a stats_resource above for them).
+    [[nodiscard]] resource_stats stats() const noexcept;
 
 private:
     struct shape {
