@@ -3,7 +3,8 @@
 """Runs the comparison and prints the report (report.py).
 
 Each round runs pmrkit_bench once with every row (glibc malloc), then once per preloaded malloc
-(LD_PRELOAD of the Debian library) with only the new_delete rows. Benchmarks are interleaved at
+(LD_PRELOAD of the Debian library) with only the rows that depend on the malloc: new_delete on
+every workload, heap on W1. Benchmarks are interleaved at
 random with several repetitions inside each process. Ratios are later taken within a round, so
 drift of the shared machine between rounds does not enter them. Then callgrind counts the
 instructions per allocate+deallocate pair (pmrkit_instructions).
@@ -32,12 +33,17 @@ PRELOADS = {
     "tcmalloc": "libtcmalloc_minimal.so.4",
 }
 
-# Rows whose 64 B allocate+deallocate pair is counted under callgrind (new_delete also under
-# each preloaded malloc); virtual_call is the two calls alone, into a resource that does nothing;
-# stats_over_fixed_block minus fixed_block is what stats_resource adds over its upstream.
+# What the preloaded processes run (a --benchmark_filter): the rows whose speed is the malloc's.
+PRELOADED_FILTER = "/new_delete$|^W1/heap$"
+
+# Rows whose 64 B allocate+deallocate pair is counted under callgrind; virtual_call is the two
+# calls alone, into a resource that does nothing; stats_over_fixed_block minus fixed_block is what
+# stats_resource adds over its upstream. PRELOADED_INSTRUCTION_ROWS are counted again under each
+# preloaded malloc.
 INSTRUCTION_ROWS = ["virtual_call", "limit_free_list", "fixed_block", "size_class",
                     "stats_over_fixed_block", "arena", "foonathan_memory_pool",
-                    "boost_unsync_pool", "new_delete", "std_unsync_pool"]
+                    "boost_unsync_pool", "new_delete", "heap", "std_unsync_pool"]
+PRELOADED_INSTRUCTION_ROWS = ["new_delete", "heap"]
 
 # Sized for <= 10 minutes (full) and <= 2 minutes (quick) on the 2-core reference machine, build
 # included. A round takes about 80 s (full) of CPU time; on a loaded machine it takes longer,
@@ -72,7 +78,7 @@ def preload_env(library):
 
 def run_round(bench, results, round_number, rounds, mode):
     processes = [("glibc", None, None)]
-    processes += [(label, find_library(lib), "/new_delete$") for label, lib in PRELOADS.items()]
+    processes += [(label, find_library(lib), PRELOADED_FILTER) for label, lib in PRELOADS.items()]
     for label, library, benchmark_filter in processes:
         out = results / f"round{round_number}-{label}.json"
         command = [
@@ -86,7 +92,7 @@ def run_round(bench, results, round_number, rounds, mode):
         if benchmark_filter:
             command.append(f"--benchmark_filter={benchmark_filter}")
         started = time.monotonic()
-        what = "all rows" if library is None else "new_delete rows"
+        what = "all rows" if library is None else "malloc-bound rows"
         progress(f"round {round_number}/{rounds}: {label} ({what})")
         with open(results / f"round{round_number}-{label}.log", "w") as log:
             status = subprocess.run(command, env=preload_env(library), stdout=log,
@@ -119,8 +125,8 @@ def count_instructions(instructions, pairs):
     if error:
         return {"error": f"empty loop: {error}"}
     jobs = [(row, row, None) for row in INSTRUCTION_ROWS]
-    jobs += [(f"new_delete+{label}", "new_delete", find_library(lib))
-             for label, lib in PRELOADS.items()]
+    jobs += [(f"{row}+{label}", row, find_library(lib))
+             for label, lib in PRELOADS.items() for row in PRELOADED_INSTRUCTION_ROWS]
     counts = {}
     for label, row, library in jobs:
         progress(f"callgrind: {label}")

@@ -70,16 +70,16 @@ def load(results_dir):
             res.peak[key].append(bench["upstream_peak_bytes"])
             if bench.get("misaligned"):
                 res.misaligned.add(key)
-    # The preloaded rows next to the baseline.
-    preloaded = [r for r in res.rows if r.startswith(BASELINE + "+")]
-    rest = [r for r in res.rows if r not in preloaded and r != BASELINE]
-    res.rows = ([BASELINE] if BASELINE in res.rows else []) + preloaded + rest
+    # Every row followed by its preloaded variants (row+malloc), the baseline first.
+    plain = [r for r in res.rows if "+" not in r]
+    plain.sort(key=lambda r: r != BASELINE)
+    res.rows = [v for r in plain for v in [r] + [p for p in res.rows if p.startswith(r + "+")]]
     return res
 
 
-def round_ratios(res, workload, row):
-    """{round: median ns/op of row / median ns/op of the baseline in the same round}."""
-    base = res.samples.get((workload, BASELINE), {})
+def round_ratios(res, workload, row, base_row=BASELINE):
+    """{round: median ns/op of row / median ns/op of base_row in the same round}."""
+    base = res.samples.get((workload, base_row), {})
     mine = res.samples.get((workload, row), {})
     return {r: statistics.median(mine[r]) / statistics.median(base[r])
             for r in sorted(mine) if base.get(r)}
@@ -123,6 +123,39 @@ def time_cell(res, workload, row):
         return f"{fmt_ns(ns)} / ?{mark}"
     spread = f" ({fmt_ratio(min(ratios))}–{fmt_ratio(max(ratios))})" if len(ratios) > 1 else ""
     return f"{fmt_ns(ns)} / **{fmt_ratio(statistics.median(ratios))}**{spread}{mark}"
+
+
+def malloc_sections(res):
+    """Rows also run under preloaded mallocs, against new_delete under the same malloc: the ratio
+    is taken within one process and round (new_delete+X and row+X run side by side)."""
+    out = []
+    labels = sorted({r.split("+", 1)[1] for r in res.rows if "+" in r})
+    for row in [r for r in res.rows if "+" not in r and r != BASELINE]:
+        for workload in WORKLOADS:
+            pairs = [("glibc", row, BASELINE)] + [(label, f"{row}+{label}", f"{BASELINE}+{label}")
+                                                  for label in labels]
+            pairs = [p for p in pairs if (workload, p[1]) in res.samples]
+            if len(pairs) < 2:
+                continue
+            lines = []
+            for label, mine, base in pairs:
+                ratios = list(round_ratios(res, workload, mine, base).values())
+                if not ratios:  # refused rows have no samples
+                    lines.append([label, "—", "—", "—"])
+                    continue
+                medians = [fmt_ns(statistics.median(x for xs in res.samples[(workload, r)].values()
+                                                    for x in xs)) for r in (base, mine)]
+                spread = (f" ({fmt_ratio(min(ratios))}–{fmt_ratio(max(ratios))})"
+                          if len(ratios) > 1 else "")
+                lines.append([label] + medians
+                             + [f"**{fmt_ratio(statistics.median(ratios))}**{spread}"])
+            out += [f"## `{row}` against `{BASELINE}` under each malloc, {workload}", "",
+                    f"Same process, same round: `{row}+X` and `{BASELINE}+X` run side by side with "
+                    f"X preloaded as malloc. Median ns per operation; the ratio is the median of "
+                    f"the per-round ratios (min–max); below 1, `{row}` is faster.", "",
+                    table(["malloc", f"`{BASELINE}` ns", f"`{row}` ns", f"`{row}` / `{BASELINE}`"],
+                          lines), ""]
+    return out
 
 
 def traffic_cell(res, workload, row):
@@ -223,9 +256,9 @@ def build(results_dir):
         notes.append(f"† `{row}` refused: {why}.")
     for row in res.rows:
         if "+" in row:
-            label = row.split("+", 1)[1]
+            plain_row, label = row.split("+", 1)
             ctx = res.contexts.get(label, {})
-            notes.append(f"`{row}`: `new_delete`, with malloc from "
+            notes.append(f"`{row}`: `{plain_row}`, with malloc from "
                          f"`{ctx.get('malloc_resolved', '?')}` (checked in the process by "
                          f"dladdr(dlsym(RTLD_DEFAULT, \"malloc\")): "
                          f"{ctx.get('malloc_check', '?')}).")
@@ -238,12 +271,13 @@ def build(results_dir):
     out.append("Each cell: upstream allocate calls per operation · peak bytes held from upstream "
                "(through a counting decorator over `new_delete_resource()`; for `new_delete` "
                "itself, counted in one untimed iteration, since every operation is an upstream "
-               "call). The preloaded rows run the same calls as `new_delete`.")
+               "call). The preloaded rows run the same calls as the rows they are named after.")
     out.append("")
     out.append(table(["row"] + workloads,
                      [[f"`{r}`"] + [traffic_cell(res, w, r) for w in workloads]
                       for r in res.rows if "+" not in r]))
     out.append("")
+    out += malloc_sections(res)
     out += instruction_section(results_dir)
 
     csv_out = io.StringIO()

@@ -6,6 +6,7 @@
 
 #include <pmrkit/arena_resource.hpp>
 #include <pmrkit/fixed_block_resource.hpp>
+#include <pmrkit/heap_resource.hpp>
 #include <pmrkit/stats_resource.hpp>
 #include <pmrkit/size_class_resource.hpp>
 
@@ -74,6 +75,12 @@ const row table[] = {
              return stack{nullptr, upstream, {}};
          },
      .is_upstream = true},
+    {.name = "heap",
+     .note = "pmrkit::heap(): plain operator new where it guarantees the alignment, aligned "
+             "new above; no upstream, every operation is a malloc as in new_delete (its upstream "
+             "traffic shows 0); also run under each preloaded malloc",
+     .workloads = all_workloads,
+     .make = [](upstream_ptr) { return stack{nullptr, pmrkit::heap(), {}}; }},
     {.name = "std_unsync_pool",
      .note = "std::pmr::unsynchronized_pool_resource, default options; libstdc++ 12 returns "
              "8-aligned blocks for allocate(17..24, 16), so its W3 blocks are under-aligned",

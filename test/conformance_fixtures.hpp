@@ -5,6 +5,12 @@
 //   make(upstream)           a std::unique_ptr<resource> taking memory from `upstream`
 //   max_alignment            every power of two up to this is honoured, for any size
 //   freed                    what becomes of deallocated memory (freed_memory below)
+// and optionally:
+//   make()                   instead of make(upstream), for a resource with no upstream (memory
+//                            from the OS or operator new); the upstream checks then do not apply
+//   bottom()                 what the checking upstream takes its memory from (default
+//                            new_delete_resource()), to test a stack: resource -> check -> bottom
+//   instances_compare_equal  true for a stateless resource whose instances all compare equal
 // A resource with a release() member is also checked to give everything back through it.
 // Adding a resource to the project means adding its fixtures here and to the list at the end.
 #pragma once
@@ -12,7 +18,9 @@
 #include "pmrkit/arena_resource.hpp"
 #include "pmrkit/boost_adaptor.hpp"
 #include "pmrkit/fixed_block_resource.hpp"
+#include "pmrkit/heap_resource.hpp"
 #include "pmrkit/limit_resource.hpp"
+#include "pmrkit/page_resource.hpp"
 #include "pmrkit/stats_resource.hpp"
 #include "pmrkit/test_resource.hpp"
 #include "pmrkit/size_class_resource.hpp"
@@ -144,6 +152,45 @@ using size_class_default = size_class_fixture<0, size_class_options{}.max_empty_
 using size_class_eager = size_class_fixture<2048, 0, 0>;
 using size_class_wide = size_class_fixture<65536, 4, std::size_t{1} << 20>;
 
+struct heap_fixture {
+    using resource = heap_resource;
+    static std::unique_ptr<resource> make() { return std::make_unique<resource>(); }
+    static constexpr std::size_t max_alignment = 4096;
+    static constexpr freed_memory freed = freed_memory::returned_upstream;
+    static constexpr bool instances_compare_equal = true;
+};
+
+template <bool HugePages, bool Prefault>
+struct page_fixture {
+    using resource = page_resource;
+    static std::unique_ptr<resource> make() {
+        return std::make_unique<resource>(
+            page_options{.huge_pages = HugePages, .prefault = Prefault});
+    }
+    static constexpr std::size_t max_alignment = page_resource::huge_page_size;
+    static constexpr freed_memory freed = freed_memory::returned_upstream;
+};
+
+using page_plain = page_fixture<false, false>;
+using page_huge_prefaulted = page_fixture<true, true>;
+
+// Stacks: the fixture's resource over the checking upstream over `Bottom()`, so that a
+// composition is tested with every upstream check still in place.
+template <class Fixture, std::pmr::memory_resource* (*Bottom)()>
+struct stacked_on : Fixture {
+    static std::pmr::memory_resource* bottom() { return Bottom(); }
+};
+
+inline std::pmr::memory_resource* shared_pages() {
+    static page_resource pages;
+    return &pages;
+}
+inline std::pmr::memory_resource* shared_heap() { return heap(); }
+
+using fixed_block_64_on_pages = stacked_on<fixed_block_64, shared_pages>;
+using fixed_block_4096_aligned_on_pages = stacked_on<fixed_block_4096_aligned, shared_pages>;
+using fixed_block_64_on_heap = stacked_on<fixed_block_64, shared_heap>;
+
 } // namespace pmrkit::test
 
 TYPE_TO_STRING(pmrkit::test::fixed_block_64);
@@ -160,6 +207,12 @@ TYPE_TO_STRING(pmrkit::test::boost_round_trip);
 TYPE_TO_STRING(pmrkit::test::size_class_default);
 TYPE_TO_STRING(pmrkit::test::size_class_eager);
 TYPE_TO_STRING(pmrkit::test::size_class_wide);
+TYPE_TO_STRING(pmrkit::test::heap_fixture);
+TYPE_TO_STRING(pmrkit::test::page_plain);
+TYPE_TO_STRING(pmrkit::test::page_huge_prefaulted);
+TYPE_TO_STRING(pmrkit::test::fixed_block_64_on_pages);
+TYPE_TO_STRING(pmrkit::test::fixed_block_4096_aligned_on_pages);
+TYPE_TO_STRING(pmrkit::test::fixed_block_64_on_heap);
 
 #define PMRKIT_CONFORMANCE_FIXTURES                                                                \
     pmrkit::test::fixed_block_64, pmrkit::test::fixed_block_16,                                    \
@@ -168,4 +221,6 @@ TYPE_TO_STRING(pmrkit::test::size_class_wide);
         pmrkit::test::limit_1gib, pmrkit::test::arena_default, pmrkit::test::arena_with_buffer,    \
         pmrkit::test::arena_small_chunks, pmrkit::test::boost_round_trip,                          \
         pmrkit::test::size_class_default, pmrkit::test::size_class_eager,                          \
-        pmrkit::test::size_class_wide
+        pmrkit::test::size_class_wide, pmrkit::test::heap_fixture, pmrkit::test::page_plain,       \
+        pmrkit::test::page_huge_prefaulted, pmrkit::test::fixed_block_64_on_pages,                 \
+        pmrkit::test::fixed_block_4096_aligned_on_pages, pmrkit::test::fixed_block_64_on_heap

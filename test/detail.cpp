@@ -35,6 +35,18 @@ TEST_CASE("detail::math: checked arithmetic throws instead of wrapping") {
     CHECK_FALSE(detail::is_satisfiable(max - 4095, 4096));
 }
 
+TEST_CASE("detail::math: is_satisfiable refuses what no allocator could honour") {
+    constexpr auto max = std::numeric_limits<std::size_t>::max();
+    CHECK(detail::is_satisfiable(0, 1));
+    CHECK(detail::is_satisfiable(max / 2 - 4096, 4096));
+    CHECK_FALSE(detail::is_satisfiable(max / 2 - 4095, 4096));
+    CHECK_FALSE(detail::is_satisfiable(max, 16));
+    CHECK_FALSE(detail::is_satisfiable(64, 24));
+    CHECK_FALSE(detail::is_satisfiable(64, 0));
+    CHECK_FALSE(detail::is_satisfiable(0, (max >> 1) + 1));
+    CHECK_FALSE(detail::is_satisfiable(max / 2 + 5, (max >> 1) + 1));
+}
+
 TEST_CASE("detail::free_list: LIFO, intrusive") {
     std::array<void*, 3> blocks{};
     detail::free_list list;

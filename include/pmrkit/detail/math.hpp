@@ -47,14 +47,12 @@ namespace pmrkit::detail {
     return checked_add(n, alignment - 1) & ~(alignment - 1);
 }
 
-// Whether any upstream can be asked for this block: the alignment is a power of two and no size
-// arithmetic inside an upstream (std's aligned operator new rounds the size up to the alignment)
-// can wrap. Check it before passing a caller's size on.
+// Whether a request could ever be honoured: a power-of-two alignment, and a size small enough that
+// no allocator's padding arithmetic can wrap (std's aligned operator new rounds the size up to the
+// alignment). Resources refuse anything else with std::bad_alloc before any arithmetic.
 [[nodiscard]] constexpr bool is_satisfiable(std::size_t bytes, std::size_t alignment) noexcept {
-    // Bounding the alignment first keeps `half - alignment` from wrapping for alignments near
-    // 2^63.
     constexpr std::size_t half = std::numeric_limits<std::size_t>::max() / 2;
-    return is_power_of_two(alignment) && alignment <= half / 2 && bytes <= half - alignment;
+    return is_power_of_two(alignment) && alignment <= half && bytes <= half - alignment;
 }
 
 // Largest power of two dividing n (n > 0).

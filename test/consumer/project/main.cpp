@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include <pmrkit/fixed_block_resource.hpp>
+#include <pmrkit/heap_resource.hpp>
 #include <pmrkit/limit_resource.hpp>
+#include <pmrkit/page_resource.hpp>
 #include <pmrkit/stats_resource.hpp>
 #include <pmrkit/test_resource.hpp>
 
@@ -9,7 +11,7 @@
 #include <vector>
 
 int main() {
-    pmrkit::test_resource checked(std::pmr::new_delete_resource());
+    pmrkit::test_resource checked(pmrkit::heap());
     pmrkit::fixed_block_resource pool({.block_size = 32}, &checked);
     pmrkit::limit_resource budget(1 << 20, &pool);
     pmrkit::stats_resource stats(&budget);
@@ -18,8 +20,14 @@ int main() {
         v.push_back(i);
     }
     void* p = pool.allocate(24, 8);
-    const bool ok = v[999] == 999 && pool.blocks_in_use() == 1 && stats.allocations() > 0 &&
-                    !pmrkit::to_json(pmrkit::stack_stats(stats, budget, pool, checked)).empty();
+    pmrkit::page_resource pages;
+    void* page = pages.allocate(100, 4096);
+    const bool ok =
+        v[999] == 999 && pool.blocks_in_use() == 1 && stats.allocations() > 0 &&
+        pages.mapped_bytes() == pages.page_size() &&
+        !pmrkit::to_json(pmrkit::stack_stats(stats, budget, pool, checked, *pmrkit::heap(), pages))
+             .empty();
+    pages.deallocate(page, 100, 4096);
     pool.deallocate(p, 24, 8);
     std::puts(ok ? "consumer ok" : "consumer FAILED");
     return ok ? 0 : 1;

@@ -1,0 +1,302 @@
+// SPDX-License-Identifier: MIT
+// page_resource beyond the conformance suite, checked against what the kernel reports: page
+// rounding, alignment without waste, the 2 MiB case, prefaulting (mincore), transparent huge
+// pages (/proc/self/smaps), failure, threads, and fixed_block_resource stacked on it.
+#include "pmrkit/page_resource.hpp"
+
+#include "pmrkit/detail/math.hpp"
+#include "pmrkit/fixed_block_resource.hpp"
+#include "support/live_blocks.hpp"
+
+#include <doctest/doctest.h>
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <list>
+#include <memory_resource>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <type_traits>
+#include <vector>
+
+namespace pmrkit::test {
+namespace {
+
+constexpr std::size_t mib = std::size_t{1} << 20;
+
+std::size_t os_page_size() { return static_cast<std::size_t>(::sysconf(_SC_PAGESIZE)); }
+
+// mincore fails with ENOMEM when part of the range is not mapped.
+bool is_mapped(const void* p, std::size_t bytes) {
+    std::vector<unsigned char> pages((bytes + os_page_size() - 1) / os_page_size());
+    return ::mincore(const_cast<void*>(p), bytes, pages.data()) == 0;
+}
+
+std::size_t resident_pages(const void* p, std::size_t bytes) {
+    std::vector<unsigned char> pages((bytes + os_page_size() - 1) / os_page_size());
+    REQUIRE(::mincore(const_cast<void*>(p), bytes, pages.data()) == 0);
+    std::size_t resident = 0;
+    for (const unsigned char page : pages) {
+        resident += page & 1u;
+    }
+    return resident;
+}
+
+// The process's total mapped address space (VmSize), read without allocating so that reading it
+// does not change it.
+std::size_t vm_size_bytes() {
+    char text[4096];
+    const int fd = ::open("/proc/self/status", O_RDONLY);
+    REQUIRE(fd >= 0);
+    const ssize_t length = ::read(fd, text, sizeof(text) - 1);
+    ::close(fd);
+    REQUIRE(length > 0);
+    text[length] = '\0';
+    const char* line = std::strstr(text, "VmSize:");
+    REQUIRE(line != nullptr);
+    return std::strtoull(line + 7, nullptr, 10) * 1024;
+}
+
+// The transparent huge page mode in brackets in /sys/kernel/mm/transparent_hugepage/enabled
+// ("always", "madvise" or "never"), or "" where the kernel has no THP.
+std::string thp_mode() {
+    std::ifstream file("/sys/kernel/mm/transparent_hugepage/enabled");
+    std::string text;
+    std::getline(file, text);
+    const auto open = text.find('[');
+    const auto close = text.find(']');
+    return open == std::string::npos || close == std::string::npos
+               ? std::string()
+               : text.substr(open + 1, close - open - 1);
+}
+
+// AnonHugePages, in bytes, of the mapping that contains p, from /proc/self/smaps.
+std::size_t anon_huge_bytes(const void* p) {
+    const auto address = reinterpret_cast<std::uintptr_t>(p);
+    std::ifstream smaps("/proc/self/smaps");
+    std::string line;
+    bool inside = false;
+    while (std::getline(smaps, line)) {
+        std::uintptr_t begin = 0;
+        std::uintptr_t end = 0;
+        char dash = 0;
+        std::istringstream header(line);
+        if (header >> std::hex >> begin >> dash >> end && dash == '-') {
+            inside = begin <= address && address < end;
+        } else if (inside && line.starts_with("AnonHugePages:")) {
+            return std::stoull(line.substr(14)) * 1024;
+        }
+    }
+    FAIL("no mapping with AnonHugePages contains " << p);
+    return 0;
+}
+
+} // namespace
+
+static_assert(std::is_final_v<page_resource>);
+static_assert(!std::is_copy_constructible_v<page_resource>);
+static_assert(!std::is_move_constructible_v<page_resource>);
+
+TEST_CASE("page_resource: options and page size readable back; takes no memory") {
+    const page_resource plain;
+    CHECK(plain.page_size() == os_page_size());
+    CHECK_FALSE(plain.options().huge_pages);
+    CHECK_FALSE(plain.options().prefault);
+    CHECK(plain.mapped_bytes() == 0);
+    CHECK(plain.peak_mapped_bytes() == 0);
+
+    const page_resource huge({.huge_pages = true, .prefault = true});
+    CHECK(huge.options().huge_pages);
+    CHECK(huge.options().prefault);
+    CHECK(huge.mapped_bytes() == 0);
+}
+
+TEST_CASE("page_resource: whole pages, given back to the OS on deallocate") {
+    page_resource pages;
+    const std::size_t page = pages.page_size();
+    struct request {
+        std::size_t bytes;
+        std::size_t mapped;
+    };
+    for (const request r : {request{0, page}, {1, page}, {page, page}, {page + 1, 2 * page},
+                            {5 * mib + 3, 5 * mib + page}}) {
+        CAPTURE(r.bytes);
+        void* p = pages.allocate(r.bytes, 8);
+        CHECK(pages.mapped_bytes() == r.mapped);
+        CHECK(detail::is_aligned(p, page));
+        CHECK(is_mapped(p, r.mapped));
+        std::memset(p, 0x5A, r.bytes);
+        pages.deallocate(p, r.bytes, 8);
+        CHECK(pages.mapped_bytes() == 0);
+        CHECK_FALSE(is_mapped(p, r.mapped));
+    }
+    void* a = pages.allocate(0, 1);
+    void* b = pages.allocate(0, 1);
+    CHECK(a != b);
+    pages.deallocate(a, 0, 1);
+    pages.deallocate(b, 0, 1);
+}
+
+TEST_CASE("page_resource: stats() reports the mapped bytes") {
+    page_resource pages;
+    void* p = pages.allocate(3 * pages.page_size() - 1, 8);
+    const resource_stats s = pages.stats();
+    CHECK(s.resource == "page_resource");
+    CHECK(s.bytes_in_use == 3 * pages.page_size());
+    CHECK(s.upstream_bytes == 3 * pages.page_size());
+    CHECK_FALSE(s.allocations.has_value());
+    pages.deallocate(p, 3 * pages.page_size() - 1, 8);
+    CHECK(pages.stats().bytes_in_use == 0);
+}
+
+TEST_CASE("page_resource: a 2 MiB-aligned 2 MiB request maps at most 4 MiB and unmaps it all") {
+    page_resource pages;
+    const std::size_t vm_before = vm_size_bytes();
+    void* p = pages.allocate(2 * mib, 2 * mib);
+    const std::size_t vm_allocated = vm_size_bytes();
+    CHECK(detail::is_aligned(p, 2 * mib));
+    CHECK(pages.peak_mapped_bytes() <= 4 * mib);
+    CHECK(pages.peak_mapped_bytes() == 4 * mib - pages.page_size()); // excess below the alignment
+    CHECK(pages.mapped_bytes() == 2 * mib);
+    CHECK(vm_allocated - vm_before == 2 * mib); // the excess really was unmapped
+    std::memset(p, 1, 2 * mib);
+
+    pages.deallocate(p, 2 * mib, 2 * mib);
+    const std::size_t vm_freed = vm_size_bytes();
+    CHECK(pages.mapped_bytes() == 0);
+    CHECK(vm_freed == vm_before);
+    CHECK_FALSE(is_mapped(p, 2 * mib));
+}
+
+TEST_CASE("page_resource: any power-of-two alignment, the excess mapped below the alignment") {
+    const std::size_t page = os_page_size();
+    for (std::size_t alignment = 1; alignment <= 8 * mib; alignment *= 2) {
+        for (const std::size_t bytes : {std::size_t{1}, page, 3 * page + 5, mib}) {
+            CAPTURE(alignment);
+            CAPTURE(bytes);
+            page_resource pages;
+            const std::size_t mapped = detail::align_up(bytes, page);
+            void* p = pages.allocate(bytes, alignment);
+            CHECK(detail::is_aligned(p, alignment));
+            CHECK(pages.mapped_bytes() == mapped);
+            CHECK(pages.peak_mapped_bytes() - mapped < std::max(alignment, page));
+            std::memset(p, 7, bytes);
+            pages.deallocate(p, bytes, alignment);
+            CHECK(pages.mapped_bytes() == 0);
+        }
+    }
+}
+
+TEST_CASE("page_resource: prefault makes every page resident; without it none is") {
+    constexpr std::size_t pages_wanted = 64;
+    for (const bool prefault : {false, true}) {
+        CAPTURE(prefault);
+        page_resource pages({.prefault = prefault});
+        const std::size_t bytes = pages_wanted * pages.page_size();
+        void* p = pages.allocate(bytes, 64 * 1024);
+        CHECK(resident_pages(p, bytes) == (prefault ? pages_wanted : 0));
+        pages.deallocate(p, bytes, 64 * 1024);
+    }
+}
+
+TEST_CASE("page_resource: transparent huge pages when asked and the kernel allows") {
+    const std::string mode = thp_mode();
+    if (mode.empty() || mode == "never") {
+        MESSAGE("skipped: transparent huge pages are off (/sys/kernel/mm/transparent_hugepage/"
+                "enabled is "
+                << (mode.empty() ? "absent" : "[never]") << ")");
+        return;
+    }
+    constexpr std::size_t bytes = 8 * mib;
+    page_resource huge({.huge_pages = true, .prefault = true});
+    void* p = huge.allocate(bytes, 8);
+    CHECK(detail::is_aligned(p, page_resource::huge_page_size)); // so whole huge pages fit
+    const std::size_t huge_bytes = anon_huge_bytes(p);
+    MESSAGE("THP mode [" << mode << "]: AnonHugePages " << huge_bytes / 1024 << " kB of the "
+                         << bytes / 1024 << " kB mapping with huge_pages (/proc/self/smaps)");
+    CHECK(huge_bytes > 0);
+    huge.deallocate(p, bytes, 8);
+
+    if (mode == "madvise") {
+        // Only advised mappings get huge pages in this mode: the option is what makes them.
+        page_resource small({.prefault = true});
+        void* q = small.allocate(bytes, page_resource::huge_page_size);
+        CHECK(anon_huge_bytes(q) == 0);
+        small.deallocate(q, bytes, page_resource::huge_page_size);
+    }
+}
+
+TEST_CASE("page_resource: std::bad_alloc when the OS refuses, and the resource stays usable") {
+    page_resource pages;
+    void* kept = pages.allocate(100, 8);
+    // volatile: these requests are meant to fail, which compilers would warn about.
+    volatile std::size_t beyond_address_space = std::size_t{1} << 48;
+    CHECK_THROWS_AS((void)pages.allocate(beyond_address_space, 8), std::bad_alloc);
+    CHECK_THROWS_AS((void)pages.allocate(4096, beyond_address_space), std::bad_alloc);
+    volatile std::size_t not_power_of_two = 3 * 4096;
+    CHECK_THROWS_AS((void)pages.allocate(4096, not_power_of_two), std::bad_alloc);
+    CHECK(pages.mapped_bytes() == pages.page_size());
+    void* more = pages.allocate(100, 8);
+    pages.deallocate(more, 100, 8);
+    pages.deallocate(kept, 100, 8);
+    CHECK(pages.mapped_bytes() == 0);
+}
+
+TEST_CASE("page_resource: threads share one resource and the counters stay exact") {
+    page_resource pages;
+    const auto churn = [&pages](std::size_t salt) {
+        std::vector<std::pair<void*, std::size_t>> live;
+        for (std::size_t i = 0; i < 3000; ++i) {
+            const std::size_t bytes = (i * 7919 + salt) % 20000;
+            live.emplace_back(pages.allocate(bytes, 64), bytes);
+            std::memset(live.back().first, static_cast<int>(salt), bytes);
+            if (i % 3 == 2) {
+                pages.deallocate(live.front().first, live.front().second, 64);
+                live.erase(live.begin());
+            }
+        }
+        for (const auto& [p, bytes] : live) {
+            pages.deallocate(p, bytes, 64);
+        }
+    };
+    std::thread other(churn, 1);
+    churn(2);
+    other.join();
+    CHECK(pages.mapped_bytes() == 0);
+    CHECK(pages.peak_mapped_bytes() > 0);
+}
+
+TEST_CASE("page_resource: fixed_block_resource on top takes its chunks as mapped pages") {
+    page_resource pages;
+    {
+        fixed_block_resource pool({.block_size = 64, .initial_blocks = 1000}, &pages);
+        live_blocks live(pool);
+        for (int i = 0; i < 10000; ++i) {
+            live.allocate(48, 16);
+        }
+        live.allocate(100000, 4096); // passed through to the pages with its alignment
+        live.check_all();
+        // Each chunk is one mapping, rounded up to whole pages.
+        CHECK(pages.mapped_bytes() >= pool.upstream_bytes());
+        CHECK(pages.mapped_bytes() - pool.upstream_bytes() <
+              (pool.chunk_count() + pool.oversize_blocks() + 1) * pages.page_size());
+        std::pmr::list<std::pmr::string> strings(&pool);
+        for (int i = 0; i < 1000; ++i) {
+            strings.emplace_back(std::to_string(i) + " and a string too long for SSO");
+        }
+        CHECK(strings.back().starts_with("999"));
+        strings.clear();
+        live.free_all();
+        pool.release();
+        CHECK(pages.mapped_bytes() == 0);
+    }
+    CHECK(pages.mapped_bytes() == 0);
+}
+
+} // namespace pmrkit::test
