@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include <pmrkit/fixed_block_resource.hpp>
 #include <pmrkit/limit_resource.hpp>
+#include <pmrkit/object_pool.hpp>
 #include <pmrkit/stats_resource.hpp>
 #include <pmrkit/test_resource.hpp>
 
@@ -18,7 +19,9 @@ int main() {
         v.push_back(i);
     }
     void* p = pool.allocate(24, 8);
-    const bool ok = v[999] == 999 && pool.blocks_in_use() == 1 && stats.allocations() > 0 &&
+    pmrkit::object_pool<int> ints(&checked);
+    const auto seven = ints.make(7);
+    const bool ok = *seven == 7 && v[999] == 999 && pool.blocks_in_use() == 1 && stats.allocations() > 0 &&
                     !pmrkit::to_json(pmrkit::stack_stats(stats, budget, pool, checked)).empty();
     pool.deallocate(p, 24, 8);
     std::puts(ok ? "consumer ok" : "consumer FAILED");
