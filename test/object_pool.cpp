@@ -181,6 +181,21 @@ TEST_CASE("object_pool: recycling resets and hands the same object out again") {
     CHECK(pool.recycled() == 2);
 }
 
+TEST_CASE("object_pool: the list of kept objects grows geometrically") {
+    test_resource upstream(throwing_checks(), std::pmr::new_delete_resource());
+    object_pool<int> pool({.initial_objects = 2048, .reset = [](int& i) { i = 0; }}, &upstream);
+    std::vector<object_pool<int>::handle> live;
+    for (int i = 0; i < 2000; ++i) {
+        live.push_back(pool.make(i));
+    }
+    // One chunk of blocks and about log2(2000) = 11 buffers for the list, not one per object.
+    CHECK(upstream.allocations() <= 1 + 12);
+    const std::size_t before = upstream.allocations();
+    live.clear(); // every release keeps its object without allocating
+    CHECK(pool.kept() == 2000);
+    CHECK(upstream.allocations() == before);
+}
+
 TEST_CASE("object_pool: preconstructed objects are built eagerly and handed out first") {
     tracked::clear_counts();
     {

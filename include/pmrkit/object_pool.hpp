@@ -5,6 +5,7 @@
 #include "pmrkit/growth_policy.hpp"
 #include "pmrkit/resource_stats.hpp"
 
+#include <algorithm>
 #include <cassert>
 #include <cstddef>
 #include <cstdint>
@@ -183,10 +184,12 @@ private:
     }
 
     // Every live object may come back to m_kept, so its capacity covers them all before one more
-    // is made; the deleter's push_back then never allocates.
+    // is made; the deleter's push_back then never allocates. Doubling keeps it amortized O(1)
+    // (reserve() alone would reallocate on every new object).
     void reserve_kept_slot() {
-        if (recycling()) {
-            m_kept.reserve(m_in_use + m_kept.size() + 1);
+        const std::size_t needed = m_in_use + m_kept.size() + 1;
+        if (recycling() && needed > m_kept.capacity()) {
+            m_kept.reserve(std::max(needed, 2 * m_kept.capacity()));
         }
     }
 
