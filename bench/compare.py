@@ -7,7 +7,8 @@ Each round runs pmrkit_bench once with every row (glibc malloc), then once per p
 every workload, heap on W1. Benchmarks are interleaved at
 random with several repetitions inside each process. Ratios are later taken within a round, so
 drift of the shared machine between rounds does not enter them. Then callgrind counts the
-instructions per allocate+deallocate pair (pmrkit_instructions).
+instructions per allocate+deallocate pair (pmrkit_instructions), and pmrkit_object_bench compares
+object_pool with std::make_unique and a plain fixed_block_resource (its table is appended).
 
 Quick mode (--quick or PMRKIT_BENCH_QUICK=1) runs fewer rounds and repetitions, shorter.
 Progress goes to stderr, the report to stdout.
@@ -50,9 +51,9 @@ PRELOADED_INSTRUCTION_ROWS = ["new_delete", "heap"]
 # so no round starts that would end past budget_seconds, once min_rounds are done.
 MODES = {
     "full": {"rounds": 5, "min_rounds": 3, "budget_seconds": 420, "repetitions": 3,
-             "min_time": 0.2, "instruction_pairs": 200_000},
+             "min_time": 0.2, "instruction_pairs": 200_000, "object_repetitions": 7},
     "quick": {"rounds": 2, "min_rounds": 1, "budget_seconds": 60, "repetitions": 2,
-              "min_time": 0.05, "instruction_pairs": 50_000},
+              "min_time": 0.05, "instruction_pairs": 50_000, "object_repetitions": 3},
 }
 
 
@@ -74,6 +75,18 @@ def preload_env(library):
         env["LD_PRELOAD"] = library
         env["PMRKIT_BENCH_MALLOC"] = library
     return env
+
+
+def object_table(program, mode):
+    """The summary table of pmrkit_object_bench, as a markdown section ("" without the program)."""
+    if not Path(program).exists():
+        return ""
+    progress("object_pool vs make_unique vs fixed_block (pmrkit_object_bench)")
+    out = subprocess.run([program, f"--benchmark_repetitions={mode['object_repetitions']}",
+                          f"--benchmark_min_time={mode['min_time']}", "--benchmark_color=false"],
+                         capture_output=True, text=True, check=True).stdout
+    table = out[out.index("Objects:"):].rstrip()
+    return f"\n## Objects\n\n```\n{table}\n```\n"
 
 
 def run_round(bench, results, round_number, rounds, mode):
@@ -179,7 +192,10 @@ def main():
     (results / "instructions.json").write_text(json.dumps(counts, indent=2))
     (results / "mode.json").write_text(json.dumps(mode, indent=2))
 
+    objects = object_table(str(build / "bench" / "pmrkit_object_bench"), mode)
+
     markdown, csv_text = report.build(results)
+    markdown += objects
     (out_dir / "bench-report.md").write_text(markdown)
     (out_dir / "bench-ratios.csv").write_text(csv_text)
     context = json.loads((results / "round1-glibc.json").read_text())["context"]

@@ -17,6 +17,8 @@
 #include <pmrkit/arena_resource.hpp>
 #include <pmrkit/boost_json.hpp>
 
+#include "benchmark_defaults.hpp"
+
 #include <benchmark/benchmark.h>
 #include <boost/json.hpp>
 
@@ -85,24 +87,12 @@ void run(benchmark::State& state, const std::string& text, std::string_view stor
                             static_cast<std::int64_t>(text.size()));
 }
 
-// Keeps the console output and collects the median throughput of every benchmark.
+// Keeps the console output and collects the median throughput (bytes/s) of every benchmark.
 class summary_reporter final : public benchmark::ConsoleReporter {
 public:
     void ReportRuns(const std::vector<Run>& runs) override {
         ConsoleReporter::ReportRuns(runs);
-        for (const Run& r : runs) {
-            const auto bytes = r.counters.find("bytes_per_second");
-            if (bytes == r.counters.end()) {
-                continue;
-            }
-            const double mb_per_s = bytes->second.value / 1e6;
-            if (r.run_type == Run::RT_Aggregate && r.aggregate_name == "median") {
-                m_median[r.run_name.function_name] = mb_per_s;
-            } else if (r.run_type == Run::RT_Iteration) {
-                // A single repetition has no aggregates: its one run stands for the median.
-                m_median.emplace(r.run_name.function_name, mb_per_s);
-            }
-        }
+        pmrkit_bench::collect_medians(runs, "bytes_per_second", m_median);
     }
 
     void print_table() const {
@@ -124,7 +114,7 @@ public:
 private:
     [[nodiscard]] double median(std::string_view doc, std::string_view storage) const {
         const auto it = m_median.find("json/" + std::string(doc) + "/" + std::string(storage));
-        return it == m_median.end() ? 0.0 : it->second;
+        return it == m_median.end() ? 0.0 : it->second / 1e6;
     }
 
     std::map<std::string, double> m_median;
@@ -138,17 +128,8 @@ std::string json_dir() {
 } // namespace
 
 int main(int argc, char** argv) {
-    std::vector<char*> args{argv[0]};
-    std::string defaults[] = {
-        "--benchmark_repetitions=5", "--benchmark_enable_random_interleaving=true",
-        "--benchmark_report_aggregates_only=true", "--benchmark_min_time=0.2"};
-    for (std::string& d : defaults) {
-        args.push_back(d.data());
-    }
-    args.insert(args.end(), argv + 1, argv + argc);
-    int count = static_cast<int>(args.size());
-    benchmark::Initialize(&count, args.data());
-    if (benchmark::ReportUnrecognizedArguments(count, args.data())) {
+    if (!pmrkit_bench::initialize_with_defaults(argc, argv,
+                                                pmrkit_bench::interleaved_medians)) {
         return 2;
     }
 

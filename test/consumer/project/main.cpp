@@ -2,6 +2,7 @@
 #include <pmrkit/fixed_block_resource.hpp>
 #include <pmrkit/heap_resource.hpp>
 #include <pmrkit/limit_resource.hpp>
+#include <pmrkit/object_pool.hpp>
 #include <pmrkit/page_resource.hpp>
 #include <pmrkit/stats_resource.hpp>
 #include <pmrkit/test_resource.hpp>
@@ -22,8 +23,10 @@ int main() {
     void* p = pool.allocate(24, 8);
     pmrkit::page_resource pages;
     void* page = pages.allocate(100, 4096);
+    pmrkit::object_pool<int> ints(&checked);
+    const auto seven = ints.make(7);
     const bool ok =
-        v[999] == 999 && pool.blocks_in_use() == 1 && stats.allocations() > 0 &&
+        *seven == 7 && v[999] == 999 && pool.blocks_in_use() == 1 && stats.allocations() > 0 &&
         pages.mapped_bytes() == pages.page_size() &&
         !pmrkit::to_json(pmrkit::stack_stats(stats, budget, pool, checked, *pmrkit::heap(), pages))
              .empty();
