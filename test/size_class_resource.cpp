@@ -6,7 +6,6 @@
 #include "support/checking_resource.hpp"
 #include "support/live_blocks.hpp"
 #include "support/pool_model.hpp"
-#include "support/random_size.hpp"
 #include "support/seed.hpp"
 
 #include <doctest/doctest.h>
