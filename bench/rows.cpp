@@ -122,11 +122,11 @@ const row table[] = {
          }},
     {.name = "boost_unsync_pool",
      .note = "boost::container::pmr::unsynchronized_pool_resource, default options, through "
-             "adaptor; its pools ignore the alignment, so its W9 blocks are under-aligned",
+             "adaptor; its pools ignore the alignment, so its W8 and W9 blocks are under-aligned",
      .workloads = all_workloads,
      .make =
          [](upstream_ptr upstream) { return own(std::make_unique<boost_unsync_pool>(upstream)); },
-     .known_misaligned = W9},
+     .known_misaligned = W8 | W9},
     {.name = "foonathan_memory_pool",
      .note = "foonathan::memory::memory_pool<node_pool>, node size 64, first block 4 KiB, through "
              "adaptor",
