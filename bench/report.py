@@ -15,7 +15,7 @@ from collections import defaultdict
 from pathlib import Path
 
 BASELINE = "new_delete"
-WORKLOADS = ["W1", "W2", "W3", "W4a", "W4b", "W4c", "W5", "W7"]
+WORKLOADS = ["W1", "W2", "W3", "W4a", "W4b", "W4c", "W5", "W7", "W8", "W9"]
 NS_PER_UNIT = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
 
 

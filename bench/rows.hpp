@@ -27,8 +27,10 @@ enum workload : unsigned {
     W4c = 1U << 5, // pmr::unordered_map<u64, u64>
     W5 = 1U << 6,  // per request: build containers, drop them
     W7 = 1U << 7,  // large blocks
+    W8 = 1U << 8,  // 256 B alloc+free churn, alignment 64
+    W9 = 1U << 9,  // W3 with alignment 64
 };
-inline constexpr unsigned all_workloads = W1 | W2 | W3 | W4a | W4b | W4c | W5 | W7;
+inline constexpr unsigned all_workloads = W1 | W2 | W3 | W4a | W4b | W4c | W5 | W7 | W8 | W9;
 
 // A resource stack built for one benchmark run.
 struct stack {

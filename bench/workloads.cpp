@@ -107,10 +107,12 @@ protected:
     std::uintptr_t m_misaligned = 0;
 };
 
-// W1: allocate and free 64 B, alignment 8.
-class churn : public workload_base {
+// Allocate and free Bytes, aligned to Alignment. W1: 64 B, alignment 8. W8: 256 B, alignment 64,
+// as a pool of SIMD buffers or cache-line-padded nodes churns them.
+template <pmrkit_bench::workload Id, std::size_t Bytes, std::size_t Alignment>
+class churn_of : public workload_base {
 public:
-    static constexpr pmrkit_bench::workload id = pmrkit_bench::W1;
+    static constexpr pmrkit_bench::workload id = Id;
     static constexpr std::size_t ops = 1000;
     using workload_base::workload_base;
 
@@ -118,11 +120,13 @@ public:
         std::pmr::memory_resource* mr = m_mr;
         std::uintptr_t bad = 0;
         for (std::size_t i = 0; i < ops; ++i) {
-            mr->deallocate(take(mr, 64, 8, bad), 64, 8);
+            mr->deallocate(take(mr, Bytes, Alignment, bad), Bytes, Alignment);
         }
         m_misaligned |= bad;
     }
 };
+using churn = churn_of<pmrkit_bench::W1, 64, 8>;
+using aligned_churn = churn_of<pmrkit_bench::W8, 256, 64>;
 
 // W2: 1000 x 64 B, then freed in a fixed shuffled order.
 class batch : public workload_base {
@@ -153,10 +157,9 @@ private:
 // resource outside the timed loop.
 class live_set : public workload_base {
 public:
-    static constexpr std::size_t alignment = alignof(std::max_align_t);
-
-    live_set(std::pmr::memory_resource* mr, const std::vector<replacement>& steps, std::size_t live)
-        : workload_base(mr), m_steps(steps), m_blocks(live) {
+    live_set(std::pmr::memory_resource* mr, const std::vector<replacement>& steps, std::size_t live,
+             std::size_t alignment = alignof(std::max_align_t))
+        : workload_base(mr), m_steps(steps), m_blocks(live), m_alignment(alignment) {
         for (std::size_t i = 0; i < live; ++i) {
             m_blocks[i] = {take(mr, steps[i].bytes, alignment, m_misaligned), steps[i].bytes};
         }
@@ -165,7 +168,7 @@ public:
     live_set& operator=(const live_set&) = delete;
     ~live_set() {
         for (const block& b : m_blocks) {
-            m_mr->deallocate(b.p, b.bytes, alignment);
+            m_mr->deallocate(b.p, b.bytes, m_alignment);
         }
     }
 
@@ -180,25 +183,28 @@ protected:
         const replacement& step = m_steps[m_next];
         m_next = (m_next + 1) % m_steps.size();
         block& b = m_blocks[step.victim];
-        m_mr->deallocate(b.p, b.bytes, alignment);
-        b = {take(m_mr, step.bytes, alignment, m_misaligned), step.bytes};
+        m_mr->deallocate(b.p, b.bytes, m_alignment);
+        b = {take(m_mr, step.bytes, m_alignment, m_misaligned), step.bytes};
         return b;
     }
 
 private:
     const std::vector<replacement>& m_steps;
     std::vector<block> m_blocks;
+    std::size_t m_alignment;
     std::size_t m_next = 0;
 };
 
-// W3: live set of 10,000 blocks of 8..1024 B (70% <= 128 B), random replacement.
-class mixed : public live_set {
+// Live set of 10,000 blocks of 8..1024 B (70% <= 128 B), random replacement, every block
+// aligned to Alignment. W3: alignment 16 (max_align_t). W9: alignment 64.
+template <pmrkit_bench::workload Id, std::size_t Alignment>
+class mixed_of : public live_set {
 public:
-    static constexpr pmrkit_bench::workload id = pmrkit_bench::W3;
+    static constexpr pmrkit_bench::workload id = Id;
     static constexpr std::size_t ops = 1000;
     static constexpr std::size_t live = 10'000;
 
-    explicit mixed(std::pmr::memory_resource* mr) : live_set(mr, steps(), live) {}
+    explicit mixed_of(std::pmr::memory_resource* mr) : live_set(mr, steps(), live, Alignment) {}
 
     void iteration() {
         for (std::size_t i = 0; i < ops; ++i) {
@@ -218,6 +224,9 @@ private:
         return all;
     }
 };
+
+using mixed = mixed_of<pmrkit_bench::W3, alignof(std::max_align_t)>;
+using aligned_mixed = mixed_of<pmrkit_bench::W9, 64>;
 
 // W7: live set of 4 blocks of 256 KiB..4 MiB, random replacement, one byte written per page.
 class large : public live_set {
@@ -417,6 +426,8 @@ const workload_entry workloads[] = {
     entry<hash_map>("W4c", "ns per insert"),
     entry<request>("W5", "ns per request"),
     entry<large>("W7", "ns per free+alloc+touch"),
+    entry<aligned_churn>("W8", "ns per 256 B alloc+free, alignment 64"),
+    entry<aligned_mixed>("W9", "ns per free+alloc, alignment 64"),
 };
 
 } // namespace

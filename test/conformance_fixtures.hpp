@@ -15,6 +15,7 @@
 // Adding a resource to the project means adding its fixtures here and to the list at the end.
 #pragma once
 
+#include "pmrkit/aligned_pool_resource.hpp"
 #include "pmrkit/arena_resource.hpp"
 #include "pmrkit/boost_adaptor.hpp"
 #include "pmrkit/fixed_block_resource.hpp"
@@ -152,6 +153,21 @@ using size_class_default = size_class_fixture<0, size_class_options{}.max_empty_
 using size_class_eager = size_class_fixture<2048, 0, 0>;
 using size_class_wide = size_class_fixture<65536, 4, std::size_t{1} << 20>;
 
+template <std::size_t Alignment>
+struct aligned_pool_fixture {
+    using resource = aligned_pool_resource;
+    static std::unique_ptr<resource> make(std::pmr::memory_resource* upstream) {
+        return std::make_unique<resource>(aligned_pool_options{.alignment = Alignment}, upstream);
+    }
+    static constexpr std::size_t max_alignment = 4096;
+    static constexpr freed_memory freed = freed_memory::reused;
+};
+
+using aligned_pool_16 = aligned_pool_fixture<16>;
+using aligned_pool_32 = aligned_pool_fixture<32>;
+using aligned_pool_64 = aligned_pool_fixture<64>;
+using aligned_pool_4096 = aligned_pool_fixture<4096>;
+
 struct heap_fixture {
     using resource = heap_resource;
     static std::unique_ptr<resource> make() { return std::make_unique<resource>(); }
@@ -190,6 +206,8 @@ inline std::pmr::memory_resource* shared_heap() { return heap(); }
 using fixed_block_64_on_pages = stacked_on<fixed_block_64, shared_pages>;
 using fixed_block_4096_aligned_on_pages = stacked_on<fixed_block_4096_aligned, shared_pages>;
 using fixed_block_64_on_heap = stacked_on<fixed_block_64, shared_heap>;
+using aligned_pool_64_on_pages = stacked_on<aligned_pool_64, shared_pages>;
+using size_class_default_on_pages = stacked_on<size_class_default, shared_pages>;
 
 } // namespace pmrkit::test
 
@@ -207,6 +225,12 @@ TYPE_TO_STRING(pmrkit::test::boost_round_trip);
 TYPE_TO_STRING(pmrkit::test::size_class_default);
 TYPE_TO_STRING(pmrkit::test::size_class_eager);
 TYPE_TO_STRING(pmrkit::test::size_class_wide);
+TYPE_TO_STRING(pmrkit::test::aligned_pool_16);
+TYPE_TO_STRING(pmrkit::test::aligned_pool_32);
+TYPE_TO_STRING(pmrkit::test::aligned_pool_64);
+TYPE_TO_STRING(pmrkit::test::aligned_pool_4096);
+TYPE_TO_STRING(pmrkit::test::aligned_pool_64_on_pages);
+TYPE_TO_STRING(pmrkit::test::size_class_default_on_pages);
 TYPE_TO_STRING(pmrkit::test::heap_fixture);
 TYPE_TO_STRING(pmrkit::test::page_plain);
 TYPE_TO_STRING(pmrkit::test::page_huge_prefaulted);
@@ -223,4 +247,7 @@ TYPE_TO_STRING(pmrkit::test::fixed_block_64_on_heap);
         pmrkit::test::size_class_default, pmrkit::test::size_class_eager,                          \
         pmrkit::test::size_class_wide, pmrkit::test::heap_fixture, pmrkit::test::page_plain,       \
         pmrkit::test::page_huge_prefaulted, pmrkit::test::fixed_block_64_on_pages,                 \
-        pmrkit::test::fixed_block_4096_aligned_on_pages, pmrkit::test::fixed_block_64_on_heap
+        pmrkit::test::fixed_block_4096_aligned_on_pages, pmrkit::test::fixed_block_64_on_heap,     \
+        pmrkit::test::aligned_pool_16, pmrkit::test::aligned_pool_32,                              \
+        pmrkit::test::aligned_pool_64, pmrkit::test::aligned_pool_4096,                            \
+        pmrkit::test::aligned_pool_64_on_pages, pmrkit::test::size_class_default_on_pages

@@ -5,7 +5,7 @@
 #include "pmrkit/size_class_resource.hpp"
 #include "support/checking_resource.hpp"
 #include "support/live_blocks.hpp"
-#include "support/random_size.hpp"
+#include "support/pool_model.hpp"
 #include "support/seed.hpp"
 
 #include <doctest/doctest.h>
@@ -327,37 +327,14 @@ TEST_CASE("size_class_resource: seeded model test with trim and release in the m
     std::mt19937_64 rng(seed);
     checking_resource upstream;
     size_class_resource pool({.max_empty_spans = 8}, &upstream);
-    live_blocks live(pool);
     const size_bands bands{.small_percent = 70,
                            .small_max = 128,
                            .medium_percent = 27,
                            .medium_max = 40000,
                            .large_max = 600000};
-    for (int op = 0; op < 30000; ++op) {
-        const int pick = std::uniform_int_distribution<int>(0, 999)(rng);
-        if (pick < 2) {
-            pool.trim();
-        } else if (pick < 3) {
-            live.forget_all();
-            pool.release();
-            CHECK(upstream.live_blocks() == 0);
-        } else if (live.empty() || pick < 560) {
-            const std::size_t alignment = std::size_t{1}
-                                          << std::uniform_int_distribution<int>(0, 12)(rng);
-            live.allocate(random_size(rng, bands), alignment);
-        } else {
-            live.free_random(rng);
-        }
-        REQUIRE(pool.upstream_bytes() == upstream.live_bytes());
-        if (op % 1000 == 0) {
-            CHECK(blocks_in_use(pool) + pool.large_blocks_in_use() == live.size());
-        }
-    }
-    live.free_all_shuffled(rng);
-    CHECK(blocks_in_use(pool) == 0);
-    pool.trim();
-    CHECK(pool.upstream_bytes() == 0);
-    CHECK(upstream.live_blocks() == 0);
+    run_pool_model(
+        pool, upstream, rng, bands, 30000, [](void*) {},
+        [](const size_class_resource& p) { return blocks_in_use(p) + p.large_blocks_in_use(); });
 }
 
 TEST_CASE("size_class_resource: stats() in the common shape agree with upstream") {

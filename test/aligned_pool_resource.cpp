@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: MIT
+// aligned_pool_resource beyond the conformance suite: options, the least alignment for every
+// request, sizes rounded to the alignment, no shared cache lines, large blocks, statistics, and a
+// seeded model test.
+#include "pmrkit/aligned_pool_resource.hpp"
+#include "support/checking_resource.hpp"
+#include "support/pool_model.hpp"
+#include "support/seed.hpp"
+
+#include <doctest/doctest.h>
+
+#include <cstdint>
+#include <random>
+#include <set>
+#include <type_traits>
+#include <vector>
+
+namespace pmrkit::test {
+namespace {
+
+std::uintptr_t address(const void* p) { return reinterpret_cast<std::uintptr_t>(p); }
+
+} // namespace
+
+static_assert(std::is_final_v<aligned_pool_resource>);
+static_assert(!std::is_copy_constructible_v<aligned_pool_resource>);
+static_assert(!std::is_move_constructible_v<aligned_pool_resource>);
+
+TEST_CASE("aligned_pool_resource: options are normalized and readable back") {
+    CHECK(aligned_pool_resource().alignment() == 64);
+    CHECK(aligned_pool_resource({.alignment = 1}).alignment() == 16);
+    CHECK(aligned_pool_resource({.alignment = 48}).alignment() == 64);
+    CHECK(aligned_pool_resource({.alignment = 1 << 20}).alignment() == 4096);
+    CHECK(aligned_pool_resource().options().max_pooled_size == 32768);
+    CHECK(aligned_pool_resource({.max_pooled_size = 100}).options().max_pooled_size == 2048);
+    CHECK(aligned_pool_resource({.alignment = 4096, .max_pooled_size = 100})
+              .options()
+              .max_pooled_size == 4096);
+    const aligned_pool_resource r({.max_empty_spans = 3, .large_cache_bytes = 5});
+    CHECK(r.options().max_empty_spans == 3);
+    CHECK(r.pool().options().max_empty_spans == 3);
+    CHECK(r.options().large_cache_bytes == 5);
+}
+
+TEST_CASE("aligned_pool_resource: every block is aligned to the option, whatever is asked") {
+    for (const std::size_t alignment : {16U, 32U, 64U, 128U, 256U, 1024U, 4096U}) {
+        CAPTURE(alignment);
+        checking_resource upstream;
+        aligned_pool_resource pool({.alignment = alignment}, &upstream);
+        std::vector<std::pair<void*, std::size_t>> blocks;
+        for (std::size_t bytes = 0; bytes <= 40000; bytes = bytes * 3 / 2 + 1) {
+            for (const std::size_t asked : {1U, 8U, 16U}) {
+                void* p = pool.allocate(bytes, asked);
+                CHECK(address(p) % alignment == 0);
+                blocks.emplace_back(p, bytes);
+            }
+        }
+        for (auto [p, bytes] : blocks) {
+            pool.deallocate(p, bytes, 8);
+        }
+    }
+}
+
+TEST_CASE("aligned_pool_resource: a vector<float>'s data is aligned for SIMD loads") {
+    aligned_pool_resource pool({.alignment = 32});
+    std::pmr::vector<float> v(&pool);
+    for (int i = 0; i < 1000; ++i) {
+        v.push_back(static_cast<float>(i));
+        CHECK(address(v.data()) % 32 == 0);
+    }
+}
+
+TEST_CASE("aligned_pool_resource: sizes are rounded to multiples of the alignment") {
+    aligned_pool_resource pool({.alignment = 64});
+    for (std::size_t bytes = 1; bytes <= 512; ++bytes) {
+        void* p = pool.allocate(bytes, 8);
+        CAPTURE(bytes);
+        // The only waste up to 8 x alignment: rounding to the alignment.
+        CHECK(*pool.stats().bytes_in_use == (bytes + 63) / 64 * 64);
+        pool.deallocate(p, bytes, 8);
+    }
+}
+
+TEST_CASE("aligned_pool_resource: no two blocks share a cache line at alignment 64 or more") {
+    for (const std::size_t alignment : {64U, 128U}) {
+        aligned_pool_resource pool({.alignment = alignment});
+        std::mt19937_64 rng(7);
+        std::set<std::uintptr_t> lines;
+        std::vector<std::pair<void*, std::size_t>> blocks;
+        for (int i = 0; i < 3000; ++i) {
+            const std::size_t bytes = std::uniform_int_distribution<std::size_t>(1, 700)(rng);
+            void* p = pool.allocate(bytes, 8);
+            blocks.emplace_back(p, bytes);
+            for (std::uintptr_t line = address(p) / 64; line <= (address(p) + bytes - 1) / 64;
+                 ++line) {
+                CHECK(lines.insert(line).second);
+            }
+        }
+        for (auto [p, bytes] : blocks) {
+            pool.deallocate(p, bytes, 8);
+        }
+    }
+}
+
+TEST_CASE("aligned_pool_resource: large blocks go upstream with the alignment") {
+    checking_resource upstream;
+    aligned_pool_resource pool({.alignment = 256, .large_cache_bytes = 0}, &upstream);
+    void* p = pool.allocate(100000, 8);
+    CHECK(address(p) % 256 == 0);
+    CHECK(upstream.last_bytes() == 100000);
+    CHECK(upstream.last_alignment() == 256);
+    CHECK(pool.stats().blocks_in_use == 1);
+    pool.deallocate(p, 100000, 8);
+    CHECK(upstream.live_blocks() == 1); // the record table of large blocks, until trim()
+    pool.trim();
+    CHECK(upstream.live_blocks() == 0);
+}
+
+TEST_CASE("aligned_pool_resource: stats() in the common shape agree with upstream") {
+    checking_resource upstream;
+    aligned_pool_resource pool(&upstream);
+    std::vector<void*> small;
+    for (int i = 0; i < 10; ++i) {
+        small.push_back(pool.allocate(24, 8));
+    }
+    const resource_stats s = pool.stats();
+    CHECK(s.resource == "aligned_pool_resource");
+    CHECK(s.blocks_in_use == 10);
+    CHECK(s.bytes_in_use == 10 * 64);
+    CHECK(s.upstream_allocations == upstream.allocations());
+    CHECK(s.upstream_bytes == upstream.live_bytes());
+    for (void* p : small) {
+        pool.deallocate(p, 24, 8);
+    }
+    CHECK(pool.stats().blocks_in_use == 0);
+    pool.trim();
+    CHECK(upstream.live_blocks() == 0);
+}
+
+TEST_CASE("aligned_pool_resource: seeded model test with trim and release in the middle") {
+    PMRKIT_SEEDED(seed);
+    std::mt19937_64 rng(seed);
+    checking_resource upstream;
+    aligned_pool_resource pool({.alignment = 64, .max_empty_spans = 8}, &upstream);
+    std::size_t misaligned = 0;
+    const size_bands bands{.small_percent = 70,
+                           .small_max = 256,
+                           .medium_percent = 27,
+                           .medium_max = 40000,
+                           .large_max = 300000};
+    run_pool_model(
+        pool, upstream, rng, bands, 20000,
+        [&misaligned](void* p) { misaligned += address(p) % 64 != 0 ? 1U : 0U; },
+        [](const aligned_pool_resource& p) { return *p.stats().blocks_in_use; });
+    CHECK(misaligned == 0);
+}
+
+} // namespace pmrkit::test
