@@ -55,7 +55,7 @@ request draw_request(input& in, bool small_odd_alignments) {
         r.bytes = in.below(70000);
         break;
     case 2:
-        r.bytes = in.below(std::size_t{1} << 21);
+        r.bytes = in.below(std::size_t{1} << 18);
         break;
     case 3:
         r.bytes = max - in.below(std::size_t{1} << 20) * (in.boolean() ? 1 : std::size_t{1} << 40);
