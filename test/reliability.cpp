@@ -49,10 +49,11 @@ TEST_CASE_TEMPLATE("hostile: impossible sizes and size + alignment overflow thro
             {max / 2, 1 << 20},
             {8, std::size_t{1} << 63}, // the alignment alone overflows any padding
         }};
-        for (const auto& [bytes, alignment] : requests) {
-            CAPTURE(bytes);
-            CAPTURE(alignment);
-            CHECK_THROWS_AS((void)resource->allocate(bytes, alignment), std::bad_alloc);
+        for (const auto& request : requests) {
+            CAPTURE(request.first);  // bytes
+            CAPTURE(request.second); // alignment
+            CHECK_THROWS_AS((void)resource->allocate(request.first, request.second),
+                            std::bad_alloc);
             check_still_serves(*resource);
         }
     }
