@@ -115,9 +115,6 @@ void arena_resource::keep_front(detail::chunk_list& list) noexcept {
 }
 
 void arena_resource::give_back_front(detail::chunk_list& list) noexcept {
-    // Upstream may not be ASan's allocator: it must get its memory back usable.
-    const auto chunk = list.front();
-    detail::asan_unpoison(chunk.begin, static_cast<std::size_t>(chunk.end - chunk.begin));
     list.deallocate_front(*m_upstream);
 }
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "pmrkit/detail/chunk_list.hpp"
 
+#include "pmrkit/detail/asan.hpp"
 #include "pmrkit/detail/math.hpp"
 
 #include <algorithm>
@@ -21,6 +22,9 @@ chunk_list::span chunk_list::allocate(std::pmr::memory_resource& upstream,
 
 void chunk_list::deallocate_front(std::pmr::memory_resource& upstream) noexcept {
     footer* f = unlink(&m_head);
+    // Upstream may not be ASan's allocator: it must get its memory back usable, whatever the
+    // owner poisoned in it.
+    detail::asan_unpoison(payload_of(f).begin, f->bytes);
     upstream.deallocate(payload_of(f).begin, f->bytes, f->alignment);
 }
 

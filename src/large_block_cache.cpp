@@ -68,13 +68,10 @@ void large_block_cache::trim() noexcept {
 }
 
 void large_block_cache::release() noexcept {
+    // Cached blocks leave through their free lists, which give them back with their link words
+    // unpoisoned under ASan (upstream may write into what it gets back).
+    trim();
     m_blocks.release();
-    for (std::size_t bucket = 0; bucket < bucket_count; ++bucket) {
-        m_free[bucket].clear();
-        m_counts[bucket] = 0;
-    }
-    m_cached_blocks = 0;
-    m_cached_bytes = 0;
 }
 
 } // namespace pmrkit::detail

@@ -120,6 +120,8 @@ void size_class_resource::count_frees(std::size_t c, std::size_t keep) noexcept 
 void size_class_resource::give_back(detail::span* s) noexcept {
     const std::size_t bytes = s->bytes();
     m_span_bytes -= bytes;
+    // Upstream may not be ASan's allocator: it must get the span back without poisoned blocks.
+    detail::asan_unpoison(s->memory(), bytes);
     m_upstream->deallocate(s->memory(), bytes, bytes);
 }
 

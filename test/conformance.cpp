@@ -26,30 +26,6 @@ template <class F>
 concept releasable = requires(typename F::resource& r) { r.release(); };
 
 template <class F>
-concept takes_upstream = requires(std::pmr::memory_resource* upstream) { F::make(upstream); };
-
-// The fixture's resource, over `upstream` if it takes one; `upstream` then stays unused, and its
-// checks pass trivially.
-template <class F>
-auto make_resource(checking_resource& upstream) {
-    if constexpr (takes_upstream<F>) {
-        return F::make(&upstream);
-    } else {
-        return F::make();
-    }
-}
-
-// What the checking upstream takes its memory from.
-template <class F>
-std::pmr::memory_resource* bottom_of() {
-    if constexpr (requires { F::bottom(); }) {
-        return F::bottom();
-    } else {
-        return std::pmr::new_delete_resource();
-    }
-}
-
-template <class F>
 constexpr bool instances_compare_equal() {
     if constexpr (requires { F::instances_compare_equal; }) {
         return F::instances_compare_equal;

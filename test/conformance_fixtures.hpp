@@ -26,6 +26,8 @@
 #include "pmrkit/test_resource.hpp"
 #include "pmrkit/size_class_resource.hpp"
 
+#include "support/checking_resource.hpp"
+
 #include <doctest/doctest.h>
 
 #include <memory>
@@ -208,6 +210,31 @@ using fixed_block_4096_aligned_on_pages = stacked_on<fixed_block_4096_aligned, s
 using fixed_block_64_on_heap = stacked_on<fixed_block_64, shared_heap>;
 using aligned_pool_64_on_pages = stacked_on<aligned_pool_64, shared_pages>;
 using size_class_default_on_pages = stacked_on<size_class_default, shared_pages>;
+
+// How the suites build a fixture's resource.
+template <class F>
+concept takes_upstream = requires(std::pmr::memory_resource* upstream) { F::make(upstream); };
+
+// The fixture's resource, over `upstream` if it takes one; `upstream` then stays unused, and its
+// checks pass trivially.
+template <class F>
+auto make_resource(checking_resource& upstream) {
+    if constexpr (takes_upstream<F>) {
+        return F::make(&upstream);
+    } else {
+        return F::make();
+    }
+}
+
+// What the checking upstream takes its memory from.
+template <class F>
+std::pmr::memory_resource* bottom_of() {
+    if constexpr (requires { F::bottom(); }) {
+        return F::bottom();
+    } else {
+        return std::pmr::new_delete_resource();
+    }
+}
 
 } // namespace pmrkit::test
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include "pmrkit/detail/asan.hpp"
 #include "pmrkit/detail/bump_region.hpp"
 #include "pmrkit/detail/chunk_list.hpp"
 #include "pmrkit/detail/free_list.hpp"
@@ -114,6 +115,7 @@ private:
     void* do_allocate(std::size_t bytes, std::size_t alignment) override {
         if (fits(bytes, alignment)) [[likely]] {
             if (void* block = m_free.pop()) [[likely]] {
+                detail::asan_unpoison(block, m_block_size);
                 return block;
             }
         }
@@ -122,6 +124,7 @@ private:
 
     void do_deallocate(void* p, std::size_t bytes, std::size_t alignment) override {
         if (fits(bytes, alignment)) [[likely]] {
+            detail::asan_poison(p, m_block_size);
             m_free.push(p);
             return;
         }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include "pmrkit/detail/asan.hpp"
 #include "pmrkit/detail/free_list.hpp"
 #include "pmrkit/detail/large_block_cache.hpp"
 #include "pmrkit/detail/math.hpp"
@@ -206,6 +207,7 @@ private:
         if (block == nullptr) [[unlikely]] {
             return refill(c);
         }
+        detail::asan_unpoison(block, classes::size(c));
         if (list.uncounted != 0) [[likely]] {
             --list.uncounted;
         } else {
@@ -216,6 +218,7 @@ private:
 
     void deallocate_in(void* p, std::size_t c) noexcept {
         class_list& list = m_lists[c];
+        detail::asan_poison(p, classes::size(c));
         list.blocks.push(p);
         if (++list.uncounted > max_uncounted) [[unlikely]] {
             settle(c, max_uncounted / 2);

@@ -5,6 +5,8 @@
 // into live blocks is caught.
 #pragma once
 
+#include "patterned_block.hpp"
+
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -32,7 +34,7 @@ public:
                       p << " is not aligned to " << alignment << " (" << bytes << " bytes)");
         check_disjoint(address, std::max<std::size_t>(bytes, 1));
         const block b{p, bytes, alignment, m_next_tag++};
-        fill(b);
+        b.fill();
         m_by_address.emplace(address, m_blocks.size());
         m_blocks.push_back(b);
         return p;
@@ -84,28 +86,13 @@ public:
     [[nodiscard]] bool empty() const noexcept { return m_blocks.empty(); }
 
 private:
-    struct block {
-        std::byte* p;
-        std::size_t bytes;
-        std::size_t alignment;
-        std::uint32_t tag;
-    };
+    using block = patterned_block;
 
-    static std::byte pattern(std::uint32_t tag, std::size_t offset) noexcept {
-        return static_cast<std::byte>((tag * 131u + static_cast<std::uint32_t>(offset) * 7u) | 1u);
-    }
-    static void fill(const block& b) noexcept {
-        for (std::size_t i = 0; i < b.bytes; ++i) {
-            b.p[i] = pattern(b.tag, i);
-        }
-    }
     static void check(const block& b) {
-        const auto bad = std::find_if(b.p, b.p + b.bytes, [&b, i = std::size_t{0}](std::byte x) mutable {
-            return x != pattern(b.tag, i++);
-        });
-        CHECK_MESSAGE(bad == b.p + b.bytes, "contents of live block " << static_cast<void*>(b.p)
-                                                << " (" << b.bytes << " bytes) changed at offset "
-                                                << (bad - b.p));
+        const std::size_t changed = b.first_change();
+        CHECK_MESSAGE(changed == b.bytes, "contents of live block " << static_cast<void*>(b.p)
+                                              << " (" << b.bytes << " bytes) changed at offset "
+                                              << changed);
     }
 
     void check_disjoint(std::uintptr_t address, std::size_t extent) const {
@@ -128,7 +115,7 @@ private:
     std::pmr::memory_resource& m_resource;
     std::vector<block> m_blocks;
     std::map<std::uintptr_t, std::size_t> m_by_address;
-    std::uint32_t m_next_tag = 1;
+    std::uint64_t m_next_tag = 1;
 };
 
 } // namespace pmrkit::test

@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: MIT
+// The fuzz targets: one struct per resource or stack of resources. A target builds its stack over
+// the checking upstream from the first input bytes (its options), names the operations it has
+// besides allocate and deallocate (release, reset, trim, mark, rewind), and says which refusals
+// it documents. driver.cpp does the rest; CMakeLists.txt builds one fuzzer per name listed there.
+//
+// Adding a resource: a struct here with the members below, and its name in fuzz/CMakeLists.txt.
+//   static constexpr const char* name;
+//   static constexpr bool may_refuse;             // a budget may refuse a possible request
+//   static constexpr bool small_odd_alignments;   // alignments like 3 or 24 have a defined result
+//   explicit T(std::pmr::memory_resource* upstream, input& in);
+//   std::pmr::memory_resource& top();
+//   effect control(input& in);                    // one extra operation, chosen from the input
+#pragma once
+
+#include "input.hpp"
+
+#include "pmrkit/arena_resource.hpp"
+#include "pmrkit/fixed_block_resource.hpp"
+#include "pmrkit/limit_resource.hpp"
+#include "pmrkit/size_class_resource.hpp"
+#include "pmrkit/stats_resource.hpp"
+
+#include <cstddef>
+#include <memory_resource>
+#include <optional>
+#include <vector>
+
+namespace pmrkit::fuzz {
+
+// What an extra operation did to the blocks the driver holds.
+struct effect {
+    enum kind_t {
+        none,       // nothing: every live block stays valid
+        forget_all, // every block (and marker) is gone: release() or reset()
+        mark,       // a marker was taken; it is the newest
+        rewind,     // blocks allocated since marker `marker` are gone, and newer markers
+    } kind = none;
+    std::size_t marker = 0;
+};
+
+inline fixed_block_options fixed_block_options_from(input& in) {
+    return {.block_size = in.below(300),
+            .block_alignment = std::size_t{1} << in.below(13),
+            .initial_blocks = in.below(40),
+            .max_blocks = in.boolean() ? 64 + in.below(2000) : fixed_block_options{}.max_blocks};
+}
+
+inline size_class_options size_class_options_from(input& in) {
+    return {.max_pooled_size = std::size_t{1024} << in.below(8),
+            .max_empty_spans = in.below(6),
+            .max_empty_bytes = std::size_t{1} << (12 + in.below(12)),
+            .large_cache_bytes = in.boolean() ? 0 : std::size_t{1} << (16 + in.below(8)),
+            .large_cache_per_bucket = in.below(5)};
+}
+
+inline effect release_or_keep(input& in, auto& resource) {
+    if (in.below(4) == 0) {
+        resource.release();
+        return {effect::forget_all};
+    }
+    return {};
+}
+
+struct fixed_block {
+    static constexpr const char* name = "fixed_block";
+    static constexpr bool may_refuse = true; // max_blocks
+    static constexpr bool small_odd_alignments = true;
+    fixed_block(std::pmr::memory_resource* upstream, input& in)
+        : pool(fixed_block_options_from(in), upstream) {}
+    std::pmr::memory_resource& top() { return pool; }
+    effect control(input& in) {
+        if (in.boolean()) {
+            try {
+                pool.reserve(in.below(3000));
+            } catch (const std::bad_alloc&) {
+                // past max_blocks: documented, and nothing changes
+            }
+            return {};
+        }
+        return release_or_keep(in, pool);
+    }
+    fixed_block_resource pool;
+};
+
+struct size_class {
+    static constexpr const char* name = "size_class";
+    static constexpr bool may_refuse = false;
+    // Debug builds assert on them below 2 KiB (documented), so they are not drawn.
+    static constexpr bool small_odd_alignments = false;
+    size_class(std::pmr::memory_resource* upstream, input& in)
+        : pool(size_class_options_from(in), upstream) {}
+    std::pmr::memory_resource& top() { return pool; }
+    effect control(input& in) {
+        if (in.boolean()) {
+            pool.trim();
+            return {};
+        }
+        return release_or_keep(in, pool);
+    }
+    size_class_resource pool;
+};
+
+// An arena with marks: the driver mirrors the marker stack by index.
+class arena_with_marks {
+public:
+    arena_with_marks(std::pmr::memory_resource* upstream, input& in)
+        : m_buffer(in.below(4) * 1000),
+          m_arena(m_buffer.data(), m_buffer.size(),
+                  {.first_chunk_size = 256 + in.below(8000),
+                   .growth_factor = 1.0 + static_cast<double>(in.below(4)) / 2,
+                   .max_chunk_size = std::size_t{1} << (8 + in.below(14)),
+                   .max_retained = in.boolean() ? in.below(1 << 16) : arena_options{}.max_retained,
+                   .rewind_keeps_chunks = in.boolean(),
+                   .byte_limit = in.boolean() ? in.below(1 << 20) : arena_options{}.byte_limit},
+                  upstream) {}
+    arena_resource& arena() { return m_arena; }
+    effect control(input& in) {
+        switch (in.below(4)) {
+        case 0:
+            m_marks.push_back(m_arena.mark());
+            return {effect::mark};
+        case 1:
+            if (!m_marks.empty()) {
+                const std::size_t i = in.below(m_marks.size());
+                m_arena.rewind(m_marks[i]);
+                m_marks.erase(m_marks.begin() + static_cast<std::ptrdiff_t>(i) + 1, m_marks.end());
+                return {effect::rewind, i};
+            }
+            return {};
+        case 2:
+            m_marks.clear();
+            m_arena.reset();
+            return {effect::forget_all};
+        default:
+            m_marks.clear();
+            return release_or_keep(in, m_arena);
+        }
+    }
+
+private:
+    std::vector<std::byte> m_buffer;
+    arena_resource m_arena;
+    std::vector<arena_resource::marker> m_marks;
+};
+
+struct arena {
+    static constexpr const char* name = "arena";
+    static constexpr bool may_refuse = true; // byte_limit
+    static constexpr bool small_odd_alignments = true;
+    arena(std::pmr::memory_resource* upstream, input& in) : a(upstream, in) {}
+    std::pmr::memory_resource& top() { return a.arena(); }
+    effect control(input& in) { return a.control(in); }
+    arena_with_marks a;
+};
+
+// Stacks: a decorator over a pool, and an arena over a pool over a decorator.
+struct stats_over_size_class {
+    static constexpr const char* name = "stats_over_size_class";
+    static constexpr bool may_refuse = false;
+    static constexpr bool small_odd_alignments = false;
+    stats_over_size_class(std::pmr::memory_resource* upstream, input& in)
+        : pool(size_class_options_from(in), upstream), stats(&pool) {}
+    std::pmr::memory_resource& top() { return stats; }
+    effect control(input& in) {
+        pool.trim();
+        if (in.boolean()) {
+            stats.reset();
+        }
+        return {};
+    }
+    size_class_resource pool;
+    stats_resource stats;
+};
+
+struct limit_over_fixed_block {
+    static constexpr const char* name = "limit_over_fixed_block";
+    static constexpr bool may_refuse = true;
+    static constexpr bool small_odd_alignments = true;
+    limit_over_fixed_block(std::pmr::memory_resource* upstream, input& in)
+        : pool(fixed_block_options_from(in), upstream), limit(in.below(1 << 22), &pool) {}
+    std::pmr::memory_resource& top() { return limit; }
+    effect control(input& in) {
+        limit.set_limit(in.below(1 << 22));
+        return {};
+    }
+    fixed_block_resource pool;
+    limit_resource limit;
+};
+
+struct arena_over_size_class {
+    static constexpr const char* name = "arena_over_size_class";
+    static constexpr bool may_refuse = true;
+    static constexpr bool small_odd_alignments = true;
+    arena_over_size_class(std::pmr::memory_resource* upstream, input& in)
+        : stats(upstream), pool(size_class_options_from(in), &stats), a(&pool, in) {}
+    std::pmr::memory_resource& top() { return a.arena(); }
+    effect control(input& in) {
+        if (in.below(8) == 0) {
+            pool.trim();
+            return {};
+        }
+        return a.control(in);
+    }
+    stats_resource stats;
+    size_class_resource pool;
+    arena_with_marks a;
+};
+
+} // namespace pmrkit::fuzz

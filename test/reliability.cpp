@@ -1,0 +1,257 @@
+// SPDX-License-Identifier: MIT
+// Reliability: hostile requests on every resource (each with its documented result, and the
+// resource still whole after it), the hardened free list's detections (death tests, in every
+// build for the mechanism and in the hardened preset for the pools), and ASan poisoning of free
+// pool blocks (asan preset).
+#include "conformance_fixtures.hpp"
+#include "support/checking_resource.hpp"
+#include "support/death.hpp"
+#include "support/live_blocks.hpp"
+
+#include "pmrkit/detail/asan.hpp"
+#include "pmrkit/detail/free_list.hpp"
+
+#include <doctest/doctest.h>
+
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <new>
+#include <type_traits>
+
+namespace pmrkit::test {
+namespace {
+
+// volatile: the compiler must not see the values, or it warns about the impossible sizes.
+volatile std::size_t max_size = std::numeric_limits<std::size_t>::max();
+
+void check_still_serves(std::pmr::memory_resource& r) {
+    live_blocks live(r);
+    live.allocate(24, 8);
+    live.allocate(1000, 64);
+}
+
+} // namespace
+
+TEST_CASE_TEMPLATE("hostile: impossible sizes and size + alignment overflow throw std::bad_alloc",
+                   F, PMRKIT_CONFORMANCE_FIXTURES) {
+    checking_resource upstream(bottom_of<F>());
+    {
+        auto resource = make_resource<F>(upstream);
+        const std::size_t max = max_size;
+        const std::array<std::pair<std::size_t, std::size_t>, 7> requests = {{
+            {max, 1},
+            {max, 8},
+            {max - 7, 8},
+            {max - 4095, 4096},    // the size rounds up past SIZE_MAX
+            {max / 2 + 1, 4096},   // no upstream can hold it
+            {max / 2, 1 << 20},
+            {8, std::size_t{1} << 63}, // the alignment alone overflows any padding
+        }};
+        for (const auto& request : requests) {
+            CAPTURE(request.first);  // bytes
+            CAPTURE(request.second); // alignment
+            CHECK_THROWS_AS((void)resource->allocate(request.first, request.second),
+                            std::bad_alloc);
+            check_still_serves(*resource);
+        }
+    }
+    CHECK(upstream.live_blocks() == 0);
+}
+
+TEST_CASE_TEMPLATE("hostile: alignments above 4096 are honoured", F, PMRKIT_CONFORMANCE_FIXTURES) {
+    checking_resource upstream(bottom_of<F>());
+    {
+        auto resource = make_resource<F>(upstream);
+        live_blocks live(*resource);
+        for (std::size_t alignment = 8192; alignment <= (std::size_t{1} << 21); alignment *= 4) {
+            for (const std::size_t bytes : std::array<std::size_t, 4>{0, 1, 100, 5000}) {
+                live.allocate(bytes, alignment);
+            }
+        }
+        live.check_all();
+        check_still_serves(*resource);
+    }
+    CHECK(upstream.live_blocks() == 0);
+}
+
+TEST_CASE_TEMPLATE("hostile: alignments that are not powers of two", F,
+                   PMRKIT_CONFORMANCE_FIXTURES) {
+    checking_resource upstream(bottom_of<F>());
+    {
+        auto resource = make_resource<F>(upstream);
+        // Above 4096 every resource refuses: no block it has is aligned for them.
+        for (const std::size_t alignment : std::array<std::size_t, 3>{6000, 12288, 3 << 20}) {
+            CAPTURE(alignment);
+            CHECK_THROWS_AS((void)resource->allocate(100, alignment), std::bad_alloc);
+        }
+        // Small ones: refused (std::bad_alloc), or served with a block of at least the size when
+        // a pool's block is aligned to a power of two above them (fixed_block_resource up to its
+        // block alignment; size_class_resource, and aligned_pool_resource which forwards to it,
+        // in release builds, asserting in debug builds, as its header says). Either way the
+        // resource stays whole.
+#if defined(NDEBUG)
+        constexpr bool skip = false;
+#else
+        constexpr bool skip = std::is_same_v<typename F::resource, size_class_resource> ||
+                              std::is_same_v<typename F::resource, aligned_pool_resource>;
+#endif
+        if constexpr (!skip) {
+            for (const std::size_t alignment : std::array<std::size_t, 3>{3, 12, 24}) {
+                CAPTURE(alignment);
+                try {
+                    void* p = resource->allocate(16, alignment);
+                    std::memset(p, 0x5A, 16);
+                    resource->deallocate(p, 16, alignment);
+                } catch (const std::bad_alloc&) {
+                    // the documented refusal
+                }
+            }
+        }
+        check_still_serves(*resource);
+    }
+    CHECK(upstream.live_blocks() == 0);
+}
+
+// The hardened mechanism, tested in every build. Under ASan the free list keeps its link words
+// poisoned; the stray writes below first unpoison, as a write ASan cannot see would be.
+TEST_CASE("hardened free list: a double free stops the program") {
+    alignas(16) static std::array<std::uint64_t, 8> blocks{};
+    const child_end end = run_in_child([] {
+        detail::basic_free_list<true> list;
+        list.push(&blocks[0]);
+        list.push(&blocks[2]);
+        list.push(&blocks[0]);
+    });
+    CHECK(end.aborted);
+    CHECK(end.stderr_.find("pmrkit: double free") != std::string::npos);
+}
+
+TEST_CASE("hardened free list: a write into a freed block stops the program") {
+    alignas(16) static std::array<std::uint64_t, 8> blocks{};
+    for (const std::uint64_t stray : {std::uint64_t{0}, std::uint64_t{1} << 20,
+                                      reinterpret_cast<std::uint64_t>(&blocks[4])}) {
+        const child_end end = run_in_child([stray] {
+            detail::basic_free_list<true> list;
+            list.push(&blocks[0]);
+            list.push(&blocks[2]);
+            detail::asan_unpoison(&blocks[2], 8);
+            blocks[2] = stray;
+            (void)list.pop();
+        });
+        CHECK(end.aborted);
+        CHECK(end.stderr_.find("pmrkit: free-list link overwritten") != std::string::npos);
+    }
+}
+
+TEST_CASE("hardened free list: a live block holding a valid-looking link is not a double free") {
+    // The first word of a live block may hold anything, a copy of a free block's link included.
+    alignas(16) static std::array<std::uint64_t, 8> blocks{};
+    detail::basic_free_list<true> list;
+    list.push(&blocks[0]);
+    list.push(&blocks[2]);
+    CHECK(list.pop() == &blocks[2]);
+    blocks[2] = detail::link_codec::encode(&blocks[0], &blocks[2]);
+    list.push(&blocks[2]);
+    CHECK(list.size() == 2);
+    CHECK(list.pop() == &blocks[2]);
+    CHECK(list.pop() == &blocks[0]);
+    CHECK(list.pop() == nullptr);
+}
+
+TEST_CASE("hardened free list: links round-trip and reject a forged value") {
+    alignas(16) static std::array<std::uint64_t, 4> blocks{};
+    void* next = nullptr;
+    const std::uintptr_t link = detail::link_codec::encode(&blocks[2], &blocks[0]);
+    CHECK(detail::link_codec::decode(link, &blocks[0], next));
+    CHECK(next == &blocks[2]);
+    CHECK_FALSE(detail::link_codec::decode(link, &blocks[2], next)); // moved to another block
+    CHECK_FALSE(detail::link_codec::decode(link ^ 0x10, &blocks[0], next));
+    CHECK_FALSE(detail::link_codec::decode(0, &blocks[0], next));
+}
+
+// The pools in a hardened build: their detections go through the free list above.
+template <class Pool>
+void check_pool_detections(const char* name, [[maybe_unused]] std::size_t bytes) {
+    if constexpr (!detail::hardened_build) {
+        MESSAGE("SKIPPED: not a hardened build; the hardened preset runs it (" << std::string(name) << ")");
+    } else {
+        const auto double_free = run_in_child([bytes] {
+            Pool pool;
+            void* a = pool.allocate(bytes, 8);
+            void* b = pool.allocate(bytes, 8);
+            pool.deallocate(a, bytes, 8);
+            pool.deallocate(b, bytes, 8);
+            pool.deallocate(a, bytes, 8);
+        });
+        CHECK(double_free.aborted);
+        CHECK(double_free.stderr_.find("pmrkit: double free") != std::string::npos);
+
+        const auto write_after_free = run_in_child([bytes] {
+            Pool pool;
+            void* a = pool.allocate(bytes, 8);
+            pool.deallocate(a, bytes, 8);
+            std::memset(a, 0, 8);
+            (void)pool.allocate(bytes, 8);
+        });
+        CHECK(write_after_free.aborted);
+        CHECK(write_after_free.stderr_.find("pmrkit: free-list link overwritten") !=
+              std::string::npos);
+    }
+}
+
+TEST_CASE("hardened fixed_block_resource: double free and write after free stop the program") {
+    check_pool_detections<fixed_block_resource>("fixed_block_resource", 64);
+}
+
+TEST_CASE("hardened size_class_resource: double free and write after free stop the program") {
+    check_pool_detections<size_class_resource>("size_class_resource", 48);
+}
+
+// ASan: a free pool block is poisoned whole, its link word included, and unpoisoned when handed
+// out again; a use after free inside the pool is reported by ASan.
+template <class Pool>
+void check_pool_poisoning(const char* name, [[maybe_unused]] std::size_t bytes) {
+    if constexpr (!detail::asan_enabled) {
+        MESSAGE("SKIPPED: AddressSanitizer is not enabled; the asan preset runs it ("
+                << std::string(name) << ")");
+    } else {
+#if defined(PMRKIT_ASAN)
+        const auto poisoned = [](const void* p) { return __asan_address_is_poisoned(p) != 0; };
+        Pool pool;
+        auto* a = static_cast<unsigned char*>(pool.allocate(bytes, 8));
+        auto* b = static_cast<unsigned char*>(pool.allocate(bytes, 8));
+        CHECK_FALSE(poisoned(a));
+        pool.deallocate(a, bytes, 8);
+        CHECK(poisoned(a));
+        CHECK(poisoned(a + bytes - 1));
+        CHECK_FALSE(poisoned(b));
+        pool.deallocate(b, bytes, 8);
+        CHECK(poisoned(b + 8));
+        auto* again = static_cast<unsigned char*>(pool.allocate(bytes, 8));
+        CHECK(again == b);
+        CHECK_FALSE(poisoned(again));
+        CHECK_FALSE(poisoned(again + bytes - 1));
+        pool.deallocate(again, bytes, 8);
+
+        const auto use_after_free = run_in_child([bytes] {
+            Pool inner;
+            auto* p = static_cast<unsigned char*>(inner.allocate(bytes, 8));
+            inner.deallocate(p, bytes, 8);
+            p[bytes / 2] = 1;
+        });
+        CHECK(use_after_free.stderr_.find("use-after-poison") != std::string::npos);
+#endif
+    }
+}
+
+TEST_CASE("asan: free fixed_block_resource blocks are poisoned") {
+    check_pool_poisoning<fixed_block_resource>("fixed_block_resource", 64);
+}
+
+TEST_CASE("asan: free size_class_resource blocks are poisoned") {
+    check_pool_poisoning<size_class_resource>("size_class_resource", 48);
+}
+
+} // namespace pmrkit::test
