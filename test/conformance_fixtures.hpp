@@ -11,11 +11,14 @@
 
 #include "pmrkit/arena_resource.hpp"
 #include "pmrkit/boost_adaptor.hpp"
+#include "pmrkit/concurrent_arena_resource.hpp"
+#include "pmrkit/concurrent_pool_resource.hpp"
 #include "pmrkit/fixed_block_resource.hpp"
 #include "pmrkit/limit_resource.hpp"
 #include "pmrkit/stats_resource.hpp"
 #include "pmrkit/test_resource.hpp"
 #include "pmrkit/size_class_resource.hpp"
+#include "pmrkit/synchronized_resource.hpp"
 
 #include <doctest/doctest.h>
 
@@ -144,6 +147,44 @@ using size_class_default = size_class_fixture<0, size_class_options{}.max_empty_
 using size_class_eager = size_class_fixture<2048, 0, 0>;
 using size_class_wide = size_class_fixture<65536, 4, std::size_t{1} << 20>;
 
+// The thread-safe resources, used from one thread here (test/concurrent.cpp adds threads).
+template <std::size_t BatchBytes>
+struct concurrent_pool_fixture {
+    using resource = concurrent_pool_resource;
+    static std::unique_ptr<resource> make(std::pmr::memory_resource* upstream) {
+        return std::make_unique<resource>(concurrent_pool_options{.batch_bytes = BatchBytes},
+                                          upstream);
+    }
+    static constexpr std::size_t max_alignment = 4096;
+    static constexpr freed_memory freed = freed_memory::reused;
+};
+
+using concurrent_pool_default = concurrent_pool_fixture<concurrent_pool_options{}.batch_bytes>;
+using concurrent_pool_small_batches = concurrent_pool_fixture<64>;
+
+template <std::size_t FirstChunk>
+struct concurrent_arena_fixture {
+    using resource = concurrent_arena_resource;
+    static std::unique_ptr<resource> make(std::pmr::memory_resource* upstream) {
+        return std::make_unique<resource>(
+            concurrent_arena_options{.first_chunk_size = FirstChunk}, upstream);
+    }
+    static constexpr std::size_t max_alignment = 4096;
+    static constexpr freed_memory freed = freed_memory::reused_after_reset;
+};
+
+using concurrent_arena_default = concurrent_arena_fixture<concurrent_arena_options{}.first_chunk_size>;
+using concurrent_arena_small_chunks = concurrent_arena_fixture<4096>;
+
+struct synchronized_size_class {
+    using resource = synchronized_resource<size_class_resource>;
+    static std::unique_ptr<resource> make(std::pmr::memory_resource* upstream) {
+        return std::make_unique<resource>(size_class_options{}, upstream);
+    }
+    static constexpr std::size_t max_alignment = 4096;
+    static constexpr freed_memory freed = freed_memory::reused;
+};
+
 } // namespace pmrkit::test
 
 TYPE_TO_STRING(pmrkit::test::fixed_block_64);
@@ -160,6 +201,11 @@ TYPE_TO_STRING(pmrkit::test::boost_round_trip);
 TYPE_TO_STRING(pmrkit::test::size_class_default);
 TYPE_TO_STRING(pmrkit::test::size_class_eager);
 TYPE_TO_STRING(pmrkit::test::size_class_wide);
+TYPE_TO_STRING(pmrkit::test::concurrent_pool_default);
+TYPE_TO_STRING(pmrkit::test::concurrent_pool_small_batches);
+TYPE_TO_STRING(pmrkit::test::concurrent_arena_default);
+TYPE_TO_STRING(pmrkit::test::concurrent_arena_small_chunks);
+TYPE_TO_STRING(pmrkit::test::synchronized_size_class);
 
 #define PMRKIT_CONFORMANCE_FIXTURES                                                                \
     pmrkit::test::fixed_block_64, pmrkit::test::fixed_block_16,                                    \
@@ -168,4 +214,6 @@ TYPE_TO_STRING(pmrkit::test::size_class_wide);
         pmrkit::test::limit_1gib, pmrkit::test::arena_default, pmrkit::test::arena_with_buffer,    \
         pmrkit::test::arena_small_chunks, pmrkit::test::boost_round_trip,                          \
         pmrkit::test::size_class_default, pmrkit::test::size_class_eager,                          \
-        pmrkit::test::size_class_wide
+        pmrkit::test::size_class_wide, pmrkit::test::concurrent_pool_default,                      \
+        pmrkit::test::concurrent_pool_small_batches, pmrkit::test::concurrent_arena_default,       \
+        pmrkit::test::concurrent_arena_small_chunks, pmrkit::test::synchronized_size_class

@@ -151,6 +151,11 @@ public:
     // Prints the report as a Markdown table with its summary (average, worst, internal waste).
     static void print_utilization(std::ostream& out, const size_class_options& options = {});
 
+    // The class serving (bytes, alignment), or classes::count for a large block. Any sizes and
+    // alignments, checked before any arithmetic. (concurrent_pool_resource maps requests to the
+    // same classes as its central pool through this.)
+    [[nodiscard]] std::size_t pooled_class(std::size_t bytes, std::size_t alignment) const noexcept;
+
 private:
     static constexpr std::size_t fast_limit = classes::lookup_limit;
 
@@ -214,8 +219,6 @@ private:
         }
     }
 
-    // The class serving (bytes, alignment), or classes::count for a large block.
-    [[nodiscard]] std::size_t pooled_class(std::size_t bytes, std::size_t alignment) const noexcept;
     [[gnu::noinline]] void* allocate_slow(std::size_t bytes, std::size_t alignment);
     [[gnu::noinline]] void deallocate_slow(void* p, std::size_t bytes,
                                            std::size_t alignment) noexcept;
