@@ -6,6 +6,7 @@
 #include "pmrkit/detail/math.hpp"
 #include "pmrkit/detail/size_classes.hpp"
 #include "pmrkit/detail/span.hpp"
+#include "pmrkit/detail/thread_check.hpp"
 
 #include <array>
 #include <cassert>
@@ -168,6 +169,7 @@ private:
     }
 
     void* do_allocate(std::size_t bytes, std::size_t alignment) override {
+        PMRKIT_THREAD_CHECK(m_in_use, "size_class_resource");
         const std::size_t last = last_byte(bytes, alignment);
         if (last < fast_limit) [[likely]] {
             assert(detail::is_power_of_two(alignment) && "see the class comment");
@@ -177,6 +179,7 @@ private:
     }
 
     void do_deallocate(void* p, std::size_t bytes, std::size_t alignment) override {
+        PMRKIT_THREAD_CHECK(m_in_use, "size_class_resource");
         const std::size_t last = last_byte(bytes, alignment);
         if (last < fast_limit) [[likely]] {
             deallocate_in(p, classes::index_above(last));
@@ -257,6 +260,7 @@ private:
     std::pmr::memory_resource* m_upstream;
     size_class_options m_options;
     detail::large_block_cache m_large;
+    detail::entry_flag m_in_use; // concurrent-use detection, see thread_check.hpp
 };
 
 } // namespace pmrkit
