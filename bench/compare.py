@@ -72,7 +72,8 @@ def preload_env(library):
 
 def run_round(bench, results, round_number, rounds, mode):
     processes = [("glibc", None, None)]
-    processes += [(label, find_library(lib), "/new_delete$") for label, lib in PRELOADS.items()]
+    processes += [(label, find_library(lib), "/new_delete(/real_time)?$")
+                  for label, lib in PRELOADS.items()]
     for label, library, benchmark_filter in processes:
         out = results / f"round{round_number}-{label}.json"
         command = [

@@ -22,7 +22,7 @@
 namespace pmrkit::detail {
 
 template <std::size_t Classes>
-class thread_cache {
+class alignas(64) thread_cache {
 public:
     // Bin c holds at most limit blocks before push() reports it full.
     void set_limit(std::size_t c, std::uint32_t limit) noexcept { m_bins[c].limit = limit; }
