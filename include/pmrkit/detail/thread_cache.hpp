@@ -76,7 +76,11 @@ struct cache_slots {
     [[nodiscard]] static slot& of(std::uint64_t id) noexcept;
 };
 
-inline constinit thread_local cache_slots t_cache_slots{};
+// initial-exec: in position-independent code (pmrkit is built with -fPIC) the default model reaches
+// a thread_local through a call to __tls_get_addr, and that call made GCC save six registers in
+// the fast paths; initial-exec is one %fs-relative load. Its cost: a shared library holding it
+// must be loaded at program start (or fit glibc's small static-TLS surplus when dlopen()ed).
+inline constinit thread_local cache_slots t_cache_slots [[gnu::tls_model("initial-exec")]]{};
 
 inline cache_slots::slot& cache_slots::of(std::uint64_t id) noexcept {
     return t_cache_slots.slots[id & (size - 1)];
