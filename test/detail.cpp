@@ -12,8 +12,8 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
-#include <thread>
 #include <array>
+#include <thread>
 #include <vector>
 #include <limits>
 
