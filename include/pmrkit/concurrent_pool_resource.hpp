@@ -51,9 +51,9 @@ struct concurrent_pool_options {
 // the slow path. The first use by a thread allocates its cache (about 1 KiB, from operator new).
 //
 // Thread safety: allocate and deallocate from any number of threads at once; upstream is only
-// ever called under the central lock, so it need not be thread-safe. release(), trim() and
-// destruction require that no other thread is using the instance at the same time. stats() may be
-// called at any time (counts of other threads' caches are then approximate).
+// ever called under the central lock, so it need not be thread-safe. release(), trim(),
+// cached_blocks() and destruction require that no other thread is using the instance at the same
+// time; stats(), upstream_bytes() and thread_caches() may be called at any time.
 //
 // Example:
 //     pmrkit::concurrent_pool_resource pool;     // over the default resource
@@ -91,11 +91,10 @@ public:
     [[nodiscard]] std::size_t upstream_bytes() const;
     // Threads holding a cache of this instance now.
     [[nodiscard]] std::size_t thread_caches() const;
-    // Blocks in all threads' caches now.
+    // Blocks in all threads' caches now. Not while other threads use the instance.
     [[nodiscard]] std::size_t cached_blocks() const;
 
-    // upstream_bytes and the blocks held by the threads' caches (served_locally is not counted on
-    // the fast path).
+    // upstream_bytes only: the fast path counts nothing.
     [[nodiscard]] resource_stats stats() const;
 
 private:
