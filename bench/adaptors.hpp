@@ -8,6 +8,7 @@
 #include <pmrkit/boost_adaptor.hpp>
 
 #include <boost/container/pmr/memory_resource.hpp>
+#include <boost/container/pmr/synchronized_pool_resource.hpp>
 #include <boost/container/pmr/unsynchronized_pool_resource.hpp>
 #include <foonathan/memory/memory_pool.hpp>
 #include <foonathan/memory/memory_stack.hpp>
@@ -18,10 +19,11 @@
 
 namespace pmrkit_bench {
 
-// boost::container::pmr::unsynchronized_pool_resource (default options) as a std::pmr resource.
-class boost_unsync_pool final : public identity_resource {
+// A Boost.Container pmr pool (default options) as a std::pmr resource.
+template <class Pool>
+class boost_pool final : public identity_resource {
 public:
-    explicit boost_unsync_pool(std::pmr::memory_resource* upstream)
+    explicit boost_pool(std::pmr::memory_resource* upstream)
         : m_upstream(*upstream), m_pool(&m_upstream) {}
 
 private:
@@ -34,8 +36,11 @@ private:
     // Boost.Container pmr has its own memory_resource base: the adaptor lets the Boost pool take
     // a std::pmr upstream (our counting decorator).
     pmrkit::boost_resource_adaptor m_upstream;
-    boost::container::pmr::unsynchronized_pool_resource m_pool;
+    Pool m_pool;
 };
+
+using boost_unsync_pool = boost_pool<boost::container::pmr::unsynchronized_pool_resource>;
+using boost_sync_pool = boost_pool<boost::container::pmr::synchronized_pool_resource>;
 
 // A foonathan RawAllocator over a std::pmr upstream, for the pool's block allocator.
 class foonathan_upstream {

@@ -35,7 +35,7 @@ PRELOADS = {
 }
 
 # What the preloaded processes run (a --benchmark_filter): the rows whose speed is the malloc's.
-PRELOADED_FILTER = "/new_delete$|^W1/heap$"
+PRELOADED_FILTER = "/new_delete(/real_time)?$|^W1/heap$"
 
 # Rows whose 64 B allocate+deallocate pair is counted under callgrind; virtual_call is the two
 # calls alone, into a resource that does nothing; stats_over_fixed_block minus fixed_block is what

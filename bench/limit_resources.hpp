@@ -7,8 +7,11 @@
 #include "identity_resource.hpp"
 
 #include <array>
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <memory_resource>
+#include <mutex>
 #include <vector>
 
 namespace pmrkit_bench {
@@ -99,6 +102,54 @@ private:
         m_lists[class_of(bytes)].push(p);
     }
     std::array<limit_list, max_bytes / class_bytes> m_lists{};
+    limit_chunks m_chunks;
+};
+
+// One list per 16-byte size class up to 1024 bytes in every thread, chunks taken under a lock:
+// the floor for a pool with per-thread caches (W6). A thread's lists are thread_local, tagged with
+// the instance that filled them so that the lists of a destroyed instance are dropped, not used.
+// A block freed by another thread joins that thread's list. No batches, no bounds, no checks.
+struct limit_thread_lists {
+    static constexpr std::size_t class_bytes = 16;
+    static constexpr std::size_t max_bytes = 1024;
+    std::uint64_t owner = 0;
+    std::array<limit_list, max_bytes / class_bytes> of_class{};
+};
+
+inline constinit thread_local limit_thread_lists t_limit_lists{};
+
+class limit_per_thread final : public identity_resource {
+public:
+    static constexpr std::size_t class_bytes = limit_thread_lists::class_bytes;
+
+    explicit limit_per_thread(std::pmr::memory_resource* upstream)
+        : m_id(s_next_id.fetch_add(1)), m_chunks(upstream) {}
+
+private:
+    limit_thread_lists& mine() {
+        limit_thread_lists& l = t_limit_lists;
+        if (l.owner != m_id) [[unlikely]] {
+            l = limit_thread_lists{m_id, {}};
+        }
+        return l;
+    }
+
+    void* do_allocate(std::size_t bytes, std::size_t) override {
+        const std::size_t c = (bytes - 1) / class_bytes;
+        limit_list& list = mine().of_class[c];
+        if (list.head == nullptr) [[unlikely]] {
+            const std::lock_guard lock(m_mutex);
+            list.head = m_chunks.carve((c + 1) * class_bytes);
+        }
+        return list.pop(m_chunks, (c + 1) * class_bytes);
+    }
+    void do_deallocate(void* p, std::size_t bytes, std::size_t) override {
+        mine().of_class[(bytes - 1) / class_bytes].push(p);
+    }
+
+    static inline std::atomic<std::uint64_t> s_next_id{1};
+    std::uint64_t m_id;
+    std::mutex m_mutex;
     limit_chunks m_chunks;
 };
 

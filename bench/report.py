@@ -15,7 +15,10 @@ from collections import defaultdict
 from pathlib import Path
 
 BASELINE = "new_delete"
-WORKLOADS = ["W1", "W2", "W3", "W4a", "W4b", "W4c", "W5", "W7", "W8", "W9"]
+THREADED = ["W6a", "W6b", "W6c"]
+THREAD_COUNTS = [1, 2, 4]
+WORKLOADS = (["W1", "W2", "W3", "W4a", "W4b", "W4c", "W5", "W7", "W8", "W9"]
+             + [f"{w}_t{t}" for w in THREADED for t in THREAD_COUNTS])
 NS_PER_UNIT = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
 
 
@@ -52,7 +55,8 @@ def load(results_dir):
         for bench in data["benchmarks"]:
             if bench.get("run_type") != "iteration":
                 continue
-            workload, row = bench["name"].split("/", 1)
+            # Threaded benchmarks are timed in real time, which Google Benchmark notes in the name.
+            workload, row = bench["name"].removesuffix("/real_time").split("/", 1)
             row = row if label == "glibc" else f"{row}+{label}"
             res.add_row(row)
             key = (workload, row)
@@ -64,7 +68,10 @@ def load(results_dir):
             if bench.get("error_occurred"):
                 res.errors[key] = bench.get("error_message", "error")
                 continue
-            ns = bench["cpu_time"] * NS_PER_UNIT[bench["time_unit"]] / bench["ops_per_iter"]
+            # W6: the main thread only waits for the workers, so the time is the wall clock's and
+            # ops_per_iter counts the operations of all threads: ns per operation of the total.
+            seconds = bench["real_time"] if "threads" in bench else bench["cpu_time"]
+            ns = seconds * NS_PER_UNIT[bench["time_unit"]] / bench["ops_per_iter"]
             res.samples[key][int(round_number)].append(ns)
             res.calls[key].append(bench["upstream_calls_per_op"])
             res.peak[key].append(bench["upstream_peak_bytes"])
@@ -183,6 +190,39 @@ def cpu_model():
     return "unknown CPU"
 
 
+def median_ns(res, workload, row):
+    xs = [x for xs in res.samples.get((workload, row), {}).values() for x in xs]
+    return statistics.median(xs) if xs else None
+
+
+def throughput_section(res):
+    """W6 as total throughput (all threads) in millions of operations per second, and scaling."""
+    columns = [f"{w}_t{t}" for w in THREADED for t in THREAD_COUNTS]
+    columns = [c for c in columns if any((c, r) in res.samples for r in res.rows)]
+    if not columns:
+        return []
+    header = ["row"] + [c.replace("_t", " ×") for c in columns] + [f"{w} 2×/1×" for w in THREADED]
+    rows = []
+    for r in res.rows:
+        if not any((c, r) in res.samples for c in columns):
+            continue
+        cells = [f"`{r}`"]
+        for c in columns:
+            ns = median_ns(res, c, r)
+            cells.append("—" if ns is None else f"{1e3 / ns:.1f}")
+        for w in THREADED:
+            one, two = median_ns(res, f"{w}_t1", r), median_ns(res, f"{w}_t2", r)
+            cells.append("—" if one is None or two is None else f"{one / two:.2f}")
+        rows.append(cells)
+    return ["## Threads (W6): total throughput", "",
+            "Each cell: millions of operations per second, all threads together (median over "
+            "all repetitions of all rounds; wall-clock time of a round in which every thread runs "
+            "its part, between two wake-ups). `×n`: n threads sharing one resource. `2×/1×`: "
+            "throughput with 2 threads over throughput with 1 thread of the same row. Ratios "
+            "to `new_delete` at the same thread count are in the table above.", "",
+            table(header, rows), ""]
+
+
 def instruction_section(results_dir):
     path = results_dir / "instructions.json"
     if not path.exists():
@@ -237,7 +277,8 @@ def build(results_dir):
     out.append("## Time per operation")
     out.append("")
     out.append(
-        "Each cell: median CPU time per operation in ns (over all repetitions of all rounds) / "
+        "Each cell: median CPU time per operation in ns (W6: wall-clock time per operation of all "
+        "threads together) (over all repetitions of all rounds) / "
         "**median ratio** to `new_delete` on glibc (lower is faster; 0.25 = 4× faster), "
         "(min–max of the per-round ratios). A round's ratio divides the row's median by "
         "`new_delete`'s median in the same round; `new_delete+X` is the same program run as a "
@@ -278,6 +319,7 @@ def build(results_dir):
                       for r in res.rows if "+" not in r]))
     out.append("")
     out += malloc_sections(res)
+    out += throughput_section(res)
     out += instruction_section(results_dir)
 
     csv_out = io.StringIO()

@@ -6,10 +6,12 @@
 
 #include <pmrkit/aligned_pool_resource.hpp>
 #include <pmrkit/arena_resource.hpp>
+#include <pmrkit/concurrent_pool_resource.hpp>
 #include <pmrkit/fixed_block_resource.hpp>
 #include <pmrkit/heap_resource.hpp>
 #include <pmrkit/stats_resource.hpp>
 #include <pmrkit/size_class_resource.hpp>
+#include <pmrkit/synchronized_resource.hpp>
 
 #include <dlfcn.h>
 
@@ -70,7 +72,7 @@ stack own_decorated(std::unique_ptr<decorated_pool<Decorator, Pool>> holder) {
 const row table[] = {
     {.name = "new_delete",
      .note = "std::pmr::new_delete_resource(): the baseline, every operation is a malloc",
-     .workloads = all_workloads,
+     .workloads = all_workloads | threaded_workloads,
      .make =
          [](upstream_ptr upstream) {
              return stack{nullptr, upstream, {}};
@@ -189,6 +191,43 @@ const row table[] = {
      .make =
          [](upstream_ptr upstream) {
              return own(std::make_unique<pmrkit::aligned_pool_resource>(upstream));
+         }},
+    {.name = "std_sync_pool",
+     .note = "std::pmr::synchronized_pool_resource, default options; under-aligned blocks for "
+             "W3 sizes as std_unsync_pool",
+     .workloads = threaded_workloads,
+     .make =
+         [](upstream_ptr upstream) {
+             return own(std::make_unique<std::pmr::synchronized_pool_resource>(upstream));
+         },
+     .known_misaligned = W6b | W6c},
+    {.name = "boost_sync_pool",
+     .note = "boost::container::pmr::synchronized_pool_resource, default options, through adaptor",
+     .workloads = threaded_workloads,
+     .make =
+         [](upstream_ptr upstream) { return own(std::make_unique<boost_sync_pool>(upstream)); }},
+    {.name = "limit_per_thread",
+     .note = "hand-written thread_local free list per 16 B size class up to 1024 B (tagged with "
+             "the instance), 64 KiB chunks under a lock, no bounds, no checks: the floor for a "
+             "pool with per-thread caches",
+     .workloads = threaded_workloads,
+     .make =
+         [](upstream_ptr upstream) { return own(std::make_unique<limit_per_thread>(upstream)); }},
+    {.name = "synchronized_size_class",
+     .note = "pmrkit::synchronized_resource<pmrkit::size_class_resource> (one std::mutex), default "
+             "options",
+     .workloads = threaded_workloads,
+     .make =
+         [](upstream_ptr upstream) {
+             return own(std::make_unique<
+                        pmrkit::synchronized_resource<pmrkit::size_class_resource>>(upstream));
+         }},
+    {.name = "concurrent_pool",
+     .note = "pmrkit::concurrent_pool_resource, default options (16 KiB batches)",
+     .workloads = threaded_workloads,
+     .make =
+         [](upstream_ptr upstream) {
+             return own(std::make_unique<pmrkit::concurrent_pool_resource>(upstream));
          }},
 };
 

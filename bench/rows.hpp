@@ -16,8 +16,7 @@
 
 namespace pmrkit_bench {
 
-// The project's benchmark workloads (W6, two threads, is not measured yet), as bits so that a row
-// says where it applies with W1 | W2.
+// The project's benchmark workloads, as bits so that a row says where it applies with W1 | W2.
 enum workload : unsigned {
     W1 = 1U << 0,  // 64 B alloc+free churn
     W2 = 1U << 1,  // 1000 x 64 B, freed shuffled
@@ -29,8 +28,14 @@ enum workload : unsigned {
     W7 = 1U << 7,  // large blocks
     W8 = 1U << 8,  // 256 B alloc+free churn, alignment 64
     W9 = 1U << 9,  // W3 with alignment 64
+    // Threads sharing one resource, each run with 1, 2 and 4 threads:
+    W6a = 1U << 10, // W1 in every thread
+    W6b = 1U << 11, // W3 in every thread (its own live set)
+    W6c = 1U << 12, // Larson-style: every block is freed by another thread than the one that took it
 };
+// The single-threaded workloads; W6 only applies to rows that are safe with threads.
 inline constexpr unsigned all_workloads = W1 | W2 | W3 | W4a | W4b | W4c | W5 | W7 | W8 | W9;
+inline constexpr unsigned threaded_workloads = W6a | W6b | W6c;
 
 // A resource stack built for one benchmark run.
 struct stack {
@@ -45,7 +50,8 @@ struct row {
     std::string_view name;
     std::string_view note; // printed under the report's table
     unsigned workloads;
-    // Builds the stack over upstream, which counts what the stack takes from new_delete.
+    // Builds the stack over upstream, which counts what the stack takes from new_delete (and is
+    // thread-safe in W6).
     stack (*make)(std::pmr::memory_resource* upstream);
     // The row is new_delete_resource() itself. It is timed without the counting decorator, which
     // would add a virtual call per operation; its upstream counts come from an untimed iteration.

@@ -7,16 +7,24 @@
 // The process exits non-zero when any benchmark failed (Google Benchmark 1.7.1 itself exits 0).
 #include "rows.hpp"
 
+#include <pmrkit/synchronized_resource.hpp>
+
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <array>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <random>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -195,6 +203,18 @@ private:
     std::size_t m_next = 0;
 };
 
+// The sizes of W3 (and W6b, W6c): 8..1024 B, 70% <= 128 B; victims among 10,000 live blocks.
+const std::vector<replacement>& mixed_steps() {
+    static const std::vector<replacement> all =
+        replacements(1 << 16, 10'000, 3, [](std::mt19937_64& rng) {
+            std::bernoulli_distribution small(0.7);
+            std::uniform_int_distribution<std::size_t> small_size(8, 128);
+            std::uniform_int_distribution<std::size_t> large_size(129, 1024);
+            return small(rng) ? small_size(rng) : large_size(rng);
+        });
+    return all;
+}
+
 // Live set of 10,000 blocks of 8..1024 B (70% <= 128 B), random replacement, every block
 // aligned to Alignment. W3: alignment 16 (max_align_t). W9: alignment 64.
 template <pmrkit_bench::workload Id, std::size_t Alignment>
@@ -204,24 +224,13 @@ public:
     static constexpr std::size_t ops = 1000;
     static constexpr std::size_t live = 10'000;
 
-    explicit mixed_of(std::pmr::memory_resource* mr) : live_set(mr, steps(), live, Alignment) {}
+    explicit mixed_of(std::pmr::memory_resource* mr)
+        : live_set(mr, mixed_steps(), live, Alignment) {}
 
     void iteration() {
         for (std::size_t i = 0; i < ops; ++i) {
             replace();
         }
-    }
-
-private:
-    static const std::vector<replacement>& steps() {
-        static const std::vector<replacement> all =
-            replacements(1 << 16, live, 3, [](std::mt19937_64& rng) {
-                std::bernoulli_distribution small(0.7);
-                std::uniform_int_distribution<std::size_t> small_size(8, 128);
-                std::uniform_int_distribution<std::size_t> large_size(129, 1024);
-                return small(rng) ? small_size(rng) : large_size(rng);
-            });
-        return all;
     }
 };
 
@@ -347,6 +356,226 @@ private:
     std::size_t m_next = 0;
 };
 
+// A known under-alignment is marked for the report; any other fails the benchmark.
+void report_misaligned(benchmark::State& state, const row& r, pmrkit_bench::workload id,
+                       bool misaligned) {
+    if (!misaligned) {
+        return;
+    }
+    if ((r.known_misaligned & id) != 0) {
+        state.counters["misaligned"] = 1;
+    } else {
+        g_failed = true;
+        state.SkipWithError("a block was not aligned as requested");
+    }
+}
+
+// --- Threaded workloads (W6) --------------------------------------------------------------------
+// Every thread runs its part of a round between two barriers; a benchmark iteration is one round,
+// timed in real time (the main thread only waits). Per-thread state is built by its own thread in
+// an untimed first round, so that it comes from that thread's cache.
+
+// Worker threads running body(i) once per call to round(). A generation count under a mutex rather
+// than std::barrier: the phases stay obvious, and the cost (two wake-ups per round) is the same
+// for every row and small against a round (20,000 operations per thread or more).
+class team {
+public:
+    team(std::size_t threads, std::function<void(std::size_t)> body) : m_body(std::move(body)) {
+        for (std::size_t i = 0; i < threads; ++i) {
+            m_threads.emplace_back([this, i] { work(i); });
+        }
+    }
+    team(const team&) = delete;
+    team& operator=(const team&) = delete;
+    ~team() {
+        {
+            const std::lock_guard lock(m_mutex);
+            m_stop = true;
+        }
+        m_wake.notify_all();
+        for (std::thread& t : m_threads) {
+            t.join();
+        }
+    }
+
+    void round() {
+        std::unique_lock lock(m_mutex);
+        ++m_generation;
+        m_running = m_threads.size();
+        m_wake.notify_all();
+        m_finished.wait(lock, [this] { return m_running == 0; });
+    }
+
+private:
+    void work(std::size_t i) {
+        std::size_t seen = 0;
+        for (;;) {
+            {
+                std::unique_lock lock(m_mutex);
+                m_wake.wait(lock, [&] { return m_stop || m_generation != seen; });
+                if (m_stop) {
+                    return;
+                }
+                seen = m_generation;
+            }
+            m_body(i);
+            const std::lock_guard lock(m_mutex);
+            if (--m_running == 0) {
+                m_finished.notify_one();
+            }
+        }
+    }
+
+    std::function<void(std::size_t)> m_body;
+    std::mutex m_mutex;
+    std::condition_variable m_wake;
+    std::condition_variable m_finished;
+    std::size_t m_generation = 0;
+    std::size_t m_running = 0;
+    bool m_stop = false;
+    std::vector<std::thread> m_threads;
+};
+
+// W6a, W6b: a single-threaded workload in every thread, Repeats iterations per round.
+template <class Part, pmrkit_bench::workload Id, std::size_t Repeats>
+class each_thread {
+public:
+    static constexpr pmrkit_bench::workload id = Id;
+    static constexpr std::size_t ops = Part::ops * Repeats;
+    struct shared {
+        explicit shared(std::size_t /*threads*/) {}
+        void drain(std::pmr::memory_resource* /*mr*/) {}
+    };
+
+    each_thread(std::pmr::memory_resource* mr, std::size_t /*index*/, shared& /*s*/) : m_part(mr) {}
+    void round(std::size_t /*r*/) {
+        for (std::size_t i = 0; i < Repeats; ++i) {
+            m_part.iteration();
+        }
+    }
+    [[nodiscard]] bool misaligned() const { return m_part.misaligned(); }
+
+private:
+    Part m_part;
+};
+
+// W6c, Larson-style: each round, every thread frees the 1000 blocks (W3 sizes) its neighbour
+// allocated in the round before, and allocates 1000 for its other neighbour. With one thread, the
+// blocks come back to the thread that took them.
+class larson : public workload_base {
+public:
+    static constexpr pmrkit_bench::workload id = pmrkit_bench::W6c;
+    static constexpr std::size_t ops = 1000; // frees + allocations, counted as pairs
+    static constexpr std::size_t alignment = alignof(std::max_align_t);
+
+    struct block {
+        void* p;
+        std::size_t bytes;
+    };
+    // [parity][thread]: the blocks thread t frees in the rounds of that parity.
+    struct shared {
+        explicit shared(std::size_t threads) : count(threads) {
+            for (auto& side : slots) {
+                side.resize(threads);
+                for (std::vector<block>& v : side) {
+                    v.reserve(ops);
+                }
+            }
+        }
+        void drain(std::pmr::memory_resource* mr) {
+            for (auto& side : slots) {
+                for (std::vector<block>& v : side) {
+                    for (const block& b : v) {
+                        mr->deallocate(b.p, b.bytes, alignment);
+                    }
+                    v.clear();
+                }
+            }
+        }
+        std::size_t count;
+        std::array<std::vector<std::vector<block>>, 2> slots;
+    };
+
+    larson(std::pmr::memory_resource* mr, std::size_t index, shared& s)
+        : workload_base(mr), m_index(index), m_shared(s), m_next(index * 7919) {}
+
+    void round(std::size_t r) {
+        std::pmr::memory_resource* mr = m_mr;
+        std::vector<block>& in = m_shared.slots[r % 2][m_index];
+        for (const block& b : in) {
+            mr->deallocate(b.p, b.bytes, alignment);
+        }
+        in.clear();
+        std::vector<block>& out = m_shared.slots[(r + 1) % 2][(m_index + 1) % m_shared.count];
+        const std::vector<replacement>& steps = mixed_steps();
+        std::uintptr_t bad = 0;
+        for (std::size_t i = 0; i < ops; ++i) {
+            const std::size_t bytes = steps[m_next].bytes;
+            m_next = (m_next + 1) % steps.size();
+            out.push_back({take(mr, bytes, alignment, bad), bytes});
+        }
+        m_misaligned |= bad;
+    }
+
+private:
+    std::size_t m_index;
+    shared& m_shared;
+    std::size_t m_next;
+};
+
+using threaded_churn = each_thread<churn, pmrkit_bench::W6a, 20>;
+using threaded_mixed = each_thread<mixed, pmrkit_bench::W6b, 10>;
+
+template <class Threaded, std::size_t Threads>
+void run_threaded(benchmark::State& state, const row& r) {
+    // The rows call upstream from several threads (most under their own lock, not all).
+    pmrkit::synchronized_resource<pmrkit_bench::counting_resource> counting(
+        std::pmr::new_delete_resource());
+    const auto calls_now = [&counting] {
+        return counting.with_lock([](pmrkit_bench::counting_resource& c) { return c.calls(); });
+    };
+    pmrkit_bench::stack stack = r.make(r.is_upstream ? std::pmr::new_delete_resource() : &counting);
+    // The workers reach the resource through the std::function below, opaque to the optimizer.
+    std::pmr::memory_resource* const mr = stack.resource;
+
+    typename Threaded::shared shared(Threads);
+    std::vector<std::unique_ptr<Threaded>> parts(Threads);
+    std::size_t round = 0;
+    std::size_t calls = 0;
+    {
+        team workers(Threads, [&](std::size_t i) {
+            if (!parts[i]) {
+                parts[i] = std::make_unique<Threaded>(mr, i, shared);
+            }
+            parts[i]->round(round);
+        });
+        workers.round();
+        ++round;
+        const std::size_t calls_before = calls_now();
+        for (auto _ : state) {
+            workers.round();
+            ++round;
+        }
+        calls = calls_now() - calls_before;
+    }
+    const bool misaligned =
+        std::any_of(parts.begin(), parts.end(), [](const auto& p) { return p->misaligned(); });
+    shared.drain(mr);
+    parts.clear();
+
+    const double ops_per_iter = static_cast<double>(Threaded::ops * Threads);
+    const double ops = static_cast<double>(state.iterations()) * ops_per_iter;
+    state.counters["ops_per_iter"] = ops_per_iter;
+    state.counters["threads"] = static_cast<double>(Threads);
+    // new_delete is every operation a malloc (its peak is not measured here).
+    state.counters["upstream_calls_per_op"] =
+        r.is_upstream ? 1.0 : static_cast<double>(calls) / ops;
+    state.counters["upstream_peak_bytes"] = counting.with_lock(
+        [](pmrkit_bench::counting_resource& c) { return static_cast<double>(c.peak_bytes()); });
+    state.SetItemsProcessed(static_cast<std::int64_t>(ops));
+    report_misaligned(state, r, Threaded::id, misaligned);
+}
+
 // --- The benchmark ------------------------------------------------------------------------------
 
 template <class Workload>
@@ -395,14 +624,7 @@ void run(benchmark::State& state, const row& r) {
     state.counters["upstream_calls_per_op"] = calls_per_op;
     state.counters["upstream_peak_bytes"] = peak_bytes;
     state.SetItemsProcessed(static_cast<std::int64_t>(ops));
-    if (misaligned) {
-        if ((r.known_misaligned & Workload::id) != 0) {
-            state.counters["misaligned"] = 1;
-        } else {
-            g_failed = true;
-            state.SkipWithError("a block was not aligned as requested");
-        }
-    }
+    report_misaligned(state, r, Workload::id, misaligned);
 }
 
 struct workload_entry {
@@ -410,11 +632,17 @@ struct workload_entry {
     const char* name;
     const char* unit; // what one operation is, for the report
     void (*run)(benchmark::State&, const row&);
+    bool threaded = false; // timed in real time, ops summed over the threads
 };
 
 template <class Workload>
 constexpr workload_entry entry(const char* name, const char* unit) {
     return {Workload::id, name, unit, &run<Workload>};
+}
+
+template <class Threaded, std::size_t Threads>
+constexpr workload_entry threaded_entry(const char* name, const char* unit) {
+    return {Threaded::id, name, unit, &run_threaded<Threaded, Threads>, true};
 }
 
 const workload_entry workloads[] = {
@@ -428,6 +656,15 @@ const workload_entry workloads[] = {
     entry<large>("W7", "ns per free+alloc+touch"),
     entry<aligned_churn>("W8", "ns per 256 B alloc+free, alignment 64"),
     entry<aligned_mixed>("W9", "ns per free+alloc, alignment 64"),
+    threaded_entry<threaded_churn, 1>("W6a_t1", "ns per 64 B alloc+free, all threads"),
+    threaded_entry<threaded_churn, 2>("W6a_t2", "ns per 64 B alloc+free, all threads"),
+    threaded_entry<threaded_churn, 4>("W6a_t4", "ns per 64 B alloc+free, all threads"),
+    threaded_entry<threaded_mixed, 1>("W6b_t1", "ns per free+alloc, all threads"),
+    threaded_entry<threaded_mixed, 2>("W6b_t2", "ns per free+alloc, all threads"),
+    threaded_entry<threaded_mixed, 4>("W6b_t4", "ns per free+alloc, all threads"),
+    threaded_entry<larson, 1>("W6c_t1", "ns per free+alloc, all threads"),
+    threaded_entry<larson, 2>("W6c_t2", "ns per cross-thread free+alloc, all threads"),
+    threaded_entry<larson, 4>("W6c_t4", "ns per cross-thread free+alloc, all threads"),
 };
 
 } // namespace
@@ -469,10 +706,12 @@ int main(int argc, char** argv) {
         for (const row& r : pmrkit_bench::rows()) {
             if ((r.workloads & w.id) != 0) {
                 const std::string name = std::string(w.name) + "/" + std::string(r.name);
-                benchmark::RegisterBenchmark(name.c_str(), [run = w.run,
-                                                            &r](benchmark::State& state) {
-                    run(state, r);
-                })->Unit(benchmark::kNanosecond);
+                auto* b = benchmark::RegisterBenchmark(
+                    name.c_str(), [run = w.run, &r](benchmark::State& state) { run(state, r); });
+                b->Unit(benchmark::kNanosecond);
+                if (w.threaded) {
+                    b->UseRealTime();
+                }
             }
         }
     }

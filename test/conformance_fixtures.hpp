@@ -18,6 +18,8 @@
 #include "pmrkit/aligned_pool_resource.hpp"
 #include "pmrkit/arena_resource.hpp"
 #include "pmrkit/boost_adaptor.hpp"
+#include "pmrkit/concurrent_arena_resource.hpp"
+#include "pmrkit/concurrent_pool_resource.hpp"
 #include "pmrkit/fixed_block_resource.hpp"
 #include "pmrkit/heap_resource.hpp"
 #include "pmrkit/limit_resource.hpp"
@@ -25,6 +27,7 @@
 #include "pmrkit/stats_resource.hpp"
 #include "pmrkit/test_resource.hpp"
 #include "pmrkit/size_class_resource.hpp"
+#include "pmrkit/synchronized_resource.hpp"
 
 #include "support/checking_resource.hpp"
 
@@ -165,6 +168,44 @@ struct aligned_pool_fixture {
     static constexpr freed_memory freed = freed_memory::reused;
 };
 
+// The thread-safe resources, used from one thread here (test/concurrent.cpp adds threads).
+template <std::size_t BatchBytes>
+struct concurrent_pool_fixture {
+    using resource = concurrent_pool_resource;
+    static std::unique_ptr<resource> make(std::pmr::memory_resource* upstream) {
+        return std::make_unique<resource>(concurrent_pool_options{.batch_bytes = BatchBytes},
+                                          upstream);
+    }
+    static constexpr std::size_t max_alignment = 4096;
+    static constexpr freed_memory freed = freed_memory::reused;
+};
+
+using concurrent_pool_default = concurrent_pool_fixture<concurrent_pool_options{}.batch_bytes>;
+using concurrent_pool_small_batches = concurrent_pool_fixture<64>;
+
+template <std::size_t FirstChunk>
+struct concurrent_arena_fixture {
+    using resource = concurrent_arena_resource;
+    static std::unique_ptr<resource> make(std::pmr::memory_resource* upstream) {
+        return std::make_unique<resource>(
+            concurrent_arena_options{.first_chunk_size = FirstChunk}, upstream);
+    }
+    static constexpr std::size_t max_alignment = 4096;
+    static constexpr freed_memory freed = freed_memory::reused_after_reset;
+};
+
+using concurrent_arena_default = concurrent_arena_fixture<concurrent_arena_options{}.first_chunk_size>;
+using concurrent_arena_small_chunks = concurrent_arena_fixture<4096>;
+
+struct synchronized_size_class {
+    using resource = synchronized_resource<size_class_resource>;
+    static std::unique_ptr<resource> make(std::pmr::memory_resource* upstream) {
+        return std::make_unique<resource>(size_class_options{}, upstream);
+    }
+    static constexpr std::size_t max_alignment = 4096;
+    static constexpr freed_memory freed = freed_memory::reused;
+};
+
 using aligned_pool_16 = aligned_pool_fixture<16>;
 using aligned_pool_32 = aligned_pool_fixture<32>;
 using aligned_pool_64 = aligned_pool_fixture<64>;
@@ -264,6 +305,11 @@ TYPE_TO_STRING(pmrkit::test::page_huge_prefaulted);
 TYPE_TO_STRING(pmrkit::test::fixed_block_64_on_pages);
 TYPE_TO_STRING(pmrkit::test::fixed_block_4096_aligned_on_pages);
 TYPE_TO_STRING(pmrkit::test::fixed_block_64_on_heap);
+TYPE_TO_STRING(pmrkit::test::concurrent_pool_default);
+TYPE_TO_STRING(pmrkit::test::concurrent_pool_small_batches);
+TYPE_TO_STRING(pmrkit::test::concurrent_arena_default);
+TYPE_TO_STRING(pmrkit::test::concurrent_arena_small_chunks);
+TYPE_TO_STRING(pmrkit::test::synchronized_size_class);
 
 #define PMRKIT_CONFORMANCE_FIXTURES                                                                \
     pmrkit::test::fixed_block_64, pmrkit::test::fixed_block_16,                                    \
@@ -277,4 +323,7 @@ TYPE_TO_STRING(pmrkit::test::fixed_block_64_on_heap);
         pmrkit::test::fixed_block_4096_aligned_on_pages, pmrkit::test::fixed_block_64_on_heap,     \
         pmrkit::test::aligned_pool_16, pmrkit::test::aligned_pool_32,                              \
         pmrkit::test::aligned_pool_64, pmrkit::test::aligned_pool_4096,                            \
-        pmrkit::test::aligned_pool_64_on_pages, pmrkit::test::size_class_default_on_pages
+        pmrkit::test::aligned_pool_64_on_pages, pmrkit::test::size_class_default_on_pages,         \
+        pmrkit::test::concurrent_pool_default, pmrkit::test::concurrent_pool_small_batches,        \
+        pmrkit::test::concurrent_arena_default, pmrkit::test::concurrent_arena_small_chunks,       \
+        pmrkit::test::synchronized_size_class

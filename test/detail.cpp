@@ -4,6 +4,7 @@
 #include "pmrkit/detail/chunk_list.hpp"
 #include "pmrkit/detail/free_list.hpp"
 #include "pmrkit/detail/math.hpp"
+#include "pmrkit/detail/thread_cache.hpp"
 #include "pmrkit/detail/upstream_blocks.hpp"
 #include "pmrkit/growth_policy.hpp"
 #include "support/checking_resource.hpp"
@@ -12,6 +13,7 @@
 
 #include <algorithm>
 #include <array>
+#include <thread>
 #include <vector>
 #include <limits>
 
@@ -192,6 +194,39 @@ TEST_CASE("growth_policy: linear, exponential, custom") {
           std::numeric_limits<std::size_t>::max() / 2);
     CHECK(growth_policy::custom([](std::size_t capacity) { return capacity + 3; })
               .next_chunk_blocks(7, 1) == 10);
+}
+
+TEST_CASE("thread_cache: LIFO bins per class, full past their limit, cleared at once") {
+    detail::thread_cache<3> cache;
+    cache.set_limit(1, 2);
+    alignas(16) std::array<std::byte, 64> memory{};
+    void* a = &memory[0];
+    void* b = &memory[16];
+    void* c = &memory[32];
+    CHECK(cache.pop(1) == nullptr);
+    CHECK_FALSE(cache.push(1, a));
+    CHECK_FALSE(cache.push(1, b));
+    CHECK(cache.push(1, c)); // three blocks, limit two
+    CHECK(cache.count(1) == 3);
+    CHECK(cache.count(0) == 0);
+    CHECK(cache.pop(1) == c);
+    CHECK(cache.pop(1) == b);
+    CHECK(cache.count(1) == 1);
+    CHECK(cache.pop(0) == nullptr); // another class's bin is separate
+    cache.clear();
+    CHECK(cache.count(1) == 0);
+    CHECK(cache.pop(1) == nullptr);
+}
+
+TEST_CASE("cache_slots: ids map to slots directly, per thread") {
+    detail::cache_slots::slot& s = detail::cache_slots::of(9);
+    CHECK(&s == &detail::cache_slots::of(9 + detail::cache_slots::size));
+    CHECK(&s != &detail::cache_slots::of(10));
+    const detail::cache_slots::slot saved = s;
+    s = {9, &s};
+    std::thread([] { CHECK(detail::cache_slots::of(9).id != 9); }).join();
+    CHECK(detail::cache_slots::of(9).id == 9);
+    s = saved;
 }
 
 } // namespace pmrkit::test

@@ -5,6 +5,7 @@
 #include "pmrkit/detail/bump_region.hpp"
 #include "pmrkit/detail/chunk_list.hpp"
 #include "pmrkit/detail/math.hpp"
+#include "pmrkit/detail/thread_check.hpp"
 #include "pmrkit/resource_stats.hpp"
 
 #include <algorithm>
@@ -172,6 +173,7 @@ private:
     }
 
     void* do_allocate(std::size_t bytes, std::size_t alignment) override {
+        PMRKIT_THREAD_CHECK(m_in_use, "arena_resource");
         bytes = nonzero(bytes);
         if (detail::is_power_of_two(alignment)) [[likely]] {
             if (void* p = m_region.allocate(bytes, alignment)) [[likely]] {
@@ -183,6 +185,7 @@ private:
     }
 
     void do_deallocate(void* p, std::size_t bytes, std::size_t /*alignment*/) override {
+        PMRKIT_THREAD_CHECK(m_in_use, "arena_resource");
         // Only the newest block of the current region can be taken back; anything else waits for
         // rewind(), reset() or release().
         auto* block = static_cast<std::byte*>(p);
@@ -228,6 +231,7 @@ private:
     std::size_t m_buffer_size;
     std::pmr::memory_resource* m_upstream;
     arena_options m_options;
+    detail::entry_flag m_in_use; // concurrent-use detection, see thread_check.hpp
 };
 
 // arena_scope: marks an arena on construction and rewinds it on destruction, so everything

@@ -6,6 +6,7 @@
 #include "pmrkit/detail/chunk_list.hpp"
 #include "pmrkit/detail/free_list.hpp"
 #include "pmrkit/detail/upstream_blocks.hpp"
+#include "pmrkit/detail/thread_check.hpp"
 #include "pmrkit/growth_policy.hpp"
 #include "pmrkit/resource_stats.hpp"
 
@@ -113,6 +114,7 @@ private:
     }
 
     void* do_allocate(std::size_t bytes, std::size_t alignment) override {
+        PMRKIT_THREAD_CHECK(m_in_use, "fixed_block_resource");
         if (fits(bytes, alignment)) [[likely]] {
             if (void* block = m_free.pop()) [[likely]] {
                 detail::asan_unpoison(block, m_block_size);
@@ -123,6 +125,7 @@ private:
     }
 
     void do_deallocate(void* p, std::size_t bytes, std::size_t alignment) override {
+        PMRKIT_THREAD_CHECK(m_in_use, "fixed_block_resource");
         if (fits(bytes, alignment)) [[likely]] {
             detail::asan_poison(p, m_block_size);
             m_free.push(p);
@@ -155,6 +158,7 @@ private:
     detail::upstream_blocks m_oversize;
     std::pmr::memory_resource* m_upstream;
     fixed_block_options m_options;
+    detail::entry_flag m_in_use; // concurrent-use detection, see thread_check.hpp
 };
 
 } // namespace pmrkit

@@ -7,6 +7,7 @@
 #include "pmrkit/detail/math.hpp"
 #include "pmrkit/detail/size_classes.hpp"
 #include "pmrkit/detail/span.hpp"
+#include "pmrkit/detail/thread_check.hpp"
 #include "pmrkit/resource_stats.hpp"
 
 #include <array>
@@ -160,6 +161,11 @@ public:
     // Prints the report as a Markdown table with its summary (average, worst, internal waste).
     static void print_utilization(std::ostream& out, const size_class_options& options = {});
 
+    // The class serving (bytes, alignment), or classes::count for a large block. Any sizes and
+    // alignments, checked before any arithmetic. (concurrent_pool_resource maps requests to the
+    // same classes as its central pool through this.)
+    [[nodiscard]] std::size_t pooled_class(std::size_t bytes, std::size_t alignment) const noexcept;
+
 private:
     static constexpr std::size_t fast_limit = classes::lookup_limit;
 
@@ -172,6 +178,7 @@ private:
     }
 
     void* do_allocate(std::size_t bytes, std::size_t alignment) override {
+        PMRKIT_THREAD_CHECK(m_in_use, "size_class_resource");
         const std::size_t last = last_byte(bytes, alignment);
         if (last < fast_limit) [[likely]] {
             assert(detail::is_power_of_two(alignment) && "see the class comment");
@@ -181,6 +188,7 @@ private:
     }
 
     void do_deallocate(void* p, std::size_t bytes, std::size_t alignment) override {
+        PMRKIT_THREAD_CHECK(m_in_use, "size_class_resource");
         const std::size_t last = last_byte(bytes, alignment);
         if (last < fast_limit) [[likely]] {
             deallocate_in(p, classes::index_above(last));
@@ -225,8 +233,6 @@ private:
         }
     }
 
-    // The class serving (bytes, alignment), or classes::count for a large block.
-    [[nodiscard]] std::size_t pooled_class(std::size_t bytes, std::size_t alignment) const noexcept;
     [[gnu::noinline]] void* allocate_slow(std::size_t bytes, std::size_t alignment);
     [[gnu::noinline]] void deallocate_slow(void* p, std::size_t bytes,
                                            std::size_t alignment) noexcept;
@@ -265,6 +271,7 @@ private:
     std::pmr::memory_resource* m_upstream;
     size_class_options m_options;
     detail::large_block_cache m_large;
+    detail::entry_flag m_in_use; // concurrent-use detection, see thread_check.hpp
 };
 
 } // namespace pmrkit

@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include "pmrkit/detail/thread_cache.hpp"
+#include "pmrkit/resource_stats.hpp"
+#include "pmrkit/size_class_resource.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <memory_resource>
+#include <mutex>
+#include <vector>
+
+namespace pmrkit {
+
+struct concurrent_pool_options {
+    // The central pool's options (class range, empty-span retention, large-block cache).
+    size_class_options central{};
+    // Bytes of blocks one batch moves between a thread's cache and the central pool, per class
+    // (at least 2 and at most 256 blocks). A bin holds up to two batches before it gives one back.
+    std::size_t batch_bytes = 16 * 1024;
+};
+
+// concurrent_pool_resource: a size-class pool that many threads use at once, for servers and
+// parallel code sharing one resource.
+//
+// How: a central size_class_resource behind a mutex holds the spans (the same classes, spans and
+// large-block cache as size_class_resource). Each thread that uses the pool gets its own cache
+// with one free list per class; allocate pops from it and deallocate pushes onto it, with no lock
+// and no atomic read-modify-write. An empty bin takes a batch from the central pool under the
+// lock; a bin past two batches gives one batch back.
+//
+// Cross-thread frees (tcmalloc style): a block freed by a thread other than the one that took it
+// simply enters the freeing thread's cache, and travels back to the central pool in a batch when
+// that bin overflows. The alternative (mimalloc style: push onto the owner's atomic remote list)
+// costs an atomic exchange per remote free and a per-span owner; here a free is a push whichever
+// thread frees, and blocks only meet the central pool, under its lock, in batches.
+//
+// Lifetimes: a thread's cache is found through a per-thread table keyed by the instance's id
+// (never reused, so a stale entry never matches). When a thread exits, its caches go back to the
+// central pools of the instances still alive; when an instance is destroyed or released, every
+// thread's cache of it is emptied (a thread that exits later finds the instance gone and does
+// nothing). Instances coexist, each with its own caches.
+//
+// Requests too large for the classes (above options().central.max_pooled_size) or over-aligned
+// beyond them go to the central pool's large-block cache under the lock, exactly as in
+// size_class_resource. Impossible sizes throw std::bad_alloc; upstream exceptions propagate.
+//
+// Complexity: allocate and deallocate O(1); one lock per batch (per up to batch_bytes bytes) on
+// the slow path. The first use by a thread allocates its cache (about 1 KiB, from operator new).
+//
+// Thread safety: allocate and deallocate from any number of threads at once; upstream is only
+// ever called under the central lock, so it need not be thread-safe. release(), trim(),
+// cached_blocks() and destruction require that no other thread is using the instance at the same
+// time; stats(), upstream_bytes() and thread_caches() may be called at any time.
+//
+// Example:
+//     pmrkit::concurrent_pool_resource pool;     // over the default resource
+//     // any thread: std::pmr::vector<int> v(&pool); ...
+class concurrent_pool_resource final : public std::pmr::memory_resource {
+public:
+    using classes = size_class_resource::classes;
+    using cache = detail::thread_cache<classes::count>;
+
+    // Takes no memory. Throws std::bad_alloc only if the shared control block cannot be made.
+    explicit concurrent_pool_resource(
+        const concurrent_pool_options& options = {},
+        std::pmr::memory_resource* upstream = std::pmr::get_default_resource());
+    explicit concurrent_pool_resource(std::pmr::memory_resource* upstream)
+        : concurrent_pool_resource(concurrent_pool_options{}, upstream) {}
+
+    concurrent_pool_resource(const concurrent_pool_resource&) = delete;
+    concurrent_pool_resource& operator=(const concurrent_pool_resource&) = delete;
+
+    // Returns all memory to upstream, live blocks and every thread's cache included.
+    ~concurrent_pool_resource() override;
+
+    // Gives everything back to upstream and empties every thread's cache. Blocks handed out
+    // before become invalid.
+    void release() noexcept;
+    // Moves every thread's cached blocks to the central pool and gives its empty spans back.
+    void trim() noexcept;
+
+    [[nodiscard]] std::pmr::memory_resource* upstream_resource() const noexcept {
+        return m_upstream;
+    }
+    [[nodiscard]] const concurrent_pool_options& options() const noexcept { return m_options; }
+
+    // Bytes held from upstream now.
+    [[nodiscard]] std::size_t upstream_bytes() const;
+    // Threads holding a cache of this instance now.
+    [[nodiscard]] std::size_t thread_caches() const;
+    // Blocks in all threads' caches now. Not while other threads use the instance.
+    [[nodiscard]] std::size_t cached_blocks() const;
+
+    // upstream_bytes only: the fast path counts nothing.
+    [[nodiscard]] resource_stats stats() const;
+
+private:
+    // Shared with the threads that hold a cache: outlives the instance while any of them lives.
+    struct control {
+        std::mutex mutex;
+        concurrent_pool_resource* pool; // nullptr once the instance is gone
+    };
+    friend struct pool_thread_exit;
+
+    [[nodiscard]] static std::size_t last_byte(std::size_t bytes, std::size_t alignment) noexcept {
+        return (bytes - 1) | (alignment - 1);
+    }
+
+    [[nodiscard]] cache* local_cache() const noexcept {
+        const detail::cache_slots::slot& s = detail::cache_slots::of(m_id);
+        return s.id == m_id ? static_cast<cache*>(s.cache) : nullptr;
+    }
+
+    void* do_allocate(std::size_t bytes, std::size_t alignment) override {
+        const std::size_t last = last_byte(bytes, alignment);
+        if (last < classes::lookup_limit) [[likely]] {
+            if (cache* tc = local_cache()) [[likely]] {
+                if (void* p = tc->pop(classes::index_above(last))) [[likely]] {
+                    return p;
+                }
+            }
+        }
+        return allocate_slow(bytes, alignment);
+    }
+
+    void do_deallocate(void* p, std::size_t bytes, std::size_t alignment) override {
+        const std::size_t last = last_byte(bytes, alignment);
+        if (last < classes::lookup_limit) [[likely]] {
+            if (cache* tc = local_cache()) [[likely]] {
+                const std::size_t c = classes::index_above(last);
+                if (tc->push(c, p)) [[unlikely]] {
+                    flush(*tc, c);
+                }
+                return;
+            }
+        }
+        deallocate_slow(p, bytes, alignment);
+    }
+
+    [[nodiscard]] bool do_is_equal(const std::pmr::memory_resource& other) const noexcept override {
+        return this == &other;
+    }
+
+    [[gnu::noinline]] void* allocate_slow(std::size_t bytes, std::size_t alignment);
+    [[gnu::noinline]] void deallocate_slow(void* p, std::size_t bytes,
+                                           std::size_t alignment) noexcept;
+    [[gnu::noinline]] void flush(cache& tc, std::size_t c) noexcept;
+    // This thread's cache, made and registered on first use.
+    cache& thread_cache();
+    void* refill(cache& tc, std::size_t c);
+    // With the lock held: gives `n` blocks of bin c back to the central pool.
+    void give_back_locked(cache& tc, std::size_t c, std::size_t n) noexcept;
+    // With the lock held: a thread has exited; its cache goes back and is deleted.
+    void retire_locked(cache* tc) noexcept;
+    void drain_all_locked() noexcept;
+
+    std::uint64_t m_id;
+    std::shared_ptr<control> m_control;
+    concurrent_pool_options m_options;
+    std::pmr::memory_resource* m_upstream;
+    size_class_resource m_central;   // guarded by m_control->mutex
+    std::vector<cache*> m_caches;    // guarded by m_control->mutex; owned
+    std::array<std::uint32_t, classes::count> m_batch{};
+};
+
+} // namespace pmrkit

@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: MIT
+// Per-thread caches of free blocks, one bin per size class, and the per-thread table that finds a
+// thread's cache for a given pool instance.
+//
+// A thread_cache is touched by one thread only (its owner), so a bin is a plain intrusive free
+// list and a count: no lock, no atomic. The bin reports when it has grown past its limit so that
+// the pool can move a batch back to its central pool.
+//
+// cache_slots: every thread has a small direct-mapped table from an instance id to that instance's
+// cache for the thread. Ids come from one global counter and are never reused, so a slot left
+// behind by a destroyed instance can never match a later one: the fast path needs no liveness
+// check, only `slot.id == id`. The table is constant-initialized and trivially destructible, so
+// reaching it is a plain TLS access with no initialization guard.
+#pragma once
+
+#include "pmrkit/detail/free_list.hpp"
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+
+namespace pmrkit::detail {
+
+template <std::size_t Classes>
+class alignas(64) thread_cache {
+public:
+    // Bin c holds at most limit blocks before push() reports it full.
+    void set_limit(std::size_t c, std::uint32_t limit) noexcept { m_bins[c].limit = limit; }
+
+    // A cached block of class c, or nullptr.
+    [[nodiscard]] void* pop(std::size_t c) noexcept {
+        bin& b = m_bins[c];
+        void* p = b.blocks.pop();
+        if (p != nullptr) [[likely]] {
+            --b.count;
+        }
+        return p;
+    }
+
+    // Caches a block of class c; true when the bin now holds more than its limit.
+    [[nodiscard]] bool push(std::size_t c, void* p) noexcept {
+        bin& b = m_bins[c];
+        b.blocks.push(p);
+        return ++b.count > b.limit;
+    }
+
+    [[nodiscard]] std::size_t count(std::size_t c) const noexcept { return m_bins[c].count; }
+    [[nodiscard]] std::size_t limit(std::size_t c) const noexcept { return m_bins[c].limit; }
+
+    // Forgets every cached block (their memory is gone or handed elsewhere).
+    void clear() noexcept {
+        for (bin& b : m_bins) {
+            b.blocks.clear();
+            b.count = 0;
+        }
+    }
+
+private:
+    struct bin {
+        free_list blocks;
+        std::uint32_t count = 0;
+        std::uint32_t limit = 0;
+    };
+    std::array<bin, Classes> m_bins{};
+};
+
+// The calling thread's direct-mapped table: instance id -> that instance's cache for this thread.
+struct cache_slots {
+    static constexpr std::size_t size = 8;
+    struct slot {
+        std::uint64_t id = 0; // 0: empty (ids start at 1)
+        void* cache = nullptr;
+    };
+    std::array<slot, size> slots{};
+
+    [[nodiscard]] static slot& of(std::uint64_t id) noexcept;
+};
+
+// initial-exec: in position-independent code (pmrkit is built with -fPIC) the default model reaches
+// a thread_local through a call to __tls_get_addr, and that call made GCC save six registers in
+// the fast paths; initial-exec is one %fs-relative load. Its cost: a shared library holding it
+// must be loaded at program start (or fit glibc's small static-TLS surplus when dlopen()ed).
+inline constinit thread_local cache_slots t_cache_slots [[gnu::tls_model("initial-exec")]]{};
+
+inline cache_slots::slot& cache_slots::of(std::uint64_t id) noexcept {
+    return t_cache_slots.slots[id & (size - 1)];
+}
+
+} // namespace pmrkit::detail

@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: MIT
+#include "pmrkit/concurrent_pool_resource.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cassert>
+
+namespace pmrkit {
+
+namespace {
+
+std::atomic<std::uint64_t> g_next_id{1};
+
+// Set once this thread's registry is destroyed: later calls on this thread (from other
+// thread_local destructors) go to the central pools directly.
+constinit thread_local bool t_exited = false;
+
+} // namespace
+
+// The calling thread's caches of every instance it has used; at thread exit each goes back to
+// its instance, if that is still alive.
+struct pool_thread_exit {
+    struct entry {
+        std::uint64_t id;
+        std::shared_ptr<concurrent_pool_resource::control> control;
+        concurrent_pool_resource::cache* cache;
+    };
+    std::vector<entry> entries;
+
+    pool_thread_exit() = default;
+    pool_thread_exit(const pool_thread_exit&) = delete;
+    pool_thread_exit& operator=(const pool_thread_exit&) = delete;
+    ~pool_thread_exit() {
+        t_exited = true;
+        for (entry& e : entries) {
+            detail::cache_slots::of(e.id) = {};
+            const std::lock_guard lock(e.control->mutex);
+            if (e.control->pool != nullptr) {
+                e.control->pool->retire_locked(e.cache);
+            }
+        }
+    }
+
+    static pool_thread_exit& local() {
+        thread_local pool_thread_exit registry;
+        return registry;
+    }
+
+    // Forgets the caches of instances destroyed since (their caches were deleted with them).
+    void prune() {
+        std::erase_if(entries, [](const entry& e) {
+            const std::lock_guard lock(e.control->mutex);
+            return e.control->pool == nullptr;
+        });
+    }
+};
+
+concurrent_pool_resource::concurrent_pool_resource(const concurrent_pool_options& options,
+                                                   std::pmr::memory_resource* upstream)
+    : m_id(g_next_id.fetch_add(1, std::memory_order_relaxed)),
+      m_control(std::make_shared<control>()), m_options(options), m_upstream(upstream),
+      m_central(options.central, upstream) {
+    m_control->pool = this;
+    for (std::size_t c = 0; c < classes::count; ++c) {
+        const std::size_t blocks = m_options.batch_bytes / classes::size(c);
+        m_batch[c] = static_cast<std::uint32_t>(std::clamp<std::size_t>(blocks, 2, 256));
+    }
+}
+
+concurrent_pool_resource::~concurrent_pool_resource() {
+    const std::lock_guard lock(m_control->mutex);
+    m_control->pool = nullptr;
+    for (cache* tc : m_caches) {
+        delete tc;
+    }
+    m_caches.clear();
+    m_central.release();
+}
+
+void concurrent_pool_resource::release() noexcept {
+    const std::lock_guard lock(m_control->mutex);
+    for (cache* tc : m_caches) {
+        tc->clear();
+    }
+    m_central.release();
+}
+
+void concurrent_pool_resource::trim() noexcept {
+    const std::lock_guard lock(m_control->mutex);
+    drain_all_locked();
+    m_central.trim();
+}
+
+std::size_t concurrent_pool_resource::upstream_bytes() const {
+    const std::lock_guard lock(m_control->mutex);
+    return m_central.upstream_bytes();
+}
+
+std::size_t concurrent_pool_resource::thread_caches() const {
+    const std::lock_guard lock(m_control->mutex);
+    return m_caches.size();
+}
+
+std::size_t concurrent_pool_resource::cached_blocks() const {
+    const std::lock_guard lock(m_control->mutex);
+    std::size_t n = 0;
+    for (const cache* tc : m_caches) {
+        for (std::size_t c = 0; c < classes::count; ++c) {
+            n += tc->count(c);
+        }
+    }
+    return n;
+}
+
+resource_stats concurrent_pool_resource::stats() const {
+    resource_stats s;
+    s.resource = "concurrent_pool_resource";
+    s.upstream_bytes = upstream_bytes();
+    return s;
+}
+
+void* concurrent_pool_resource::allocate_slow(std::size_t bytes, std::size_t alignment) {
+    const std::size_t c = m_central.pooled_class(bytes, alignment);
+    if (c != classes::count && !t_exited) {
+        cache& tc = thread_cache();
+        if (void* p = tc.pop(c)) {
+            return p;
+        }
+        return refill(tc, c);
+    }
+    const std::lock_guard lock(m_control->mutex);
+    return m_central.allocate(bytes, alignment);
+}
+
+void concurrent_pool_resource::deallocate_slow(void* p, std::size_t bytes,
+                                               std::size_t alignment) noexcept {
+    const std::size_t c = m_central.pooled_class(bytes, alignment);
+    if (c != classes::count && !t_exited) {
+        cache* tc = nullptr;
+        try {
+            tc = &thread_cache();
+        } catch (...) { // no memory for a cache: the block goes to the central pool instead
+        }
+        if (tc != nullptr) {
+            if (tc->push(c, p)) {
+                flush(*tc, c);
+            }
+            return;
+        }
+    }
+    const std::lock_guard lock(m_control->mutex);
+    m_central.deallocate(p, bytes, alignment);
+}
+
+concurrent_pool_resource::cache& concurrent_pool_resource::thread_cache() {
+    pool_thread_exit& registry = pool_thread_exit::local();
+    detail::cache_slots::slot& slot = detail::cache_slots::of(m_id);
+    for (const pool_thread_exit::entry& e : registry.entries) {
+        if (e.id == m_id) {
+            slot = {m_id, e.cache};
+            return *e.cache;
+        }
+    }
+    registry.prune();
+    registry.entries.reserve(registry.entries.size() + 1);
+    auto tc = std::make_unique<cache>();
+    for (std::size_t c = 0; c < classes::count; ++c) {
+        tc->set_limit(c, 2 * m_batch[c]);
+    }
+    {
+        const std::lock_guard lock(m_control->mutex);
+        m_caches.push_back(tc.get());
+    }
+    registry.entries.push_back({m_id, m_control, tc.get()});
+    slot = {m_id, tc.get()};
+    return *tc.release();
+}
+
+void* concurrent_pool_resource::refill(cache& tc, std::size_t c) {
+    const std::size_t size = classes::size(c);
+    const std::lock_guard lock(m_control->mutex);
+    void* first = m_central.allocate(size, 1);
+    try {
+        for (std::uint32_t i = 1; i < m_batch[c]; ++i) {
+            (void)tc.push(c, m_central.allocate(size, 1));
+        }
+    } catch (...) { // upstream is out of memory: the caller still gets its block
+    }
+    return first;
+}
+
+void concurrent_pool_resource::flush(cache& tc, std::size_t c) noexcept {
+    const std::lock_guard lock(m_control->mutex);
+    give_back_locked(tc, c, m_batch[c]);
+}
+
+void concurrent_pool_resource::give_back_locked(cache& tc, std::size_t c, std::size_t n) noexcept {
+    const std::size_t size = classes::size(c);
+    for (; n != 0; --n) {
+        void* p = tc.pop(c);
+        assert(p != nullptr);
+        m_central.deallocate(p, size, 1);
+    }
+}
+
+void concurrent_pool_resource::drain_all_locked() noexcept {
+    for (cache* tc : m_caches) {
+        for (std::size_t c = 0; c < classes::count; ++c) {
+            give_back_locked(*tc, c, tc->count(c));
+        }
+    }
+}
+
+void concurrent_pool_resource::retire_locked(cache* tc) noexcept {
+    for (std::size_t c = 0; c < classes::count; ++c) {
+        give_back_locked(*tc, c, tc->count(c));
+    }
+    std::erase(m_caches, tc);
+    delete tc;
+}
+
+} // namespace pmrkit

@@ -1,0 +1,315 @@
+// SPDX-License-Identifier: MIT
+// The thread-safe resources under threads: producer/consumer stress with cross-thread frees
+// (pattern checks catch a block handed out twice, a counting upstream catches a block lost),
+// thread exit while the pool lives, the pool destroyed while threads that used it live, and
+// several pools in the same threads. Seeded; each test runs a bounded number of operations.
+#include "pmrkit/concurrent_arena_resource.hpp"
+#include "pmrkit/concurrent_pool_resource.hpp"
+#include "pmrkit/size_class_resource.hpp"
+#include "pmrkit/synchronized_resource.hpp"
+#include "support/checking_resource.hpp"
+#include "support/seed.hpp"
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <barrier>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <vector>
+
+namespace pmrkit::test {
+namespace {
+
+struct block {
+    unsigned char* p;
+    std::size_t bytes;
+    std::size_t alignment;
+    unsigned char tag;
+};
+
+// Blocks in flight from producers to consumers.
+class mailbox {
+public:
+    void put(const block& b) {
+        {
+            const std::lock_guard lock(m_mutex);
+            m_blocks.push_back(b);
+        }
+        m_ready.notify_one();
+    }
+    // false once closed and empty.
+    bool take(block& b) {
+        std::unique_lock lock(m_mutex);
+        m_ready.wait(lock, [this] { return !m_blocks.empty() || m_closed; });
+        if (m_blocks.empty()) {
+            return false;
+        }
+        b = m_blocks.front();
+        m_blocks.pop_front();
+        return true;
+    }
+    void close() {
+        {
+            const std::lock_guard lock(m_mutex);
+            m_closed = true;
+        }
+        m_ready.notify_all();
+    }
+
+private:
+    std::mutex m_mutex;
+    std::condition_variable m_ready;
+    std::deque<block> m_blocks;
+    bool m_closed = false;
+};
+
+// Counts blocks whose pattern was overwritten (handed out twice, or written by the resource).
+struct pattern_checker {
+    std::atomic<std::size_t> corrupted{0};
+
+    static void fill(const block& b) { std::memset(b.p, b.tag, b.bytes); }
+    void check(const block& b) {
+        for (std::size_t i = 0; i < b.bytes; ++i) {
+            if (b.p[i] != b.tag) {
+                corrupted.fetch_add(1, std::memory_order_relaxed);
+                return;
+            }
+        }
+    }
+};
+
+std::size_t stress_size(std::mt19937_64& rng) {
+    const int pick = std::uniform_int_distribution<int>(0, 99)(rng);
+    if (pick < 70) {
+        return std::uniform_int_distribution<std::size_t>(1, 256)(rng);
+    }
+    if (pick < 97) {
+        return std::uniform_int_distribution<std::size_t>(257, 8192)(rng);
+    }
+    return std::uniform_int_distribution<std::size_t>(40000, 100000)(rng); // large blocks
+}
+
+// Producers allocate, fill and mail blocks (and free some of their own); consumers check and free
+// what they receive: most frees cross threads. Returns the number of corrupted blocks seen.
+std::size_t producer_consumer(std::pmr::memory_resource& r, std::uint64_t seed, int producers,
+                              int consumers) {
+    constexpr int blocks_per_producer = 6000;
+    pattern_checker patterns;
+    mailbox box;
+    std::vector<std::thread> threads;
+    for (int t = 0; t < producers; ++t) {
+        threads.emplace_back([&, t] {
+            std::mt19937_64 rng(seed + static_cast<std::uint64_t>(t));
+            std::vector<block> own;
+            for (int i = 0; i < blocks_per_producer; ++i) {
+                const std::size_t bytes = stress_size(rng);
+                const std::size_t alignment = std::size_t{1}
+                                              << std::uniform_int_distribution<int>(0, 6)(rng);
+                const block b{static_cast<unsigned char*>(r.allocate(bytes, alignment)), bytes,
+                              alignment, static_cast<unsigned char>(rng() | 1)};
+                pattern_checker::fill(b);
+                if (i % 4 == 0) {
+                    own.push_back(b);
+                } else {
+                    box.put(b);
+                }
+                if (own.size() > 16) {
+                    patterns.check(own.front());
+                    r.deallocate(own.front().p, own.front().bytes, own.front().alignment);
+                    own.erase(own.begin());
+                }
+            }
+            for (const block& b : own) {
+                patterns.check(b);
+                r.deallocate(b.p, b.bytes, b.alignment);
+            }
+        });
+    }
+    std::vector<std::thread> consumer_threads;
+    for (int t = 0; t < consumers; ++t) {
+        consumer_threads.emplace_back([&] {
+            block b{};
+            while (box.take(b)) {
+                patterns.check(b);
+                r.deallocate(b.p, b.bytes, b.alignment);
+            }
+        });
+    }
+    for (std::thread& t : threads) {
+        t.join();
+    }
+    box.close();
+    for (std::thread& t : consumer_threads) {
+        t.join();
+    }
+    return patterns.corrupted.load();
+}
+
+} // namespace
+
+TEST_CASE("concurrent_pool_resource: producer/consumer stress, every block back at the end") {
+    PMRKIT_SEEDED(seed);
+    checking_resource upstream;
+    {
+        concurrent_pool_resource pool(&upstream);
+        CHECK(producer_consumer(pool, seed, 2, 2) == 0);
+        // Every thread has exited, so its cache went back: all spans are empty now.
+        CHECK(pool.thread_caches() == 0);
+        CHECK(pool.cached_blocks() == 0);
+        pool.trim();
+        CHECK(pool.upstream_bytes() == 0);
+        CHECK(upstream.live_blocks() == 0);
+    }
+}
+
+TEST_CASE("concurrent_arena_resource: producer/consumer stress") {
+    PMRKIT_SEEDED(seed);
+    checking_resource upstream;
+    {
+        concurrent_arena_resource arena(concurrent_arena_options{.first_chunk_size = 4096},
+                                        &upstream);
+        CHECK(producer_consumer(arena, seed, 3, 1) == 0);
+        CHECK(upstream.live_blocks() > 0);
+    }
+    CHECK(upstream.live_blocks() == 0);
+}
+
+TEST_CASE("synchronized_resource: producer/consumer stress over a size_class_resource") {
+    PMRKIT_SEEDED(seed);
+    checking_resource upstream;
+    synchronized_resource<size_class_resource> shared(size_class_options{}, &upstream);
+    CHECK(producer_consumer(shared, seed, 2, 2) == 0);
+    shared.with_lock([](size_class_resource& pool) { pool.trim(); });
+    CHECK(upstream.live_blocks() == 0);
+}
+
+TEST_CASE("concurrent_pool_resource: a thread's cache goes back when the thread exits") {
+    checking_resource upstream;
+    concurrent_pool_resource pool(&upstream);
+    std::thread([&pool] {
+        std::vector<void*> blocks;
+        for (int i = 0; i < 1000; ++i) {
+            blocks.push_back(pool.allocate(48, 8));
+        }
+        for (void* p : blocks) {
+            pool.deallocate(p, 48, 8);
+        }
+        CHECK(pool.thread_caches() == 1);
+        CHECK(pool.cached_blocks() > 0);
+    }).join();
+    CHECK(pool.thread_caches() == 0);
+    CHECK(pool.cached_blocks() == 0);
+    pool.trim();
+    CHECK(pool.upstream_bytes() == 0);
+    CHECK(upstream.live_blocks() == 0);
+}
+
+TEST_CASE("concurrent_pool_resource: destroyed while threads that used it still run") {
+    checking_resource upstream;
+    auto pool = std::make_unique<concurrent_pool_resource>(&upstream);
+    std::barrier sync(3);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 2; ++t) {
+        threads.emplace_back([&] {
+            void* kept = pool->allocate(64, 8);
+            for (int i = 0; i < 500; ++i) {
+                pool->deallocate(pool->allocate(32, 8), 32, 8);
+            }
+            pool->deallocate(kept, 64, 8);
+            sync.arrive_and_wait(); // the main thread destroys the pool now
+            sync.arrive_and_wait();
+            // A new pool in the same threads: stale entries of the old one must not match.
+            concurrent_pool_resource next(&upstream);
+            for (int i = 0; i < 500; ++i) {
+                next.deallocate(next.allocate(32, 8), 32, 8);
+            }
+        }); // at exit, the registry finds the first pool gone and leaves its cache alone
+    }
+    sync.arrive_and_wait();
+    CHECK(pool->thread_caches() == 2);
+    pool.reset();
+    CHECK(upstream.live_blocks() == 0);
+    sync.arrive_and_wait();
+    for (std::thread& t : threads) {
+        t.join();
+    }
+    CHECK(upstream.live_blocks() == 0);
+}
+
+TEST_CASE("concurrent_pool_resource: release() empties every thread's cache") {
+    checking_resource upstream;
+    concurrent_pool_resource pool(&upstream);
+    std::barrier sync(2);
+    std::thread worker([&] {
+        pool.deallocate(pool.allocate(100, 8), 100, 8);
+        sync.arrive_and_wait(); // main releases
+        sync.arrive_and_wait();
+        void* p = pool.allocate(100, 8); // from a fresh span, not the released one
+        std::memset(p, 1, 100);
+        pool.deallocate(p, 100, 8);
+    });
+    sync.arrive_and_wait();
+    pool.release();
+    CHECK(upstream.live_blocks() == 0);
+    CHECK(pool.cached_blocks() == 0);
+    sync.arrive_and_wait();
+    worker.join();
+    pool.trim();
+    CHECK(upstream.live_blocks() == 0);
+}
+
+TEST_CASE("concurrent_pool_resource: many instances in the same threads keep their own caches") {
+    PMRKIT_SEEDED(seed);
+    checking_resource upstream;
+    constexpr std::size_t pools = 11; // more than the per-thread slots: collisions
+    std::vector<std::unique_ptr<concurrent_pool_resource>> all;
+    for (std::size_t i = 0; i < pools; ++i) {
+        all.push_back(std::make_unique<concurrent_pool_resource>(&upstream));
+    }
+    pattern_checker patterns;
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 2; ++t) {
+        threads.emplace_back([&, t] {
+            std::mt19937_64 rng(seed + static_cast<std::uint64_t>(t));
+            std::vector<std::pair<std::size_t, block>> live;
+            for (int i = 0; i < 4000; ++i) {
+                if (live.size() < 64 && rng() % 3 != 0) {
+                    const std::size_t which = rng() % pools;
+                    const std::size_t bytes = 1 + rng() % 512;
+                    const block b{static_cast<unsigned char*>(all[which]->allocate(bytes, 8)),
+                                  bytes, 8, static_cast<unsigned char>(rng() | 1)};
+                    pattern_checker::fill(b);
+                    live.emplace_back(which, b);
+                } else if (!live.empty()) {
+                    const auto [which, b] = live.back();
+                    live.pop_back();
+                    patterns.check(b);
+                    all[which]->deallocate(b.p, b.bytes, b.alignment);
+                }
+            }
+            for (const auto& [which, b] : live) {
+                patterns.check(b);
+                all[which]->deallocate(b.p, b.bytes, b.alignment);
+            }
+        });
+    }
+    for (std::thread& t : threads) {
+        t.join();
+    }
+    CHECK(patterns.corrupted.load() == 0);
+    for (const auto& pool : all) {
+        CHECK(pool->thread_caches() == 0);
+        pool->trim();
+        CHECK(pool->upstream_bytes() == 0);
+    }
+    all.clear();
+    CHECK(upstream.live_blocks() == 0);
+}
+
+} // namespace pmrkit::test
