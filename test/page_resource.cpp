@@ -12,6 +12,9 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
 #include <unistd.h>
 
 #include <cstring>
@@ -61,6 +64,15 @@ std::size_t vm_size_bytes() {
     const char* line = std::strstr(text, "VmSize:");
     REQUIRE(line != nullptr);
     return std::strtoull(line + 7, nullptr, 10) * 1024;
+}
+
+// Under valgrind, VmSize also counts the tool's own mappings, which grow while a test runs.
+bool under_valgrind() {
+#if defined(RUNNING_ON_VALGRIND)
+    return RUNNING_ON_VALGRIND != 0;
+#else
+    return false;
+#endif
 }
 
 // The transparent huge page mode in brackets in /sys/kernel/mm/transparent_hugepage/enabled
@@ -164,14 +176,18 @@ TEST_CASE("page_resource: a 2 MiB-aligned 2 MiB request maps at most 4 MiB and u
     CHECK(pages.peak_mapped_bytes() <= 4 * mib);
     CHECK(pages.peak_mapped_bytes() == 4 * mib - pages.page_size()); // excess below the alignment
     CHECK(pages.mapped_bytes() == 2 * mib);
-    CHECK(vm_allocated - vm_before == 2 * mib); // the excess really was unmapped
     std::memset(p, 1, 2 * mib);
 
     pages.deallocate(p, 2 * mib, 2 * mib);
     const std::size_t vm_freed = vm_size_bytes();
     CHECK(pages.mapped_bytes() == 0);
-    CHECK(vm_freed == vm_before);
     CHECK_FALSE(is_mapped(p, 2 * mib));
+    if (under_valgrind()) {
+        MESSAGE("under valgrind: the VmSize checks are skipped (VmSize counts the tool's mappings)");
+    } else {
+        CHECK(vm_allocated - vm_before == 2 * mib); // the excess really was unmapped
+        CHECK(vm_freed == vm_before);
+    }
 }
 
 TEST_CASE("page_resource: any power-of-two alignment, the excess mapped below the alignment") {
