@@ -152,6 +152,12 @@ void concurrent_pool_resource::deallocate_slow(void* p, std::size_t bytes,
     m_central.deallocate(p, bytes, alignment);
 }
 
+void concurrent_pool_resource::check_pooled_block(const void* p, std::size_t bytes,
+                                                  std::size_t alignment) const noexcept {
+    const std::lock_guard lock(m_control->mutex);
+    m_central.check_pooled_block(p, bytes, alignment);
+}
+
 concurrent_pool_resource::cache& concurrent_pool_resource::thread_cache() {
     pool_thread_exit& registry = pool_thread_exit::local();
     detail::cache_slots::slot& slot = detail::cache_slots::of(m_id);

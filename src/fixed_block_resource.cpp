@@ -62,12 +62,14 @@ void fixed_block_resource::add_chunk(std::size_t blocks) {
     if (blocks == 0 || blocks > m_options.max_blocks - m_capacity) {
         detail::throw_bad_alloc();
     }
-    const auto chunk =
-        m_chunks.allocate(*m_upstream, detail::checked_mul(blocks, m_block_size), m_block_alignment);
+    const std::size_t bytes = detail::checked_mul(blocks, m_block_size);
+    m_owned.reserve_one_more();
+    const auto chunk = m_chunks.allocate(*m_upstream, bytes, m_block_alignment);
+    m_owned.add(chunk.begin, bytes, m_block_size);
     while (void* tail_block = m_region.take(m_block_size)) {
         m_spare.push(tail_block);
     }
-    m_region = detail::bump_region(chunk.begin, chunk.begin + blocks * m_block_size);
+    m_region = detail::bump_region(chunk.begin, chunk.begin + bytes);
     m_capacity += blocks;
     m_last_chunk_blocks = blocks;
 }
@@ -81,6 +83,7 @@ void fixed_block_resource::reserve(std::size_t blocks) {
 void fixed_block_resource::release() noexcept {
     m_oversize.release();
     m_chunks.release(*m_upstream);
+    m_owned.clear();
     m_free.clear();
     m_spare.clear();
     m_region = {};

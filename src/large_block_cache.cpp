@@ -40,6 +40,13 @@ void large_block_cache::deallocate(void* p, std::size_t bytes, std::size_t align
         m_blocks.deallocate(p, bytes, alignment);
         return;
     }
+    if constexpr (hardened_build) {
+        // Caching a block it never handed out would hand that memory out again.
+        if (!m_blocks.contains(p)) [[unlikely]] {
+            report_heap_corruption("deallocate of a large block this resource did not hand out",
+                                   p);
+        }
+    }
     const std::size_t bucket = geometric_index(bytes, steps_log2, base_log2);
     const std::size_t size = geometric_round(bytes, steps_log2);
     if (m_counts[bucket] < m_per_bucket && size <= m_max_bytes - m_cached_bytes) {

@@ -77,7 +77,9 @@ void* size_class_resource::refill(std::size_t c) {
 
 detail::span* size_class_resource::new_span(std::size_t c) {
     const detail::span_geometry& geometry = classes::geometry(c);
+    m_owned.reserve_one_more();
     void* memory = m_upstream->allocate(geometry.span_bytes, geometry.span_bytes);
+    m_owned.add(memory, geometry.used_bytes(), geometry.block_size);
     detail::span* s = detail::span::create(memory, geometry, c);
     class_state& state = m_classes[c];
     state.spans.push_front(s);
@@ -120,6 +122,7 @@ void size_class_resource::count_frees(std::size_t c, std::size_t keep) noexcept 
 void size_class_resource::give_back(detail::span* s) noexcept {
     const std::size_t bytes = s->bytes();
     m_span_bytes -= bytes;
+    m_owned.remove(s->memory());
     // Upstream may not be ASan's allocator: it must get the span back without poisoned blocks.
     detail::asan_unpoison(s->memory(), bytes);
     m_upstream->deallocate(s->memory(), bytes, bytes);
@@ -182,6 +185,7 @@ void size_class_resource::release() noexcept {
         m_lists[c] = class_list{};
     }
     m_large.release();
+    m_owned.clear();
     m_reported = 0;
     m_reported_bytes = 0;
     m_span_bytes = 0;

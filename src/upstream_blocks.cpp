@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "pmrkit/detail/upstream_blocks.hpp"
 
+#include "pmrkit/detail/free_list.hpp"
 #include "pmrkit/detail/math.hpp"
 
 #include <cassert>
@@ -17,6 +18,14 @@ std::size_t upstream_blocks::home(const void* p) const noexcept {
     const auto h = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(p)) *
                    0x9E3779B97F4A7C15ULL;
     return static_cast<std::size_t>(h >> 32) & (m_capacity - 1);
+}
+
+std::size_t upstream_blocks::slot_of(const void* p) const noexcept {
+    std::size_t i = home(p);
+    while (m_table[i].p != nullptr && m_table[i].p != p) {
+        i = (i + 1) & (m_capacity - 1);
+    }
+    return i;
 }
 
 void upstream_blocks::insert(const record& r) noexcept {
@@ -67,13 +76,17 @@ void* upstream_blocks::allocate(std::size_t bytes, std::size_t alignment) {
 }
 
 void upstream_blocks::deallocate(void* p, std::size_t bytes, std::size_t alignment) noexcept {
-    std::size_t i = m_capacity == 0 ? 0 : home(p);
-    while (m_capacity != 0 && m_table[i].p != nullptr && m_table[i].p != p) {
-        i = (i + 1) & (m_capacity - 1);
+    const bool found = contains(p);
+    if constexpr (hardened_build) {
+        if (!found) [[unlikely]] {
+            report_heap_corruption("deallocate of a large or pass-through block this resource did "
+                                   "not hand out",
+                                   p);
+        }
     }
-    const bool found = m_capacity != 0 && m_table[i].p == p;
     assert(found && "deallocate of a block this resource did not pass upstream");
     if (found) {
+        const std::size_t i = slot_of(p);
         assert(m_table[i].bytes == bytes && m_table[i].alignment == alignment);
         // Backward-shift deletion keeps every probe chain unbroken without tombstones.
         std::size_t hole = i;

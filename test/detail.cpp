@@ -4,6 +4,7 @@
 #include "pmrkit/detail/chunk_list.hpp"
 #include "pmrkit/detail/free_list.hpp"
 #include "pmrkit/detail/math.hpp"
+#include "pmrkit/detail/owned_ranges.hpp"
 #include "pmrkit/detail/thread_cache.hpp"
 #include "pmrkit/detail/upstream_blocks.hpp"
 #include "pmrkit/growth_policy.hpp"
@@ -183,6 +184,57 @@ TEST_CASE("detail::upstream_blocks: many blocks, freed in any order, all found")
     }
     CHECK(blocks.count() == 0);
     blocks.release();
+    CHECK(upstream.live_blocks() == 0);
+}
+
+TEST_CASE("detail::owned_ranges: block starts of the ranges added, with their stride") {
+    alignas(64) static std::array<std::byte, 1024> memory{};
+    std::byte* const m = memory.data();
+    detail::owned_ranges ranges;
+    // Added out of order and adjacent: [512, 768) with 64-byte blocks, [0, 240) with 48, [768,
+    // 1024) with 32.
+    for (const auto& [offset, bytes, stride] :
+         std::array<std::array<std::size_t, 3>, 3>{{{512, 256, 64}, {0, 240, 48}, {768, 256, 32}}}) {
+        ranges.reserve_one_more();
+        ranges.add(m + offset, bytes, stride);
+    }
+    CHECK(ranges.count() == 3);
+    CHECK(ranges.holds_block(m, 48));
+    CHECK(ranges.holds_block(m + 192, 48));
+    CHECK_FALSE(ranges.holds_block(m + 240, 48)); // past the end of its range
+    CHECK_FALSE(ranges.holds_block(m + 8, 48));   // inside a block
+    CHECK_FALSE(ranges.holds_block(m, 64));       // the wrong block size
+    CHECK(ranges.holds_block(m + 512, 64));
+    CHECK(ranges.holds_block(m + 704, 64));
+    CHECK(ranges.holds_block(m + 768, 32)); // where one range ends, the next begins
+    CHECK_FALSE(ranges.holds_block(m + 768, 64));
+    CHECK_FALSE(ranges.holds_block(m + 1024, 32));
+    CHECK_FALSE(ranges.holds_block(m + 300, 4)); // in no range
+
+    ranges.remove(m + 512);
+    CHECK(ranges.count() == 2);
+    CHECK_FALSE(ranges.holds_block(m + 512, 64));
+    CHECK(ranges.holds_block(m + 800, 32));
+    CHECK(ranges.holds_block(m + 48, 48));
+    ranges.clear();
+    CHECK_FALSE(ranges.holds_block(m, 48));
+}
+
+TEST_CASE("detail::upstream_blocks: contains the blocks it passed through, and only those") {
+    checking_resource upstream;
+    detail::upstream_blocks blocks(&upstream);
+    int other = 0;
+    CHECK_FALSE(blocks.contains(&other));
+    void* a = blocks.allocate(5000, 64);
+    void* b = blocks.allocate(100, 8);
+    CHECK(blocks.contains(a));
+    CHECK(blocks.contains(b));
+    CHECK_FALSE(blocks.contains(&other));
+    blocks.deallocate(a, 5000, 64);
+    CHECK_FALSE(blocks.contains(a));
+    CHECK(blocks.contains(b));
+    blocks.release();
+    CHECK_FALSE(blocks.contains(b));
     CHECK(upstream.live_blocks() == 0);
 }
 

@@ -174,12 +174,15 @@ TEST_CASE("hardened free list: links round-trip and reject a forged value") {
 }
 
 // The pools in a hardened build: their detections go through the free list above.
-template <class Pool>
-void check_pool_detections(const char* name, [[maybe_unused]] std::size_t bytes) {
+TEST_CASE_TEMPLATE("hardened pools: double free, write after free and foreign pointers stop the "
+                   "program",
+                   Pool, fixed_block_resource, size_class_resource, aligned_pool_resource,
+                   concurrent_pool_resource) {
     if constexpr (!detail::hardened_build) {
-        MESSAGE("SKIPPED: not a hardened build; the hardened preset runs it (" << std::string(name) << ")");
+        MESSAGE("SKIPPED: not a hardened build; the hardened preset runs it");
     } else {
-        const auto double_free = run_in_child([bytes] {
+        static constexpr std::size_t bytes = 48;
+        const auto double_free = run_in_child([] {
             Pool pool;
             void* a = pool.allocate(bytes, 8);
             void* b = pool.allocate(bytes, 8);
@@ -190,7 +193,7 @@ void check_pool_detections(const char* name, [[maybe_unused]] std::size_t bytes)
         CHECK(double_free.aborted);
         CHECK(double_free.stderr_.find("pmrkit: double free") != std::string::npos);
 
-        const auto write_after_free = run_in_child([bytes] {
+        const auto write_after_free = run_in_child([] {
             Pool pool;
             void* a = pool.allocate(bytes, 8);
             pool.deallocate(a, bytes, 8);
@@ -200,15 +203,36 @@ void check_pool_detections(const char* name, [[maybe_unused]] std::size_t bytes)
         CHECK(write_after_free.aborted);
         CHECK(write_after_free.stderr_.find("pmrkit: free-list link overwritten") !=
               std::string::npos);
+
+        // Pointers the pool never handed out: another instance's block, one inside its own
+        // block, a heap block of a pooled size, and one of a large size.
+        const auto foreign = [](auto&& wrong_pointer) {
+            return run_in_child([&wrong_pointer] {
+                Pool pool;
+                Pool other;
+                void* own = pool.allocate(bytes, 8);
+                const auto [p, size] = wrong_pointer(own, other);
+                pool.deallocate(p, size, 8);
+            });
+        };
+        const std::array<child_end, 4> ends = {
+            foreign([](void*, Pool& other) {
+                return std::pair{other.allocate(bytes, 8), bytes};
+            }),
+            foreign([](void* own, Pool&) {
+                return std::pair{static_cast<void*>(static_cast<char*>(own) + 8), bytes};
+            }),
+            foreign([](void*, Pool&) { return std::pair{::operator new(bytes), bytes}; }),
+            foreign([](void*, Pool&) {
+                constexpr std::size_t large = 100000;
+                return std::pair{::operator new(large), large};
+            }),
+        };
+        for (const child_end& end : ends) {
+            CHECK(end.aborted);
+            CHECK(end.stderr_.find("did not hand out") != std::string::npos);
+        }
     }
-}
-
-TEST_CASE("hardened fixed_block_resource: double free and write after free stop the program") {
-    check_pool_detections<fixed_block_resource>("fixed_block_resource", 64);
-}
-
-TEST_CASE("hardened size_class_resource: double free and write after free stop the program") {
-    check_pool_detections<size_class_resource>("size_class_resource", 48);
 }
 
 // ASan: a free pool block is poisoned whole, its link word included, and unpoisoned when handed

@@ -50,6 +50,11 @@ struct concurrent_pool_options {
 // Complexity: allocate and deallocate O(1); one lock per batch (per up to batch_bytes bytes) on
 // the slow path. The first use by a thread allocates its cache (about 1 KiB, from operator new).
 //
+// Hardened builds (PMRKIT_HARDENED): the caches' free lists check their links as the pools' do,
+// and every deallocate first asks the central pool, under its lock, whether the pointer is one
+// of its blocks (see size_class_resource), so a foreign pointer stops the program before it can
+// enter a cache. That lock on every free is a hardened build's cost, not a normal build's.
+//
 // Thread safety: allocate and deallocate from any number of threads at once; upstream is only
 // ever called under the central lock, so it need not be thread-safe. release(), trim(),
 // cached_blocks() and destruction require that no other thread is using the instance at the same
@@ -127,6 +132,9 @@ private:
     }
 
     void do_deallocate(void* p, std::size_t bytes, std::size_t alignment) override {
+        if constexpr (detail::hardened_build) {
+            check_pooled_block(p, bytes, alignment);
+        }
         const std::size_t last = last_byte(bytes, alignment);
         if (last < classes::lookup_limit) [[likely]] {
             if (cache* tc = local_cache()) [[likely]] {
@@ -148,6 +156,9 @@ private:
     [[gnu::noinline]] void deallocate_slow(void* p, std::size_t bytes,
                                            std::size_t alignment) noexcept;
     [[gnu::noinline]] void flush(cache& tc, std::size_t c) noexcept;
+    // Hardened builds: the central pool's check, under the lock, before a block enters a cache
+    // from which it could be handed out again.
+    void check_pooled_block(const void* p, std::size_t bytes, std::size_t alignment) const noexcept;
     // This thread's cache, made and registered on first use.
     cache& thread_cache();
     void* refill(cache& tc, std::size_t c);

@@ -5,6 +5,7 @@
 #include "pmrkit/detail/bump_region.hpp"
 #include "pmrkit/detail/chunk_list.hpp"
 #include "pmrkit/detail/free_list.hpp"
+#include "pmrkit/detail/owned_ranges.hpp"
 #include "pmrkit/detail/upstream_blocks.hpp"
 #include "pmrkit/detail/thread_check.hpp"
 #include "pmrkit/growth_policy.hpp"
@@ -46,6 +47,10 @@ struct fixed_block_options {
 // smaller); otherwise allocate throws std::bad_alloc. Zero-byte requests get a distinct block.
 // Never returns null: exhaustion of max_blocks throws std::bad_alloc, and an exception from
 // upstream propagates unchanged; in both cases the resource stays usable and unchanged.
+//
+// Hardened builds (PMRKIT_HARDENED) check every free: besides the free list's own checks (double
+// free, write into a freed block), a pointer that is not the start of a block of one of its chunks
+// and was not passed through stops the program with a report (O(log chunks) per deallocate).
 //
 // Thread safety: none. One thread at a time may use an instance (use a synchronized or concurrent
 // resource for sharing).
@@ -127,6 +132,7 @@ private:
     void do_deallocate(void* p, std::size_t bytes, std::size_t alignment) override {
         PMRKIT_THREAD_CHECK(m_in_use, "fixed_block_resource");
         if (fits(bytes, alignment)) [[likely]] {
+            m_owned.check_block(p, m_block_size);
             detail::asan_poison(p, m_block_size);
             m_free.push(p);
             return;
@@ -156,6 +162,7 @@ private:
     std::size_t m_last_chunk_blocks = 0;
     detail::chunk_list m_chunks;
     detail::upstream_blocks m_oversize;
+    [[no_unique_address]] detail::pool_ranges m_owned; // hardened builds: the chunks' blocks
     std::pmr::memory_resource* m_upstream;
     fixed_block_options m_options;
     detail::entry_flag m_in_use; // concurrent-use detection, see thread_check.hpp

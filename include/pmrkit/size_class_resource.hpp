@@ -5,6 +5,7 @@
 #include "pmrkit/detail/free_list.hpp"
 #include "pmrkit/detail/large_block_cache.hpp"
 #include "pmrkit/detail/math.hpp"
+#include "pmrkit/detail/owned_ranges.hpp"
 #include "pmrkit/detail/size_classes.hpp"
 #include "pmrkit/detail/span.hpp"
 #include "pmrkit/detail/thread_check.hpp"
@@ -88,6 +89,12 @@ struct size_class_utilization {
 // found empty. Never returns null: impossible sizes throw std::bad_alloc, upstream exceptions
 // propagate unchanged, and the resource stays usable after either.
 //
+// Hardened builds (PMRKIT_HARDENED) check every free: besides the free lists' own checks (double
+// free, write into a freed block), a pointer that is not the start of a block of a span of the
+// class its size maps to (another resource's, one inside a block, or a free with the wrong size),
+// and a large block it did not hand out, stop the program with a report (O(log spans) per
+// deallocate).
+//
 // Thread safety: none. One thread at a time may use an instance.
 //
 // Example:
@@ -161,6 +168,20 @@ public:
     // Prints the report as a Markdown table with its summary (average, worst, internal waste).
     static void print_utilization(std::ostream& out, const size_class_options& options = {});
 
+    // Hardened builds (PMRKIT_HARDENED): stops the program with a report unless p is the start of
+    // a block of the class serving (bytes, alignment), in one of this pool's spans; large sizes
+    // are not checked here (deallocate checks them). Does nothing in other builds. For a resource
+    // that keeps this pool's blocks elsewhere before they come back (concurrent_pool_resource's
+    // thread caches). O(log spans).
+    void check_pooled_block(const void* p, std::size_t bytes, std::size_t alignment) const noexcept {
+        if constexpr (detail::hardened_build) {
+            const std::size_t c = pooled_class(bytes, alignment);
+            if (c != classes::count) {
+                m_owned.check_block(p, classes::size(c));
+            }
+        }
+    }
+
     // The class serving (bytes, alignment), or classes::count for a large block. Any sizes and
     // alignments, checked before any arithmetic. (concurrent_pool_resource maps requests to the
     // same classes as its central pool through this.)
@@ -225,6 +246,7 @@ private:
     }
 
     void deallocate_in(void* p, std::size_t c) noexcept {
+        m_owned.check_block(p, classes::size(c));
         class_list& list = m_lists[c];
         detail::asan_poison(p, classes::size(c));
         list.blocks.push(p);
@@ -271,6 +293,7 @@ private:
     std::pmr::memory_resource* m_upstream;
     size_class_options m_options;
     detail::large_block_cache m_large;
+    [[no_unique_address]] detail::pool_ranges m_owned; // hardened builds: the spans' blocks
     detail::entry_flag m_in_use; // concurrent-use detection, see thread_check.hpp
 };
 

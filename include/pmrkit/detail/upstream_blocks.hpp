@@ -23,7 +23,13 @@ public:
     // arithmetic, so upstream never sees a wrapped size); upstream exceptions propagate and
     // leave the table unchanged.
     [[nodiscard]] void* allocate(std::size_t bytes, std::size_t alignment);
+    // A pointer it did not record is a precondition violation: a debug build asserts, a hardened
+    // build (PMRKIT_HARDENED) stops the program with a report; otherwise it is passed upstream.
     void deallocate(void* p, std::size_t bytes, std::size_t alignment) noexcept;
+    // Whether p is a recorded block. O(1) expected.
+    [[nodiscard]] bool contains(const void* p) const noexcept {
+        return m_capacity != 0 && m_table[slot_of(p)].p == p;
+    }
     // Gives back every recorded block and the table itself.
     void release() noexcept;
 
@@ -47,6 +53,8 @@ private:
 
     void reserve_one_more();
     [[nodiscard]] std::size_t home(const void* p) const noexcept;
+    // The slot holding p, or the empty slot where its probe ends. Precondition: m_capacity != 0.
+    [[nodiscard]] std::size_t slot_of(const void* p) const noexcept;
     void insert(const record& r) noexcept;
 
     std::pmr::memory_resource* m_upstream;

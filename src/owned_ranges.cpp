@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: MIT
+#include "pmrkit/detail/owned_ranges.hpp"
+
+#include <algorithm>
+
+namespace pmrkit::detail {
+
+namespace {
+std::uintptr_t address(const void* p) noexcept { return reinterpret_cast<std::uintptr_t>(p); }
+} // namespace
+
+std::vector<owned_ranges::range>::const_iterator
+owned_ranges::after(std::uintptr_t a) const noexcept {
+    return std::upper_bound(m_ranges.begin(), m_ranges.end(), a,
+                            [](std::uintptr_t x, const range& r) { return x < r.end; });
+}
+
+void owned_ranges::add(const void* begin, std::size_t bytes, std::size_t stride) noexcept {
+    const std::uintptr_t b = address(begin);
+    m_ranges.insert(after(b), range{b, b + bytes, stride});
+}
+
+void owned_ranges::remove(const void* begin) noexcept {
+    const auto it = after(address(begin));
+    m_ranges.erase(m_ranges.begin() + (it - m_ranges.cbegin()));
+}
+
+bool owned_ranges::holds_block(const void* p, std::size_t stride) const noexcept {
+    const std::uintptr_t a = address(p);
+    const auto it = after(a);
+    return it != m_ranges.end() && it->begin <= a && it->stride == stride &&
+           (a - it->begin) % stride == 0;
+}
+
+void owned_ranges::report_foreign_pointer(const void* p) noexcept {
+    report_heap_corruption("deallocate of a pointer this pool did not hand out (another "
+                           "resource's, or inside a block, or with the wrong size)",
+                           p);
+}
+
+} // namespace pmrkit::detail
