@@ -62,6 +62,15 @@ inline effect release_or_keep(input& in, auto& resource) {
     return {};
 }
 
+// The operations of the size-class pools: trim() (live blocks stay valid) or release().
+inline effect trim_or_release(input& in, auto& pool) {
+    if (in.boolean()) {
+        pool.trim();
+        return {};
+    }
+    return release_or_keep(in, pool);
+}
+
 struct fixed_block {
     static constexpr const char* name = "fixed_block";
     static constexpr bool may_refuse = true; // max_blocks
@@ -91,13 +100,7 @@ struct size_class {
     size_class(std::pmr::memory_resource* upstream, input& in)
         : pool(size_class_options_from(in), upstream) {}
     std::pmr::memory_resource& top() { return pool; }
-    effect control(input& in) {
-        if (in.boolean()) {
-            pool.trim();
-            return {};
-        }
-        return release_or_keep(in, pool);
-    }
+    effect control(input& in) { return trim_or_release(in, pool); }
     size_class_resource pool;
 };
 
