@@ -15,6 +15,7 @@
 
 #include "input.hpp"
 
+#include "pmrkit/aligned_pool_resource.hpp"
 #include "pmrkit/arena_resource.hpp"
 #include "pmrkit/fixed_block_resource.hpp"
 #include "pmrkit/limit_resource.hpp"
@@ -22,6 +23,9 @@
 #include "pmrkit/stats_resource.hpp"
 
 #include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <memory_resource>
 #include <optional>
 #include <vector>
@@ -54,6 +58,19 @@ inline size_class_options size_class_options_from(input& in) {
             .large_cache_per_bucket = in.below(5)};
 }
 
+// The pool's own fields as size_class_options_from draws them, under an alignment of 16 to 4096,
+// or sometimes any value below 5000 for the constructor to round and clamp.
+inline aligned_pool_options aligned_pool_options_from(input& in) {
+    const std::size_t alignment = in.boolean() ? std::size_t{16} << in.below(9) : in.below(5000);
+    const size_class_options pool = size_class_options_from(in);
+    return {.alignment = alignment,
+            .max_pooled_size = pool.max_pooled_size,
+            .max_empty_spans = pool.max_empty_spans,
+            .max_empty_bytes = pool.max_empty_bytes,
+            .large_cache_bytes = pool.large_cache_bytes,
+            .large_cache_per_bucket = pool.large_cache_per_bucket};
+}
+
 inline effect release_or_keep(input& in, auto& resource) {
     if (in.below(4) == 0) {
         resource.release();
@@ -70,6 +87,32 @@ inline effect trim_or_release(input& in, auto& pool) {
     }
     return release_or_keep(in, pool);
 }
+
+// Checks aligned_pool_resource's own promise, that every block is aligned to at least
+// options().alignment whatever alignment was asked for; the driver checks only the one asked for.
+class check_least_alignment final : public std::pmr::memory_resource {
+public:
+    explicit check_least_alignment(aligned_pool_resource& pool) : m_pool(pool) {}
+
+private:
+    void* do_allocate(std::size_t bytes, std::size_t alignment) override {
+        void* p = m_pool.allocate(bytes, alignment);
+        if (reinterpret_cast<std::uintptr_t>(p) % m_pool.alignment() != 0) {
+            std::fprintf(stderr, "pmrkit fuzz: block under the pool's alignment %zu (bytes %zu)\n",
+                         m_pool.alignment(), bytes);
+            std::abort();
+        }
+        return p;
+    }
+    void do_deallocate(void* p, std::size_t bytes, std::size_t alignment) override {
+        m_pool.deallocate(p, bytes, alignment);
+    }
+    [[nodiscard]] bool do_is_equal(const std::pmr::memory_resource& other) const noexcept override {
+        return this == &other;
+    }
+
+    aligned_pool_resource& m_pool;
+};
 
 struct fixed_block {
     static constexpr const char* name = "fixed_block";
@@ -102,6 +145,19 @@ struct size_class {
     std::pmr::memory_resource& top() { return pool; }
     effect control(input& in) { return trim_or_release(in, pool); }
     size_class_resource pool;
+};
+
+struct aligned_pool {
+    static constexpr const char* name = "aligned_pool";
+    static constexpr bool may_refuse = false;
+    // One above the pool's alignment reaches size_class_resource as asked (asserts, as above).
+    static constexpr bool small_odd_alignments = false;
+    aligned_pool(std::pmr::memory_resource* upstream, input& in)
+        : pool(aligned_pool_options_from(in), upstream), checked(pool) {}
+    std::pmr::memory_resource& top() { return checked; }
+    effect control(input& in) { return trim_or_release(in, pool); }
+    aligned_pool_resource pool;
+    check_least_alignment checked;
 };
 
 // An arena with marks: the driver mirrors the marker stack by index.
