@@ -17,10 +17,13 @@
 
 #include "pmrkit/aligned_pool_resource.hpp"
 #include "pmrkit/arena_resource.hpp"
+#include "pmrkit/concurrent_arena_resource.hpp"
+#include "pmrkit/concurrent_pool_resource.hpp"
 #include "pmrkit/fixed_block_resource.hpp"
 #include "pmrkit/limit_resource.hpp"
 #include "pmrkit/size_class_resource.hpp"
 #include "pmrkit/stats_resource.hpp"
+#include "pmrkit/synchronized_resource.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -158,6 +161,55 @@ struct aligned_pool {
     effect control(input& in) { return trim_or_release(in, pool); }
     aligned_pool_resource pool;
     check_least_alignment checked;
+};
+
+// One thread: the fuzzer is after request handling (the classes, the thread cache's bins and
+// batches, the central pool behind them); test/concurrent.cpp under TSan covers the threads.
+struct concurrent_pool {
+    static constexpr const char* name = "concurrent_pool";
+    static constexpr bool may_refuse = false;
+    static constexpr bool small_odd_alignments = false; // the central size_class_resource's
+    concurrent_pool(std::pmr::memory_resource* upstream, input& in)
+        : pool({.central = size_class_options_from(in),
+                .batch_bytes = std::size_t{1} << in.below(20)},
+               upstream) {}
+    std::pmr::memory_resource& top() { return pool; }
+    effect control(input& in) { return trim_or_release(in, pool); }
+    concurrent_pool_resource pool;
+};
+
+struct concurrent_arena {
+    static constexpr const char* name = "concurrent_arena";
+    static constexpr bool may_refuse = false;
+    // Documented: an alignment that is not a power of two throws std::bad_alloc.
+    static constexpr bool small_odd_alignments = true;
+    concurrent_arena(std::pmr::memory_resource* upstream, input& in)
+        : a({.first_chunk_size = in.below(std::size_t{1} << 18),
+             .max_chunk_size = std::size_t{1} << (8 + in.below(16))},
+            upstream) {}
+    std::pmr::memory_resource& top() { return a; }
+    effect control(input& in) {
+        if (in.boolean()) {
+            a.reset();
+            return {effect::forget_all};
+        }
+        return release_or_keep(in, a);
+    }
+    concurrent_arena_resource a;
+};
+
+struct synchronized_size_class {
+    static constexpr const char* name = "synchronized_size_class";
+    static constexpr bool may_refuse = false;
+    static constexpr bool small_odd_alignments = false;
+    synchronized_size_class(std::pmr::memory_resource* upstream, input& in)
+        : shared(size_class_options_from(in), upstream) {}
+    std::pmr::memory_resource& top() { return shared; }
+    effect control(input& in) {
+        return shared.with_lock(
+            [&in](size_class_resource& pool) { return trim_or_release(in, pool); });
+    }
+    synchronized_resource<size_class_resource> shared;
 };
 
 // An arena with marks: the driver mirrors the marker stack by index.
