@@ -11,6 +11,10 @@
 //   explicit T(std::pmr::memory_resource* upstream, input& in);
 //   std::pmr::memory_resource& top();
 //   effect control(input& in);                    // one extra operation, chosen from the input
+// A stack whose bottom is one of pmrkit's own sources (page_resource, heap()) instead of the
+// checking upstream also has
+//   static std::size_t source_bytes();            // bytes its source holds for it now
+// which the driver checks is 0 once the target is destroyed, as it checks the checking upstream.
 #pragma once
 
 #include "input.hpp"
@@ -20,7 +24,9 @@
 #include "pmrkit/concurrent_arena_resource.hpp"
 #include "pmrkit/concurrent_pool_resource.hpp"
 #include "pmrkit/fixed_block_resource.hpp"
+#include "pmrkit/heap_resource.hpp"
 #include "pmrkit/limit_resource.hpp"
+#include "pmrkit/page_resource.hpp"
 #include "pmrkit/size_class_resource.hpp"
 #include "pmrkit/stats_resource.hpp"
 #include "pmrkit/synchronized_resource.hpp"
@@ -316,6 +322,34 @@ struct arena_over_size_class {
     stats_resource stats;
     size_class_resource pool;
     arena_with_marks a;
+};
+
+// The pools above over pmrkit's own sources instead of the checking upstream, so that the sources
+// meet a pool's real requests (spans aligned to their size, large blocks, huge alignments) and
+// the pools meet the sources' answers. What the pool must give back is counted where it leaves
+// (source_bytes): by the source itself where it counts (page_resource::mapped_bytes), else by a
+// stats_resource passing each request on unchanged. The sources are shared by every run, and each
+// run ends at 0, so a leak shows in the run that made it.
+struct aligned_pool_over_page : aligned_pool {
+    static constexpr const char* name = "aligned_pool_over_page";
+    aligned_pool_over_page(std::pmr::memory_resource* /*checking*/, input& in)
+        : aligned_pool(&pages(), in) {}
+    static page_resource& pages() {
+        static page_resource p;
+        return p;
+    }
+    static std::size_t source_bytes() { return pages().mapped_bytes(); }
+};
+
+struct size_class_over_heap : size_class {
+    static constexpr const char* name = "size_class_over_heap";
+    size_class_over_heap(std::pmr::memory_resource* /*checking*/, input& in)
+        : size_class(&counted(), in) {}
+    static stats_resource& counted() {
+        static stats_resource s(heap());
+        return s;
+    }
+    static std::size_t source_bytes() { return counted().bytes_in_use(); }
 };
 
 } // namespace pmrkit::fuzz
