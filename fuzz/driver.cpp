@@ -8,7 +8,8 @@
 //   - an impossible one (size or alignment near SIZE_MAX, an alignment that is not a power of
 //     two and above 4096) throws std::bad_alloc;
 //   - a block's contents (a pattern unique to it) are intact when it is freed and at the end;
-//   - after the stack is destroyed, everything is back in the test_resource.
+//   - after the stack is destroyed, everything is back in the test_resource, and in the target's
+//     own source if it has one (source_bytes).
 #include "input.hpp"
 #include "targets.hpp"
 
@@ -241,6 +242,20 @@ void run(std::pmr::memory_resource& upstream, input& in) {
     }
 }
 
+// Once the stack is destroyed: everything is back in the checking upstream, and in the target's
+// own source if it has one.
+template <class Target>
+void check_given_back(const test_resource& upstream) {
+    if (upstream.live_blocks() != 0) {
+        fail("memory not given back to upstream", upstream.live_bytes(), 0);
+    }
+    if constexpr (requires { Target::source_bytes(); }) {
+        if (Target::source_bytes() != 0) {
+            fail("memory not given back to the source", Target::source_bytes(), 0);
+        }
+    }
+}
+
 } // namespace
 } // namespace pmrkit::fuzz
 
@@ -249,8 +264,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // Aborts (the default error action) on anything the stack gives back wrongly.
     pmrkit::test_resource upstream(std::pmr::new_delete_resource());
     pmrkit::fuzz::run<pmrkit::fuzz::PMRKIT_FUZZ_TARGET>(upstream, in);
-    if (upstream.live_blocks() != 0) {
-        pmrkit::fuzz::fail("memory not given back to upstream", upstream.live_bytes(), 0);
-    }
+    pmrkit::fuzz::check_given_back<pmrkit::fuzz::PMRKIT_FUZZ_TARGET>(upstream);
     return 0;
 }

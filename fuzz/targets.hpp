@@ -11,17 +11,30 @@
 //   explicit T(std::pmr::memory_resource* upstream, input& in);
 //   std::pmr::memory_resource& top();
 //   effect control(input& in);                    // one extra operation, chosen from the input
+// A stack whose bottom is one of pmrkit's own sources (page_resource, heap()) instead of the
+// checking upstream also has
+//   static std::size_t source_bytes();            // bytes its source holds for it now
+// which the driver checks is 0 once the target is destroyed, as it checks the checking upstream.
 #pragma once
 
 #include "input.hpp"
 
+#include "pmrkit/aligned_pool_resource.hpp"
 #include "pmrkit/arena_resource.hpp"
+#include "pmrkit/concurrent_arena_resource.hpp"
+#include "pmrkit/concurrent_pool_resource.hpp"
 #include "pmrkit/fixed_block_resource.hpp"
+#include "pmrkit/heap_resource.hpp"
 #include "pmrkit/limit_resource.hpp"
+#include "pmrkit/page_resource.hpp"
 #include "pmrkit/size_class_resource.hpp"
 #include "pmrkit/stats_resource.hpp"
+#include "pmrkit/synchronized_resource.hpp"
 
 #include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <memory_resource>
 #include <optional>
 #include <vector>
@@ -54,6 +67,19 @@ inline size_class_options size_class_options_from(input& in) {
             .large_cache_per_bucket = in.below(5)};
 }
 
+// The pool's own fields as size_class_options_from draws them, under an alignment of 16 to 4096,
+// or sometimes any value below 5000 for the constructor to round and clamp.
+inline aligned_pool_options aligned_pool_options_from(input& in) {
+    const std::size_t alignment = in.boolean() ? std::size_t{16} << in.below(9) : in.below(5000);
+    const size_class_options pool = size_class_options_from(in);
+    return {.alignment = alignment,
+            .max_pooled_size = pool.max_pooled_size,
+            .max_empty_spans = pool.max_empty_spans,
+            .max_empty_bytes = pool.max_empty_bytes,
+            .large_cache_bytes = pool.large_cache_bytes,
+            .large_cache_per_bucket = pool.large_cache_per_bucket};
+}
+
 inline effect release_or_keep(input& in, auto& resource) {
     if (in.below(4) == 0) {
         resource.release();
@@ -61,6 +87,41 @@ inline effect release_or_keep(input& in, auto& resource) {
     }
     return {};
 }
+
+// The operations of the size-class pools: trim() (live blocks stay valid) or release().
+inline effect trim_or_release(input& in, auto& pool) {
+    if (in.boolean()) {
+        pool.trim();
+        return {};
+    }
+    return release_or_keep(in, pool);
+}
+
+// Checks aligned_pool_resource's own promise, that every block is aligned to at least
+// options().alignment whatever alignment was asked for; the driver checks only the one asked for.
+class check_least_alignment final : public std::pmr::memory_resource {
+public:
+    explicit check_least_alignment(aligned_pool_resource& pool) : m_pool(pool) {}
+
+private:
+    void* do_allocate(std::size_t bytes, std::size_t alignment) override {
+        void* p = m_pool.allocate(bytes, alignment);
+        if (reinterpret_cast<std::uintptr_t>(p) % m_pool.alignment() != 0) {
+            std::fprintf(stderr, "pmrkit fuzz: block under the pool's alignment %zu (bytes %zu)\n",
+                         m_pool.alignment(), bytes);
+            std::abort();
+        }
+        return p;
+    }
+    void do_deallocate(void* p, std::size_t bytes, std::size_t alignment) override {
+        m_pool.deallocate(p, bytes, alignment);
+    }
+    [[nodiscard]] bool do_is_equal(const std::pmr::memory_resource& other) const noexcept override {
+        return this == &other;
+    }
+
+    aligned_pool_resource& m_pool;
+};
 
 struct fixed_block {
     static constexpr const char* name = "fixed_block";
@@ -91,14 +152,70 @@ struct size_class {
     size_class(std::pmr::memory_resource* upstream, input& in)
         : pool(size_class_options_from(in), upstream) {}
     std::pmr::memory_resource& top() { return pool; }
+    effect control(input& in) { return trim_or_release(in, pool); }
+    size_class_resource pool;
+};
+
+struct aligned_pool {
+    static constexpr const char* name = "aligned_pool";
+    static constexpr bool may_refuse = false;
+    // One above the pool's alignment reaches size_class_resource as asked (asserts, as above).
+    static constexpr bool small_odd_alignments = false;
+    aligned_pool(std::pmr::memory_resource* upstream, input& in)
+        : pool(aligned_pool_options_from(in), upstream), checked(pool) {}
+    std::pmr::memory_resource& top() { return checked; }
+    effect control(input& in) { return trim_or_release(in, pool); }
+    aligned_pool_resource pool;
+    check_least_alignment checked;
+};
+
+// One thread: the fuzzer is after request handling (the classes, the thread cache's bins and
+// batches, the central pool behind them); test/concurrent.cpp under TSan covers the threads.
+struct concurrent_pool {
+    static constexpr const char* name = "concurrent_pool";
+    static constexpr bool may_refuse = false;
+    static constexpr bool small_odd_alignments = false; // the central size_class_resource's
+    concurrent_pool(std::pmr::memory_resource* upstream, input& in)
+        : pool({.central = size_class_options_from(in),
+                .batch_bytes = std::size_t{1} << in.below(20)},
+               upstream) {}
+    std::pmr::memory_resource& top() { return pool; }
+    effect control(input& in) { return trim_or_release(in, pool); }
+    concurrent_pool_resource pool;
+};
+
+struct concurrent_arena {
+    static constexpr const char* name = "concurrent_arena";
+    static constexpr bool may_refuse = false;
+    // Documented: an alignment that is not a power of two throws std::bad_alloc.
+    static constexpr bool small_odd_alignments = true;
+    concurrent_arena(std::pmr::memory_resource* upstream, input& in)
+        : a({.first_chunk_size = in.below(std::size_t{1} << 18),
+             .max_chunk_size = std::size_t{1} << (8 + in.below(16))},
+            upstream) {}
+    std::pmr::memory_resource& top() { return a; }
     effect control(input& in) {
         if (in.boolean()) {
-            pool.trim();
-            return {};
+            a.reset();
+            return {effect::forget_all};
         }
-        return release_or_keep(in, pool);
+        return release_or_keep(in, a);
     }
-    size_class_resource pool;
+    concurrent_arena_resource a;
+};
+
+struct synchronized_size_class {
+    static constexpr const char* name = "synchronized_size_class";
+    static constexpr bool may_refuse = false;
+    static constexpr bool small_odd_alignments = false;
+    synchronized_size_class(std::pmr::memory_resource* upstream, input& in)
+        : shared(size_class_options_from(in), upstream) {}
+    std::pmr::memory_resource& top() { return shared; }
+    effect control(input& in) {
+        return shared.with_lock(
+            [&in](size_class_resource& pool) { return trim_or_release(in, pool); });
+    }
+    synchronized_resource<size_class_resource> shared;
 };
 
 // An arena with marks: the driver mirrors the marker stack by index.
@@ -205,6 +322,34 @@ struct arena_over_size_class {
     stats_resource stats;
     size_class_resource pool;
     arena_with_marks a;
+};
+
+// The pools above over pmrkit's own sources instead of the checking upstream, so that the sources
+// meet a pool's real requests (spans aligned to their size, large blocks, huge alignments) and
+// the pools meet the sources' answers. What the pool must give back is counted where it leaves
+// (source_bytes): by the source itself where it counts (page_resource::mapped_bytes), else by a
+// stats_resource passing each request on unchanged. The sources are shared by every run, and each
+// run ends at 0, so a leak shows in the run that made it.
+struct aligned_pool_over_page : aligned_pool {
+    static constexpr const char* name = "aligned_pool_over_page";
+    aligned_pool_over_page(std::pmr::memory_resource* /*checking*/, input& in)
+        : aligned_pool(&pages(), in) {}
+    static page_resource& pages() {
+        static page_resource p;
+        return p;
+    }
+    static std::size_t source_bytes() { return pages().mapped_bytes(); }
+};
+
+struct size_class_over_heap : size_class {
+    static constexpr const char* name = "size_class_over_heap";
+    size_class_over_heap(std::pmr::memory_resource* /*checking*/, input& in)
+        : size_class(&counted(), in) {}
+    static stats_resource& counted() {
+        static stats_resource s(heap());
+        return s;
+    }
+    static std::size_t source_bytes() { return counted().bytes_in_use(); }
 };
 
 } // namespace pmrkit::fuzz
