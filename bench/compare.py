@@ -43,7 +43,8 @@ PRELOADED_FILTER = "/new_delete(/real_time)?$|^W1/heap$"
 # preloaded malloc.
 INSTRUCTION_ROWS = ["virtual_call", "limit_free_list", "fixed_block", "size_class",
                     "stats_over_fixed_block", "arena", "foonathan_memory_pool",
-                    "boost_unsync_pool", "new_delete", "heap", "std_unsync_pool"]
+                    "boost_unsync_pool", "new_delete", "heap", "std_unsync_pool",
+                    "limit_per_thread", "concurrent_pool"]
 PRELOADED_INSTRUCTION_ROWS = ["new_delete", "heap"]
 
 # Sized for <= 10 minutes (full) and <= 2 minutes (quick) on the 2-core reference machine, build

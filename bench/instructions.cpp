@@ -6,7 +6,8 @@
 //     valgrind --tool=callgrind --toggle-collect=pmrkit_empty_loop pmrkit_instructions empty N
 // and reports (Ir(pair loop) - Ir(empty loop)) / N. The loops have C names so that the toggle
 // names them exactly. The pseudo-row `virtual_call` (a resource that hands out one static block)
-// shows what the two virtual calls cost by themselves. Exits 3 when malloc is not the expected
+// shows what the two virtual calls cost by themselves. Rows of W1 and of W6a (W1 in every thread)
+// are counted, the latter on one thread: the thread-safe pools' fast paths. Exits 3 when malloc is not the expected
 // library (see check_malloc).
 #include "rows.hpp"
 
@@ -80,8 +81,8 @@ int main(int argc, char** argv) {
     pmrkit_bench::stack stack{nullptr, &static_block, {}};
     if (name != "virtual_call") {
         const pmrkit_bench::row* r = pmrkit_bench::find_row(name);
-        if (r == nullptr || (r->workloads & pmrkit_bench::W1) == 0) {
-            std::fprintf(stderr, "pmrkit_instructions: no W1 row named %s\n", argv[1]);
+        if (r == nullptr || (r->workloads & (pmrkit_bench::W1 | pmrkit_bench::W6a)) == 0) {
+            std::fprintf(stderr, "pmrkit_instructions: no W1 or W6a row named %s\n", argv[1]);
             return 2;
         }
         stack = build_timed(*r, counting);
