@@ -76,7 +76,8 @@ void* upstream_blocks::allocate(std::size_t bytes, std::size_t alignment) {
 }
 
 void upstream_blocks::deallocate(void* p, std::size_t bytes, std::size_t alignment) noexcept {
-    const bool found = contains(p);
+    const std::size_t i = m_capacity == 0 ? 0 : slot_of(p);
+    const bool found = m_capacity != 0 && m_table[i].p == p;
     if constexpr (hardened_build) {
         if (!found) [[unlikely]] {
             report_heap_corruption("deallocate of a large or pass-through block this resource did "
@@ -86,7 +87,6 @@ void upstream_blocks::deallocate(void* p, std::size_t bytes, std::size_t alignme
     }
     assert(found && "deallocate of a block this resource did not pass upstream");
     if (found) {
-        const std::size_t i = slot_of(p);
         assert(m_table[i].bytes == bytes && m_table[i].alignment == alignment);
         // Backward-shift deletion keeps every probe chain unbroken without tombstones.
         std::size_t hole = i;
