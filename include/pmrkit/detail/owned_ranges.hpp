@@ -16,6 +16,7 @@
 
 #include "pmrkit/detail/free_list.hpp"
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
@@ -26,8 +27,13 @@ namespace pmrkit::detail {
 class owned_ranges {
 public:
     // Makes room for one more range: call before taking the memory, so that when it throws
-    // (std::bad_alloc) nothing has changed.
-    void reserve_one_more() { m_ranges.reserve(m_ranges.size() + 1); }
+    // (std::bad_alloc) nothing has changed. Doubles the capacity when full (reserve(size() + 1)
+    // would reallocate on every add).
+    void reserve_one_more() {
+        if (m_ranges.size() == m_ranges.capacity()) {
+            m_ranges.reserve(std::max<std::size_t>(16, 2 * m_ranges.capacity()));
+        }
+    }
     // Precondition: reserve_one_more() since the last add; the range overlaps no other.
     void add(const void* begin, std::size_t bytes, std::size_t stride) noexcept;
     // Precondition: a range starting at begin was added.
