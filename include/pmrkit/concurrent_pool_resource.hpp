@@ -114,18 +114,13 @@ private:
         return (bytes - 1) | (alignment - 1);
     }
 
-    [[nodiscard]] cache* local_cache() const noexcept {
-        const detail::cache_slots::slot& s = detail::cache_slots::of(m_id);
-        return s.id == m_id ? static_cast<cache*>(s.cache) : nullptr;
-    }
-
     void* do_allocate(std::size_t bytes, std::size_t alignment) override {
         const std::size_t last = last_byte(bytes, alignment);
-        if (last < classes::lookup_limit) [[likely]] {
-            if (cache* tc = local_cache()) [[likely]] {
-                if (void* p = tc->pop(classes::index_above(last))) [[likely]] {
-                    return p;
-                }
+        const detail::cache_slots::slot& s = detail::cache_slots::at(m_slot_offset);
+        if (last < classes::lookup_limit && s.id == m_id) [[likely]] {
+            auto* tc = static_cast<cache*>(s.cache);
+            if (void* p = tc->pop(classes::index_above(last))) [[likely]] {
+                return p;
             }
         }
         return allocate_slow(bytes, alignment);
@@ -136,14 +131,14 @@ private:
             check_pooled_block(p, bytes, alignment);
         }
         const std::size_t last = last_byte(bytes, alignment);
-        if (last < classes::lookup_limit) [[likely]] {
-            if (cache* tc = local_cache()) [[likely]] {
-                const std::size_t c = classes::index_above(last);
-                if (tc->push(c, p)) [[unlikely]] {
-                    flush(*tc, c);
-                }
-                return;
+        const detail::cache_slots::slot& s = detail::cache_slots::at(m_slot_offset);
+        if (last < classes::lookup_limit && s.id == m_id) [[likely]] {
+            auto* tc = static_cast<cache*>(s.cache);
+            const std::size_t c = classes::index_above(last);
+            if (tc->push(c, p)) [[unlikely]] {
+                flush(*tc, c);
             }
+            return;
         }
         deallocate_slow(p, bytes, alignment);
     }
@@ -169,6 +164,7 @@ private:
     void drain_all_locked() noexcept;
 
     std::uint64_t m_id;
+    std::size_t m_slot_offset; // detail::cache_slots::offset_of(m_id)
     std::shared_ptr<control> m_control;
     concurrent_pool_options m_options;
     std::pmr::memory_resource* m_upstream;

@@ -18,53 +18,62 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <new>
 
 namespace pmrkit::detail {
 
 template <std::size_t Classes>
 class alignas(64) thread_cache {
 public:
-    // Bin c holds at most limit blocks before push() reports it full.
-    void set_limit(std::size_t c, std::uint32_t limit) noexcept { m_bins[c].limit = limit; }
+    // Bin c holds at most limit blocks before push() reports it full. Set before the bin is used.
+    void set_limit(std::size_t c, std::uint32_t limit) noexcept {
+        bin& b = m_bins[c];
+        b.room = static_cast<std::uint32_t>(limit + 1 - count(c));
+        b.limit = limit;
+    }
 
     // A cached block of class c, or nullptr.
     [[nodiscard]] void* pop(std::size_t c) noexcept {
         bin& b = m_bins[c];
         void* p = b.blocks.pop();
         if (p != nullptr) [[likely]] {
-            --b.count;
+            ++b.room;
         }
         return p;
     }
 
-    // Caches a block of class c; true when the bin now holds more than its limit.
+    // Caches a block of class c; true when the bin now holds more than its limit. Counting down
+    // the room left, not up to the limit, makes the test a flag of the decrement itself.
     [[nodiscard]] bool push(std::size_t c, void* p) noexcept {
         bin& b = m_bins[c];
         b.blocks.push(p);
-        return ++b.count > b.limit;
+        return --b.room == 0;
     }
 
-    [[nodiscard]] std::size_t count(std::size_t c) const noexcept { return m_bins[c].count; }
+    [[nodiscard]] std::size_t count(std::size_t c) const noexcept {
+        return m_bins[c].limit + 1 - m_bins[c].room;
+    }
     [[nodiscard]] std::size_t limit(std::size_t c) const noexcept { return m_bins[c].limit; }
 
     // Forgets every cached block (their memory is gone or handed elsewhere).
     void clear() noexcept {
         for (bin& b : m_bins) {
             b.blocks.clear();
-            b.count = 0;
+            b.room = b.limit + 1;
         }
     }
 
 private:
     struct bin {
         free_list blocks;
-        std::uint32_t count = 0;
+        std::uint32_t room = 1; // blocks the bin takes before it is over its limit: limit + 1 - count
         std::uint32_t limit = 0;
     };
     std::array<bin, Classes> m_bins{};
 };
 
 // The calling thread's direct-mapped table: instance id -> that instance's cache for this thread.
+// Invariant: a slot whose id is set has a cache (the fast path tests the id only).
 struct cache_slots {
     static constexpr std::size_t size = 8;
     struct slot {
@@ -73,7 +82,13 @@ struct cache_slots {
     };
     std::array<slot, size> slots{};
 
-    [[nodiscard]] static slot& of(std::uint64_t id) noexcept;
+    // Byte offset of id's slot in the table: an instance keeps it, so that finding its slot is an
+    // add to the table's address rather than a mask and a multiply on every call.
+    [[nodiscard]] static constexpr std::size_t offset_of(std::uint64_t id) noexcept {
+        return static_cast<std::size_t>(id & (size - 1)) * sizeof(slot);
+    }
+    [[nodiscard]] static slot& at(std::size_t offset) noexcept;
+    [[nodiscard]] static slot& of(std::uint64_t id) noexcept { return at(offset_of(id)); }
 };
 
 // initial-exec: in position-independent code (pmrkit is built with -fPIC) the default model reaches
@@ -82,8 +97,9 @@ struct cache_slots {
 // must be loaded at program start (or fit glibc's small static-TLS surplus when dlopen()ed).
 inline constinit thread_local cache_slots t_cache_slots [[gnu::tls_model("initial-exec")]]{};
 
-inline cache_slots::slot& cache_slots::of(std::uint64_t id) noexcept {
-    return t_cache_slots.slots[id & (size - 1)];
+inline cache_slots::slot& cache_slots::at(std::size_t offset) noexcept {
+    auto* table = reinterpret_cast<unsigned char*>(t_cache_slots.slots.data());
+    return *std::launder(reinterpret_cast<slot*>(table + offset));
 }
 
 } // namespace pmrkit::detail
