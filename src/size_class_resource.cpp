@@ -9,10 +9,11 @@ namespace pmrkit {
 
 namespace {
 
-constexpr std::size_t min_pooled_size = size_class_resource::classes::lookup_limit;
+// The least max_pooled_size: the fast paths' reach (fast_limit).
+constexpr std::size_t min_pooled_size = 2048;
 
+template <class classes>
 size_class_options normalized(size_class_options o) {
-    using classes = size_class_resource::classes;
     o.max_pooled_size = classes::size(
         classes::index(std::clamp(o.max_pooled_size, min_pooled_size, classes::max_size)));
     return o;
@@ -20,16 +21,19 @@ size_class_options normalized(size_class_options o) {
 
 } // namespace
 
-size_class_resource::size_class_resource(const size_class_options& options,
-                                         std::pmr::memory_resource* upstream)
-    : m_class_count(0), m_max_pooled(0), m_upstream(upstream), m_options(normalized(options)),
+template <class Classes>
+basic_size_class_resource<Classes>::basic_size_class_resource(const size_class_options& options,
+                                                              std::pmr::memory_resource* upstream)
+    : m_class_count(0), m_max_pooled(0), m_upstream(upstream),
+      m_options(normalized<Classes>(options)),
       m_large(upstream, m_options.large_cache_bytes, m_options.large_cache_per_bucket) {
     m_max_pooled = m_options.max_pooled_size;
     m_class_count = classes::index(m_max_pooled) + 1;
 }
 
-std::size_t size_class_resource::pooled_class(std::size_t bytes,
-                                              std::size_t alignment) const noexcept {
+template <class Classes>
+std::size_t basic_size_class_resource<Classes>::pooled_class(std::size_t bytes,
+                                                             std::size_t alignment) const noexcept {
     // Sizes are checked before the rounding, so that it cannot wrap. Zero bytes take one.
     if (bytes <= m_max_pooled && alignment <= m_max_pooled && detail::is_power_of_two(alignment)) {
         const std::size_t last = last_byte(std::max<std::size_t>(bytes, 1), alignment);
@@ -40,27 +44,31 @@ std::size_t size_class_resource::pooled_class(std::size_t bytes,
     return classes::count;
 }
 
-void* size_class_resource::allocate_slow(std::size_t bytes, std::size_t alignment) {
+template <class Classes>
+void* basic_size_class_resource<Classes>::allocate_slow(std::size_t bytes, std::size_t alignment) {
     const std::size_t c = pooled_class(bytes, alignment);
     if (c != classes::count) {
         return allocate_in(c);
     }
-    void* p = m_large.allocate(bytes, alignment);
+    // Raised as the classes are aligned: aligned_pool_resource's granularity is its alignment.
+    void* p = m_large.allocate(bytes, std::max(alignment, classes::granularity));
     note_peak();
     return p;
 }
 
-void size_class_resource::deallocate_slow(void* p, std::size_t bytes,
-                                          std::size_t alignment) noexcept {
+template <class Classes>
+void basic_size_class_resource<Classes>::deallocate_slow(void* p, std::size_t bytes,
+                                                         std::size_t alignment) noexcept {
     const std::size_t c = pooled_class(bytes, alignment);
     if (c != classes::count) {
         deallocate_in(p, c);
         return;
     }
-    m_large.deallocate(p, bytes, alignment);
+    m_large.deallocate(p, bytes, std::max(alignment, classes::granularity));
 }
 
-void* size_class_resource::refill(std::size_t c) {
+template <class Classes>
+void* basic_size_class_resource<Classes>::refill(std::size_t c) {
     // The class's free list is empty: every block of every span of the class is live.
     class_state& state = m_classes[c];
     const std::size_t block_size = classes::size(c);
@@ -75,7 +83,8 @@ void* size_class_resource::refill(std::size_t c) {
     return s->carve(block_size);
 }
 
-detail::span* size_class_resource::new_span(std::size_t c) {
+template <class Classes>
+detail::span* basic_size_class_resource<Classes>::new_span(std::size_t c) {
     const detail::span_geometry& geometry = classes::geometry(c);
     m_owned.reserve_one_more();
     void* memory = m_upstream->allocate(geometry.span_bytes, geometry.span_bytes);
@@ -90,18 +99,21 @@ detail::span* size_class_resource::new_span(std::size_t c) {
     return s;
 }
 
-void size_class_resource::note_peak() noexcept {
+template <class Classes>
+void basic_size_class_resource<Classes>::note_peak() noexcept {
     m_peak_bytes = std::max(m_peak_bytes, upstream_bytes());
 }
 
-void size_class_resource::settle(std::size_t c, std::size_t keep) noexcept {
+template <class Classes>
+void basic_size_class_resource<Classes>::settle(std::size_t c, std::size_t keep) noexcept {
     count_frees(c, keep);
     if (m_reported > m_options.max_empty_spans || m_reported_bytes > m_options.max_empty_bytes) {
         give_back_empty_spans(false);
     }
 }
 
-void size_class_resource::count_frees(std::size_t c, std::size_t keep) noexcept {
+template <class Classes>
+void basic_size_class_resource<Classes>::count_frees(std::size_t c, std::size_t keep) noexcept {
     class_list& list = m_lists[c];
     void* block = list.blocks.front();
     for (std::size_t i = 0; i < keep; ++i) {
@@ -119,7 +131,8 @@ void size_class_resource::count_frees(std::size_t c, std::size_t keep) noexcept 
     list.uncounted = keep;
 }
 
-void size_class_resource::give_back(detail::span* s) noexcept {
+template <class Classes>
+void basic_size_class_resource<Classes>::give_back(detail::span* s) noexcept {
     const std::size_t bytes = s->bytes();
     m_span_bytes -= bytes;
     m_owned.remove(s->memory());
@@ -128,7 +141,8 @@ void size_class_resource::give_back(detail::span* s) noexcept {
     m_upstream->deallocate(s->memory(), bytes, bytes);
 }
 
-void size_class_resource::give_back_empty_spans(bool with_carving) noexcept {
+template <class Classes>
+void basic_size_class_resource<Classes>::give_back_empty_spans(bool with_carving) noexcept {
     for (std::size_t c = 0; c < m_class_count; ++c) {
         count_frees(c, 0);
     }
@@ -168,12 +182,14 @@ void size_class_resource::give_back_empty_spans(bool with_carving) noexcept {
     m_reported_bytes = 0;
 }
 
-void size_class_resource::trim() noexcept {
+template <class Classes>
+void basic_size_class_resource<Classes>::trim() noexcept {
     give_back_empty_spans(true);
     m_large.trim();
 }
 
-void size_class_resource::release() noexcept {
+template <class Classes>
+void basic_size_class_resource<Classes>::release() noexcept {
     for (std::size_t c = 0; c < m_class_count; ++c) {
         class_state& state = m_classes[c];
         for (detail::span* s = state.spans.front(); s != nullptr;) {
@@ -192,7 +208,8 @@ void size_class_resource::release() noexcept {
     m_peak_bytes = 0;
 }
 
-size_class_stats size_class_resource::class_stats(std::size_t c) const noexcept {
+template <class Classes>
+size_class_stats basic_size_class_resource<Classes>::class_stats(std::size_t c) const noexcept {
     const class_state& state = m_classes[c];
     std::size_t in_use = 0 - m_lists[c].uncounted; // still counted by their spans
     for (const detail::span* s = state.spans.front(); s != nullptr;
@@ -202,7 +219,8 @@ size_class_stats size_class_resource::class_stats(std::size_t c) const noexcept 
     return {classes::size(c), in_use, state.spans.count(), state.peak_spans, state.upstream_calls};
 }
 
-resource_stats size_class_resource::stats() const noexcept {
+template <class Classes>
+resource_stats basic_size_class_resource<Classes>::stats() const noexcept {
     std::uint64_t blocks = 0;
     std::uint64_t bytes = 0;
     std::uint64_t span_calls = 0;
@@ -221,7 +239,8 @@ resource_stats size_class_resource::stats() const noexcept {
     return s;
 }
 
-std::size_t size_class_resource::span_count() const noexcept {
+template <class Classes>
+std::size_t basic_size_class_resource<Classes>::span_count() const noexcept {
     std::size_t count = 0;
     for (std::size_t c = 0; c < m_class_count; ++c) {
         count += m_classes[c].spans.count();
@@ -229,9 +248,10 @@ std::size_t size_class_resource::span_count() const noexcept {
     return count;
 }
 
+template <class Classes>
 std::vector<size_class_utilization>
-size_class_resource::utilization(const size_class_options& options) {
-    const size_class_options o = normalized(options);
+basic_size_class_resource<Classes>::utilization(const size_class_options& options) {
+    const size_class_options o = normalized<Classes>(options);
     std::vector<size_class_utilization> rows;
     for (std::size_t c = 0; c <= classes::index(o.max_pooled_size); ++c) {
         const detail::span_geometry& g = classes::geometry(c);
@@ -241,7 +261,9 @@ size_class_resource::utilization(const size_class_options& options) {
     return rows;
 }
 
-void size_class_resource::print_utilization(std::ostream& out, const size_class_options& options) {
+template <class Classes>
+void basic_size_class_resource<Classes>::print_utilization(std::ostream& out,
+                                                           const size_class_options& options) {
     const std::vector<size_class_utilization> rows = utilization(options);
     out << "| class | block | alignment | span | blocks/span | wasted/span | utilization |\n"
         << "|---:|---:|---:|---:|---:|---:|---:|\n";
@@ -272,5 +294,16 @@ void size_class_resource::print_utilization(std::ostream& out, const size_class_
         << classes::linear_limit << " bytes, at most " << std::setprecision(3) << 100 * worst_waste
         << "% of the block above\n";
 }
+
+template class basic_size_class_resource<detail::default_size_classes>;
+template class basic_size_class_resource<detail::aligned_size_classes<16>>;
+template class basic_size_class_resource<detail::aligned_size_classes<32>>;
+template class basic_size_class_resource<detail::aligned_size_classes<64>>;
+template class basic_size_class_resource<detail::aligned_size_classes<128>>;
+template class basic_size_class_resource<detail::aligned_size_classes<256>>;
+template class basic_size_class_resource<detail::aligned_size_classes<512>>;
+template class basic_size_class_resource<detail::aligned_size_classes<1024>>;
+template class basic_size_class_resource<detail::aligned_size_classes<2048>>;
+template class basic_size_class_resource<detail::aligned_size_classes<4096>>;
 
 } // namespace pmrkit

@@ -9,6 +9,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <random>
 #include <set>
@@ -18,7 +19,9 @@
 namespace pmrkit::test {
 namespace {
 
-std::uintptr_t address(const void* p) { return reinterpret_cast<std::uintptr_t>(p); }
+std::uintptr_t address(const void* p) {
+    return reinterpret_cast<std::uintptr_t>(p);
+}
 
 } // namespace
 
@@ -38,8 +41,10 @@ TEST_CASE("aligned_pool_resource: options are normalized and readable back") {
               .max_pooled_size == 4096);
     const aligned_pool_resource r({.max_empty_spans = 3, .large_cache_bytes = 5});
     CHECK(r.options().max_empty_spans == 3);
-    CHECK(r.pool().options().max_empty_spans == 3);
     CHECK(r.options().large_cache_bytes == 5);
+    // At 64: every multiple of 64 to 4 KiB, then 4 per power of two to 32 KiB.
+    CHECK(aligned_pool_resource().class_count() == 64 + 3 * 4);
+    CHECK(aligned_pool_resource({.alignment = 4096}).class_count() == 8);
 }
 
 TEST_CASE("aligned_pool_resource: every block is aligned to the option, whatever is asked") {
@@ -71,13 +76,17 @@ TEST_CASE("aligned_pool_resource: a vector<float>'s data is aligned for SIMD loa
 }
 
 TEST_CASE("aligned_pool_resource: sizes are rounded to multiples of the alignment") {
-    aligned_pool_resource pool({.alignment = 64});
-    for (std::size_t bytes = 1; bytes <= 512; ++bytes) {
-        void* p = pool.allocate(bytes, 8);
-        CAPTURE(bytes);
-        // The only waste up to 8 x alignment: rounding to the alignment.
-        CHECK(*pool.stats().bytes_in_use == (bytes + 63) / 64 * 64);
-        pool.deallocate(p, bytes, 8);
+    for (const std::size_t alignment : {16U, 64U, 256U, 4096U}) {
+        CAPTURE(alignment);
+        aligned_pool_resource pool({.alignment = alignment});
+        // The only waste up to 64 x alignment (or the largest pooled size): rounding up to it.
+        const std::size_t exact = std::min(64 * alignment, pool.options().max_pooled_size);
+        for (std::size_t bytes = 1; bytes <= exact; bytes += 1 + bytes / 512) {
+            CAPTURE(bytes);
+            void* p = pool.allocate(bytes, 8);
+            CHECK(*pool.stats().bytes_in_use == (bytes + alignment - 1) / alignment * alignment);
+            pool.deallocate(p, bytes, 8);
+        }
     }
 }
 

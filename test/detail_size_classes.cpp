@@ -5,6 +5,7 @@
 #include "pmrkit/detail/math.hpp"
 #include "pmrkit/detail/size_classes.hpp"
 #include "pmrkit/detail/span.hpp"
+#include "pmrkit/size_class_resource.hpp"
 #include "support/checking_resource.hpp"
 
 #include <doctest/doctest.h>
@@ -21,6 +22,9 @@ namespace {
 using map8 = detail::size_class_map<8, 65536, sizeof(detail::span)>;
 using map16 = detail::size_class_map<16, 65536, 64>;
 using map8_fine = detail::size_class_map<8, 65536, sizeof(detail::span), 3>;
+using aligned16 = detail::aligned_size_classes<16>;
+using aligned64 = detail::aligned_size_classes<64>;
+using aligned4096 = detail::aligned_size_classes<4096>;
 
 // The smallest class of M that holds n bytes and is a multiple of a, by search.
 template <class M>
@@ -90,6 +94,23 @@ TEST_CASE("detail::size_class_map: every size maps to the smallest class holding
     CHECK(map8_fine::size(16) == 144);
     CHECK(map16::size(0) == 16);
     CHECK(map16::size(15) == 256);
+}
+
+TEST_CASE("detail::aligned_size_classes: every multiple of the alignment to 64 x, then steps") {
+    check_map<aligned16>();
+    check_map<aligned64>();
+    check_map<aligned4096>();
+    CHECK(aligned64::linear_limit == 4096);
+    CHECK(aligned64::count == 64 + 4 * 4);
+    CHECK(aligned64::size(63) == 4096);
+    CHECK(aligned64::size(64) == 5120);
+    CHECK(aligned4096::count == 16); // every class a multiple of 4096, to 64 KiB
+    CHECK(aligned16::lookup_limit == 4096);
+    CHECK(aligned4096::lookup_limit == 65536);
+    for (std::size_t c = 0; c < aligned64::count; ++c) {
+        CHECK(aligned64::geometry(c).alignment() >= 64);
+        CHECK(aligned64::geometry(c).blocks >= 8);
+    }
 }
 
 TEST_CASE("detail::size_class_map: the class of align_up(n, a) is the smallest aligned class") {

@@ -4,9 +4,10 @@
 #include "pmrkit/resource_stats.hpp"
 #include "pmrkit/size_class_resource.hpp"
 
-#include <algorithm>
 #include <cstddef>
 #include <memory_resource>
+#include <utility>
+#include <variant>
 
 namespace pmrkit {
 
@@ -30,14 +31,14 @@ struct aligned_pool_options {
 // std::pmr::vector<float> can be read with aligned SIMD loads (_mm256_load_ps) without a custom
 // allocator type, and so that per-thread counters or queues do not share cache lines.
 //
-// How: it is size_class_resource, one mechanism, asked for max(alignment, options().alignment).
-// A request of `bytes` then goes to the size class of align_up(bytes, alignment), whose blocks
-// are placed at multiples of the class size's natural alignment inside spans aligned to their
-// own size (see detail/size_classes.hpp), so the alignment holds for every block and every size
-// is a multiple of the alignment. The class map has 4 classes per power of two above 128 bytes,
-// and every multiple of the alignment up to 8 x alignment is a class: up to there (512 bytes at
-// alignment 64) the only internal waste is the rounding up to the alignment; above, the class
-// step adds under 20%.
+// How: the size_class_resource mechanism (basic_size_class_resource) over classes that are all
+// multiples of the alignment A (detail::aligned_size_classes<A>, one per alignment, chosen at
+// construction): every multiple of A up to 64 x A is a class (4 KiB at A = 64; every pooled size
+// from A = 1024 up), then 4 classes per power of two to 64 KiB. A request of `bytes` goes to the
+// class of align_up(bytes, alignment), whose blocks sit at multiples of the class size's natural
+// alignment (at least A) inside spans aligned to their own size, so every block is aligned to A
+// and its size is a multiple of A. Up to 64 x A the only internal waste is the rounding up to A;
+// above, the class step adds under 20%.
 //
 // False sharing: with an alignment of 64 or more, every block starts on a cache line and its
 // size is a whole number of lines, so no two blocks (nor a block and a span header) share a
@@ -48,7 +49,8 @@ struct aligned_pool_options {
 // alignment (raised to options().alignment) when large_cache_bytes is 0. Alignments above
 // options().alignment are honoured as size_class_resource honours them.
 //
-// Complexity: allocate and deallocate O(1) amortized, as size_class_resource (one comparison more).
+// Complexity: allocate and deallocate O(1) amortized, as size_class_resource (plus one virtual
+// call, to the pool of its alignment).
 // Never returns null: impossible sizes throw std::bad_alloc, upstream exceptions propagate, and
 // the resource stays usable after either.
 //
@@ -58,6 +60,22 @@ struct aligned_pool_options {
 //     pmrkit::aligned_pool_resource pool({.alignment = 32});
 //     std::pmr::vector<float> v(1024, &pool);  // v.data() is 32-byte aligned: _mm256_load_ps
 class aligned_pool_resource final : public std::pmr::memory_resource {
+    template <std::size_t A>
+    using pool_of = basic_size_class_resource<detail::aligned_size_classes<A>>;
+    // Alternative i: alignment 16 << i.
+    using pools = std::variant<pool_of<16>, pool_of<32>, pool_of<64>, pool_of<128>, pool_of<256>,
+                               pool_of<512>, pool_of<1024>, pool_of<2048>, pool_of<4096>>;
+
+    // Calls f with the pool of this alignment.
+    template <class F>
+    decltype(auto) visit(F&& f) {
+        return std::visit(std::forward<F>(f), m_pools);
+    }
+    template <class F>
+    decltype(auto) visit(F&& f) const {
+        return std::visit(std::forward<F>(f), m_pools);
+    }
+
 public:
     static constexpr std::size_t min_alignment = 16;
     static constexpr std::size_t max_alignment = 4096;
@@ -74,22 +92,36 @@ public:
     ~aligned_pool_resource() override = default;
 
     // Gives everything back to upstream, live blocks included (size_class_resource::release).
-    void release() noexcept { m_pool.release(); }
+    void release() noexcept {
+        visit([](auto& pool) { pool.release(); });
+    }
     // Gives back every empty span and cached large block (size_class_resource::trim).
-    void trim() noexcept { m_pool.trim(); }
+    void trim() noexcept {
+        visit([](auto& pool) { pool.trim(); });
+    }
 
     [[nodiscard]] std::pmr::memory_resource* upstream_resource() const noexcept {
-        return m_pool.upstream_resource();
+        return visit([](const auto& pool) { return pool.upstream_resource(); });
     }
     // The options after normalization.
     [[nodiscard]] const aligned_pool_options& options() const noexcept { return m_options; }
     [[nodiscard]] std::size_t alignment() const noexcept { return m_options.alignment; }
 
-    // The pool underneath, for its observers (class_stats, span_count, ...).
-    [[nodiscard]] const size_class_resource& pool() const noexcept { return m_pool; }
-    [[nodiscard]] std::size_t upstream_bytes() const noexcept { return m_pool.upstream_bytes(); }
+    // The classes served and their statistics, as in size_class_resource.
+    [[nodiscard]] std::size_t class_count() const noexcept {
+        return visit([](const auto& pool) { return pool.class_count(); });
+    }
+    [[nodiscard]] size_class_stats class_stats(std::size_t c) const noexcept {
+        return visit([c](const auto& pool) { return pool.class_stats(c); });
+    }
+    [[nodiscard]] std::size_t span_count() const noexcept {
+        return visit([](const auto& pool) { return pool.span_count(); });
+    }
+    [[nodiscard]] std::size_t upstream_bytes() const noexcept {
+        return visit([](const auto& pool) { return pool.upstream_bytes(); });
+    }
     [[nodiscard]] std::size_t peak_upstream_bytes() const noexcept {
-        return m_pool.peak_upstream_bytes();
+        return visit([](const auto& pool) { return pool.peak_upstream_bytes(); });
     }
 
     // The snapshot in the common shape, as size_class_resource::stats (blocks_in_use and
@@ -97,19 +129,22 @@ public:
     [[nodiscard]] resource_stats stats() const noexcept;
 
 private:
-    // size_class_resource is final, so these calls are direct and its fast path is inlined.
+    // Every class of the pool is a multiple of the alignment and its blocks are aligned to at
+    // least that, so a request goes as it is, to the pool through m_active: a virtual call costs
+    // fewer instructions than a visit's jump table and its check for a valueless variant.
     void* do_allocate(std::size_t bytes, std::size_t alignment) override {
-        return m_pool.allocate(bytes, std::max(alignment, m_options.alignment));
+        return m_active->allocate(bytes, alignment);
     }
     void do_deallocate(void* p, std::size_t bytes, std::size_t alignment) override {
-        m_pool.deallocate(p, bytes, std::max(alignment, m_options.alignment));
+        m_active->deallocate(p, bytes, alignment);
     }
     [[nodiscard]] bool do_is_equal(const std::pmr::memory_resource& other) const noexcept override {
         return this == &other;
     }
 
     aligned_pool_options m_options;
-    size_class_resource m_pool;
+    pools m_pools;
+    std::pmr::memory_resource* m_active; // the pool in m_pools
 };
 
 } // namespace pmrkit

@@ -11,6 +11,7 @@
 #include "pmrkit/detail/thread_check.hpp"
 #include "pmrkit/resource_stats.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cassert>
 #include <cstddef>
@@ -57,7 +58,9 @@ struct size_class_utilization {
 };
 
 // size_class_resource: a general small-object pool for any mix of sizes, as node containers,
-// strings and DOMs produce. The workhorse of pmrkit.
+// strings and DOMs produce. The workhorse of pmrkit. It is basic_size_class_resource over the
+// default classes; aligned_pool_resource is the same mechanism over classes that are multiples of
+// its alignment (detail::aligned_size_classes).
 //
 // How: a request's size, rounded up to its alignment, picks a size class in O(1) (a table below
 // 2 KiB, bit arithmetic above; classes every 8 bytes to 128, then 4 per power of two, so internal
@@ -81,7 +84,8 @@ struct size_class_utilization {
 // a block of at least `bytes` bytes (memory-safe, but its alignment is not promised).
 //
 // Large requests (above max_pooled_size) go upstream through a bounded cache of recently freed
-// large blocks (detail::large_block_cache: bucket-rounded, exact give-back, 128 MiB by default).
+// large blocks (detail::large_block_cache: bucket-rounded, exact give-back, 128 MiB by default),
+// aligned to at least the classes' granularity (8 bytes here).
 //
 // Complexity: allocate and deallocate O(1) amortized (a batch of 64 counts per 64 frees at most);
 // a new span costs one upstream call. Giving empty spans back costs O(spans + free blocks of the
@@ -100,22 +104,23 @@ struct size_class_utilization {
 // Example:
 //     pmrkit::size_class_resource pool;             // over the default resource
 //     std::pmr::map<int, std::pmr::string> m(&pool); // nodes and strings from the pool
-class size_class_resource final : public std::pmr::memory_resource {
+template <class Classes>
+class basic_size_class_resource final : public std::pmr::memory_resource {
 public:
-    using classes = detail::size_class_map<8, 64 * 1024, sizeof(detail::span)>;
+    using classes = Classes;
 
     // Takes no memory. Throws nothing but what copying the options throws.
-    explicit size_class_resource(
+    explicit basic_size_class_resource(
         const size_class_options& options = {},
         std::pmr::memory_resource* upstream = std::pmr::get_default_resource());
-    explicit size_class_resource(std::pmr::memory_resource* upstream)
-        : size_class_resource(size_class_options{}, upstream) {}
+    explicit basic_size_class_resource(std::pmr::memory_resource* upstream)
+        : basic_size_class_resource(size_class_options{}, upstream) {}
 
-    size_class_resource(const size_class_resource&) = delete;
-    size_class_resource& operator=(const size_class_resource&) = delete;
+    basic_size_class_resource(const basic_size_class_resource&) = delete;
+    basic_size_class_resource& operator=(const basic_size_class_resource&) = delete;
 
     // Returns all memory to upstream, live blocks included.
-    ~size_class_resource() override { release(); }
+    ~basic_size_class_resource() override { release(); }
 
     // Gives every span and every large block (live or cached) back to upstream with the size and
     // alignment it was taken with, and returns to the state right after construction. Blocks
@@ -173,7 +178,8 @@ public:
     // are not checked here (deallocate checks them). Does nothing in other builds. For a resource
     // that keeps this pool's blocks elsewhere before they come back (concurrent_pool_resource's
     // thread caches). O(log spans).
-    void check_pooled_block(const void* p, std::size_t bytes, std::size_t alignment) const noexcept {
+    void check_pooled_block(const void* p, std::size_t bytes,
+                            std::size_t alignment) const noexcept {
         if constexpr (detail::hardened_build) {
             const std::size_t c = pooled_class(bytes, alignment);
             if (c != classes::count) {
@@ -188,12 +194,13 @@ public:
     [[nodiscard]] std::size_t pooled_class(std::size_t bytes, std::size_t alignment) const noexcept;
 
 private:
-    static constexpr std::size_t fast_limit = classes::lookup_limit;
-
     // The fast paths take 1 <= bytes <= 2 KiB and alignment <= 2 KiB, tested at once on
     // last = (bytes - 1) | (alignment - 1), which is one less than bytes rounded up to the
-    // alignment (and wraps for 0 bytes). The lookup table maps it to the class. For an alignment
-    // that is not a power of two, last is still at least bytes - 1 and within the table.
+    // alignment (and wraps for 0 bytes). The lookup table maps it to the class. 2 KiB is also
+    // the least max_pooled_size, so whatever passes is pooled. For an alignment that is not a
+    // power of two, last is still at least bytes - 1 and within the table.
+    static constexpr std::size_t fast_limit = std::min<std::size_t>(classes::lookup_limit, 2048);
+
     [[nodiscard]] static std::size_t last_byte(std::size_t bytes, std::size_t alignment) noexcept {
         return (bytes - 1) | (alignment - 1);
     }
@@ -223,7 +230,7 @@ private:
     }
 
     [[nodiscard]] static detail::span* owner(const void* block, std::size_t c) noexcept {
-        const classes::header_locator& at = classes::locator(c);
+        const typename classes::header_locator& at = classes::locator(c);
         return detail::span::owner(block, at.mask, at.offset);
     }
 
@@ -296,5 +303,36 @@ private:
     [[no_unique_address]] detail::pool_ranges m_owned; // hardened builds: the spans' blocks
     detail::entry_flag m_in_use; // concurrent-use detection, see thread_check.hpp
 };
+
+namespace detail {
+// The classes of size_class_resource: every 8 bytes to 128, 4 per power of two to 64 KiB.
+using default_size_classes = size_class_map<8, 64 * 1024, sizeof(span)>;
+
+// The classes of an aligned_pool_resource of alignment A: every multiple of A up to 64 A (4 KiB at
+// A = 64; up to 64 KiB, all pooled sizes, from A = 1024), 4 per power of two above, to 64 KiB. So
+// a block's only internal waste is the rounding up to A for every request up to 64 A. Why not
+// every multiple of A up to 64 KiB: each class is a pool with state in the resource and spans of
+// its own (1,024 classes at A = 64), and more classes sharing a load hold more memory at peak
+// (see above).
+template <std::size_t Alignment>
+using aligned_size_classes = size_class_map<Alignment, 64 * 1024, sizeof(span), 2,
+                                            std::min<std::size_t>(64, 64 * 1024 / Alignment)>;
+
+} // namespace detail
+
+using size_class_resource = basic_size_class_resource<detail::default_size_classes>;
+
+// Compiled once, in src/size_class_resource.cpp, for the default classes and every alignment of
+// aligned_pool_resource.
+extern template class basic_size_class_resource<detail::default_size_classes>;
+extern template class basic_size_class_resource<detail::aligned_size_classes<16>>;
+extern template class basic_size_class_resource<detail::aligned_size_classes<32>>;
+extern template class basic_size_class_resource<detail::aligned_size_classes<64>>;
+extern template class basic_size_class_resource<detail::aligned_size_classes<128>>;
+extern template class basic_size_class_resource<detail::aligned_size_classes<256>>;
+extern template class basic_size_class_resource<detail::aligned_size_classes<512>>;
+extern template class basic_size_class_resource<detail::aligned_size_classes<1024>>;
+extern template class basic_size_class_resource<detail::aligned_size_classes<2048>>;
+extern template class basic_size_class_resource<detail::aligned_size_classes<4096>>;
 
 } // namespace pmrkit

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: MIT
 // Size classes and the spans that hold them, as constexpr tables.
 //
-// Classes: 16 linear classes G, 2G, ..., 16G (G, the granularity, is a power of two), then
+// Classes: L linear classes G, 2G, ..., LG (G, the granularity, and L are powers of two; L = 16
+// unless a map asks for more), then
 // S = 2^StepsLog2 classes per power of two, 2^k + j * 2^k / S for j = 1..S, up to MaxSize. Every
 // class is a multiple of G, and above 16G a multiple of its step 2^k / S, so the internal waste of
 // a request is below G bytes in the linear range and below 1/(S + 1) of the class size above it
-// (S = 4, the default: under 20%; S = 8: under 11.1%).
+// (S = 4, the default: under 20%; S = 8: under 11.1%). aligned_pool_resource's maps have G = the
+// alignment and L = 64 (size_class_resource.hpp).
 //
 // Why 4 per power of two by default (as jemalloc and mimalloc): every class is a separate pool,
 // and a pool holds memory for the most blocks its class has ever had live at once. Under a mix of
@@ -29,11 +31,11 @@
 // would all compete for one set, their addresses being multiples of 16 KiB). A span is aligned to
 // its size, so a block's header is at `(p & ~(span_bytes - 1)) + header_offset`.
 //
-// A later resource with a larger minimum alignment reuses this table with a larger granularity.
 #pragma once
 
 #include "pmrkit/detail/math.hpp"
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <cstddef>
@@ -86,7 +88,6 @@ struct span_geometry {
 
 // The class and span policy shared by the tables below.
 struct size_class_policy {
-    static constexpr std::size_t linear_classes = 16;
     static constexpr std::size_t min_span_bytes = 8 * 1024;
     static constexpr std::size_t max_span_bytes = 1024 * 1024;
     static constexpr std::size_t min_blocks = 8;
@@ -98,14 +99,15 @@ struct size_class_policy {
         return align_up(blocks_end, header_alignment) + header_bytes;
     }
 
-    // Size of class c for granularity g and 2^steps_log2 classes per power of two.
+    // Size of class c for granularity g, `linear` linear classes and 2^steps_log2 classes per
+    // power of two above them.
     [[nodiscard]] static constexpr std::size_t size(std::size_t c, std::size_t g,
-                                                    int steps_log2) noexcept {
-        if (c < linear_classes) {
+                                                    std::size_t linear, int steps_log2) noexcept {
+        if (c < linear) {
             return (c + 1) * g;
         }
-        return geometric_size(c - linear_classes, steps_log2,
-                              static_cast<int>(std::bit_width(linear_classes * g)) - 1);
+        return geometric_size(c - linear, steps_log2,
+                              static_cast<int>(std::bit_width(linear * g)) - 1);
     }
 
     [[nodiscard]] static constexpr span_geometry layout(std::size_t size, std::size_t span_bytes,
@@ -134,23 +136,29 @@ struct size_class_policy {
     }
 };
 
-template <std::size_t Granularity, std::size_t MaxSize, std::size_t HeaderBytes, int StepsLog2 = 2>
+template <std::size_t Granularity, std::size_t MaxSize, std::size_t HeaderBytes, int StepsLog2 = 2,
+          std::size_t LinearClasses = 16>
 class size_class_map {
     static_assert(is_power_of_two(Granularity) && Granularity >= sizeof(void*));
-    static_assert(is_power_of_two(MaxSize) && MaxSize >= 256 * Granularity);
+    static_assert(is_power_of_two(LinearClasses) && LinearClasses >= (std::size_t{1} << StepsLog2));
+    static_assert(is_power_of_two(MaxSize) && MaxSize >= LinearClasses * Granularity);
     using policy = size_class_policy;
+    [[nodiscard]] static constexpr std::size_t class_size(std::size_t c) noexcept {
+        return policy::size(c, Granularity, LinearClasses, StepsLog2);
+    }
 
 public:
     static constexpr std::size_t granularity = Granularity;
-    static constexpr std::size_t linear_limit = policy::linear_classes * Granularity;
+    static constexpr std::size_t linear_classes = LinearClasses;
+    static constexpr std::size_t linear_limit = LinearClasses * Granularity;
     static constexpr std::size_t max_size = MaxSize;
     static constexpr int steps_log2 = StepsLog2;
     static constexpr std::size_t count =
-        policy::linear_classes + ((static_cast<std::size_t>(std::bit_width(MaxSize)) -
-                                   static_cast<std::size_t>(std::bit_width(linear_limit)))
-                                  << StepsLog2);
+        LinearClasses + ((static_cast<std::size_t>(std::bit_width(MaxSize)) -
+                          static_cast<std::size_t>(std::bit_width(linear_limit)))
+                         << StepsLog2);
     // Sizes up to here map to a class by one table load (index_above); above, by bit arithmetic.
-    static constexpr std::size_t lookup_limit = 256 * Granularity;
+    static constexpr std::size_t lookup_limit = std::min(256 * Granularity, MaxSize);
 
     // Size of class c. Precondition: c < count.
     [[nodiscard]] static constexpr std::size_t size(std::size_t c) noexcept {
@@ -177,7 +185,7 @@ public:
         if (n <= lookup_limit) {
             return index_above(n - 1);
         }
-        return policy::linear_classes +
+        return LinearClasses +
                geometric_index(n, StepsLog2, static_cast<int>(std::bit_width(linear_limit)) - 1);
     }
 
@@ -185,7 +193,7 @@ private:
     static constexpr std::array<span_geometry, count> s_geometry = [] {
         std::array<span_geometry, count> table{};
         for (std::size_t c = 0; c < count; ++c) {
-            table[c] = policy::geometry(policy::size(c, Granularity, StepsLog2), HeaderBytes);
+            table[c] = policy::geometry(class_size(c), HeaderBytes);
         }
         return table;
     }();
@@ -193,7 +201,7 @@ private:
     static constexpr std::array<header_locator, count> s_locators = [] {
         std::array<header_locator, count> table{};
         for (std::size_t c = 0; c < count; ++c) {
-            const auto g = policy::geometry(policy::size(c, Granularity, StepsLog2), HeaderBytes);
+            const auto g = policy::geometry(class_size(c), HeaderBytes);
             table[c] = {~static_cast<std::uintptr_t>(g.span_bytes - 1), g.header_offset};
         }
         return table;
@@ -204,7 +212,7 @@ private:
         std::array<std::uint8_t, lookup_limit / Granularity> table{};
         std::size_t c = 0;
         for (std::size_t i = 0; i < table.size(); ++i) {
-            while (policy::size(c, Granularity, StepsLog2) < (i + 1) * Granularity) {
+            while (class_size(c) < (i + 1) * Granularity) {
                 ++c;
             }
             table[i] = static_cast<std::uint8_t>(c);
@@ -213,7 +221,7 @@ private:
     }();
 
     static_assert(count <= 256, "class indices are stored in one byte");
-    static_assert(policy::size(count - 1, Granularity, StepsLog2) == MaxSize);
+    static_assert(class_size(count - 1) == MaxSize);
     static_assert(HeaderBytes < policy::min_span_bytes);
 };
 
