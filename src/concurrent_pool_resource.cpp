@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cassert>
 
 namespace pmrkit {
 
@@ -83,6 +82,7 @@ void concurrent_pool_resource::release() noexcept {
     for (cache* tc : m_caches) {
         tc->clear();
     }
+    m_transfer = {};
     m_central.release();
 }
 
@@ -105,10 +105,11 @@ std::size_t concurrent_pool_resource::thread_caches() const {
 std::size_t concurrent_pool_resource::cached_blocks() const {
     const std::lock_guard lock(m_control->mutex);
     std::size_t n = 0;
-    for (const cache* tc : m_caches) {
-        for (std::size_t c = 0; c < classes::count; ++c) {
+    for (std::size_t c = 0; c < classes::count; ++c) {
+        for (const cache* tc : m_caches) {
             n += tc->count(c);
         }
+        n += m_transfer[c].count * m_batch[c];
     }
     return n;
 }
@@ -186,6 +187,10 @@ concurrent_pool_resource::cache& concurrent_pool_resource::thread_cache() {
 void* concurrent_pool_resource::refill(cache& tc, std::size_t c) {
     const std::size_t size = classes::size(c);
     const std::lock_guard lock(m_control->mutex);
+    if (transfer_cache& transfer = m_transfer[c]; transfer.count != 0) {
+        tc.give(c, transfer.batches[--transfer.count], m_batch[c]);
+        return tc.pop(c);
+    }
     void* first = m_central.allocate(size, 1);
     try {
         for (std::uint32_t i = 1; i < m_batch[c]; ++i) {
@@ -197,15 +202,18 @@ void* concurrent_pool_resource::refill(cache& tc, std::size_t c) {
 }
 
 void concurrent_pool_resource::flush(cache& tc, std::size_t c) noexcept {
+    const detail::free_list batch = tc.take(c, m_batch[c]);
     const std::lock_guard lock(m_control->mutex);
-    give_back_locked(tc, c, m_batch[c]);
+    if (transfer_cache& transfer = m_transfer[c]; transfer.count != transfer_batches) {
+        transfer.batches[transfer.count++] = batch;
+        return;
+    }
+    give_back_locked(batch, c);
 }
 
-void concurrent_pool_resource::give_back_locked(cache& tc, std::size_t c, std::size_t n) noexcept {
+void concurrent_pool_resource::give_back_locked(detail::free_list blocks, std::size_t c) noexcept {
     const std::size_t size = classes::size(c);
-    for (; n != 0; --n) {
-        void* p = tc.pop(c);
-        assert(p != nullptr);
+    while (void* p = blocks.pop()) {
         m_central.deallocate(p, size, 1);
     }
 }
@@ -213,14 +221,20 @@ void concurrent_pool_resource::give_back_locked(cache& tc, std::size_t c, std::s
 void concurrent_pool_resource::drain_all_locked() noexcept {
     for (cache* tc : m_caches) {
         for (std::size_t c = 0; c < classes::count; ++c) {
-            give_back_locked(*tc, c, tc->count(c));
+            give_back_locked(tc->take(c, static_cast<std::uint32_t>(tc->count(c))), c);
+        }
+    }
+    for (std::size_t c = 0; c < classes::count; ++c) {
+        transfer_cache& transfer = m_transfer[c];
+        for (; transfer.count != 0; --transfer.count) {
+            give_back_locked(transfer.batches[transfer.count - 1], c);
         }
     }
 }
 
 void concurrent_pool_resource::retire_locked(cache* tc) noexcept {
     for (std::size_t c = 0; c < classes::count; ++c) {
-        give_back_locked(*tc, c, tc->count(c));
+        give_back_locked(tc->take(c, static_cast<std::uint32_t>(tc->count(c))), c);
     }
     std::erase(m_caches, tc);
     delete tc;

@@ -20,6 +20,7 @@
 #include <memory>
 #include <mutex>
 #include <random>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -159,10 +160,11 @@ TEST_CASE("concurrent_pool_resource: producer/consumer stress, every block back 
     {
         concurrent_pool_resource pool(&upstream);
         CHECK(producer_consumer(pool, seed, 2, 2) == 0);
-        // Every thread has exited, so its cache went back: all spans are empty now.
+        // Every thread has exited, so its cache went back; trim() also takes the batches still in
+        // transit, and then all spans are empty.
         CHECK(pool.thread_caches() == 0);
-        CHECK(pool.cached_blocks() == 0);
         pool.trim();
+        CHECK(pool.cached_blocks() == 0);
         CHECK(pool.upstream_bytes() == 0);
         CHECK(upstream.live_blocks() == 0);
     }
@@ -204,9 +206,52 @@ TEST_CASE("concurrent_pool_resource: a thread's cache goes back when the thread 
         CHECK(pool.cached_blocks() > 0);
     }).join();
     CHECK(pool.thread_caches() == 0);
-    CHECK(pool.cached_blocks() == 0);
+    // Batches of 48 B blocks are 256 (16 KiB / 48, at most 256) and a bin holds 512: 1,000 frees
+    // onto the 24 blocks left by the refills overflowed it twice, so two batches are in transit.
+    CHECK(pool.cached_blocks() == 2 * 256);
     pool.trim();
+    CHECK(pool.cached_blocks() == 0);
     CHECK(pool.upstream_bytes() == 0);
+    CHECK(upstream.live_blocks() == 0);
+}
+
+TEST_CASE("concurrent_pool_resource: a batch freed by one thread is taken whole by another") {
+    checking_resource upstream;
+    concurrent_pool_resource pool(&upstream);
+    constexpr std::size_t batch = 16 * 1024 / 64;
+    std::vector<void*> blocks;
+    for (std::size_t i = 0; i < 3 * batch; ++i) {
+        blocks.push_back(pool.allocate(64, 8));
+        std::memset(blocks.back(), 7, 64);
+    }
+    std::thread consumer([&] {
+        // The bin overflows at its 513th block and gives back its 256 most recent ones, blocks
+        // 257 to 512, as one batch; at exit its other 512 go back to the central pool.
+        for (void* p : blocks) {
+            pool.deallocate(p, 64, 8);
+        }
+    });
+    consumer.join();
+    CHECK(pool.cached_blocks() == batch); // in transit
+    const std::set<void*> in_transit(blocks.begin() + 257, blocks.begin() + 513);
+    const std::size_t upstream_calls = upstream.allocations();
+    std::set<void*> taken;
+    std::thread producer([&] {
+        for (std::size_t i = 0; i < batch; ++i) {
+            void* p = pool.allocate(64, 8);
+            std::memset(p, 9, 64);
+            taken.insert(p);
+        }
+    });
+    producer.join();
+    CHECK(taken == in_transit); // the whole batch, as it was given back
+    CHECK(pool.cached_blocks() == 0);
+    CHECK(upstream.allocations() == upstream_calls);
+    for (void* p : taken) {
+        pool.deallocate(p, 64, 8);
+    }
+    pool.trim();
+    CHECK(pool.cached_blocks() == 0);
     CHECK(upstream.live_blocks() == 0);
 }
 

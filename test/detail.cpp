@@ -65,6 +65,26 @@ TEST_CASE("detail::free_list: LIFO, intrusive") {
     CHECK(list.pop() == nullptr);
 }
 
+TEST_CASE("detail::free_list: split_front detaches the most recent blocks, in order") {
+    std::array<void*, 5> blocks{};
+    detail::free_list list;
+    for (void*& b : blocks) {
+        list.push(&b);
+    }
+    CHECK(list.split_front(0).empty());
+    detail::free_list front = list.split_front(2);
+    CHECK(front.size() == 2);
+    CHECK(list.size() == 3);
+    CHECK(front.pop() == &blocks[4]);
+    CHECK(front.pop() == &blocks[3]);
+    CHECK(front.pop() == nullptr);
+    detail::free_list rest = list.split_front(3);
+    CHECK(list.empty());
+    CHECK(rest.pop() == &blocks[2]);
+    rest.push(&blocks[4]); // a split list is an ordinary list
+    CHECK(rest.size() == 3);
+}
+
 TEST_CASE("detail::bump_region: aligned carving, refuses what does not fit") {
     alignas(64) std::array<std::byte, 256> buffer{};
     detail::bump_region region(buffer.data() + 1, buffer.data() + buffer.size());
@@ -268,6 +288,27 @@ TEST_CASE("thread_cache: LIFO bins per class, full past their limit, cleared at 
     cache.clear();
     CHECK(cache.count(1) == 0);
     CHECK(cache.pop(1) == nullptr);
+}
+
+TEST_CASE("thread_cache: whole batches taken from and given to a bin, counted") {
+    detail::thread_cache<2> cache;
+    cache.set_limit(0, 4);
+    alignas(16) std::array<std::byte, 112> memory{};
+    for (std::size_t i = 0; i < 5; ++i) {
+        (void)cache.push(0, &memory[16 * i]);
+    }
+    detail::free_list batch = cache.take(0, 3); // the three most recent
+    CHECK(cache.count(0) == 2);
+    CHECK(batch.size() == 3);
+    CHECK_FALSE(cache.push(0, &memory[80])); // room again below the limit
+    detail::thread_cache<2> other;
+    other.set_limit(0, 4);
+    other.give(0, batch, 3);
+    CHECK(other.count(0) == 3);
+    CHECK(other.pop(0) == &memory[64]);
+    CHECK_FALSE(other.push(0, &memory[64]));
+    CHECK_FALSE(other.push(0, &memory[96])); // four: at the limit, not past it
+    CHECK(other.count(0) == 4);
 }
 
 TEST_CASE("cache_slots: ids map to slots directly, per thread") {

@@ -29,11 +29,15 @@ struct concurrent_pool_options {
 // large-block cache as size_class_resource). Each thread that uses the pool gets its own cache
 // with one free list per class; allocate pops from it and deallocate pushes onto it, with no lock
 // and no atomic read-modify-write. An empty bin takes a batch from the central pool under the
-// lock; a bin past two batches gives one batch back.
+// lock; a bin past two batches gives one batch back. Batches given back are kept whole, as
+// chains of free blocks, up to transfer_batches per class (tcmalloc's transfer cache): the next
+// empty bin of that class takes one in O(1) under the lock. The chain is cut from the bin before
+// the lock is taken, so the lock covers a few stores, not a walk or the central pool's per-block
+// work; only beyond transfer_batches do blocks go back into the central pool's spans.
 //
 // Cross-thread frees (tcmalloc style): a block freed by a thread other than the one that took it
-// simply enters the freeing thread's cache, and travels back to the central pool in a batch when
-// that bin overflows. The alternative (mimalloc style: push onto the owner's atomic remote list)
+// simply enters the freeing thread's cache, and travels back in a batch when that bin overflows,
+// to be taken whole by the thread that allocates (the producer/consumer pattern of Larson). The alternative (mimalloc style: push onto the owner's atomic remote list)
 // costs an atomic exchange per remote free and a per-span owner; here a free is a push whichever
 // thread frees, and blocks only meet the central pool, under its lock, in batches.
 //
@@ -48,7 +52,9 @@ struct concurrent_pool_options {
 // size_class_resource. Impossible sizes throw std::bad_alloc; upstream exceptions propagate.
 //
 // Complexity: allocate and deallocate O(1); one lock per batch (per up to batch_bytes bytes) on
-// the slow path. The first use by a thread allocates its cache (about 1 KiB, from operator new).
+// the slow path, O(1) under it while the class's transfer batches neither run out nor overflow.
+// Memory: besides the threads' bins (up to two batches per class each), up to transfer_batches
+// batches per class in transit, which trim() gives back. The first use by a thread allocates its cache (about 1 KiB, from operator new).
 //
 // Hardened builds (PMRKIT_HARDENED): the caches' free lists check their links as the pools' do,
 // and every deallocate first asks the central pool, under its lock, whether the pointer is one
@@ -67,6 +73,8 @@ class concurrent_pool_resource final : public std::pmr::memory_resource {
 public:
     using classes = size_class_resource::classes;
     using cache = detail::thread_cache<classes::count>;
+    // Whole batches kept per class between a bin that gave one back and a bin that takes one.
+    static constexpr std::size_t transfer_batches = 4;
 
     // Takes no memory. Throws std::bad_alloc only if the shared control block cannot be made.
     explicit concurrent_pool_resource(
@@ -96,7 +104,8 @@ public:
     [[nodiscard]] std::size_t upstream_bytes() const;
     // Threads holding a cache of this instance now.
     [[nodiscard]] std::size_t thread_caches() const;
-    // Blocks in all threads' caches now. Not while other threads use the instance.
+    // Blocks in all threads' caches and in transfer batches now. Not while other threads use the
+    // instance.
     [[nodiscard]] std::size_t cached_blocks() const;
 
     // upstream_bytes only: the fast path counts nothing.
@@ -157,8 +166,8 @@ private:
     // This thread's cache, made and registered on first use.
     cache& thread_cache();
     void* refill(cache& tc, std::size_t c);
-    // With the lock held: gives `n` blocks of bin c back to the central pool.
-    void give_back_locked(cache& tc, std::size_t c, std::size_t n) noexcept;
+    // With the lock held: gives every block of a class-c list back to the central pool.
+    void give_back_locked(detail::free_list blocks, std::size_t c) noexcept;
     // With the lock held: a thread has exited; its cache goes back and is deleted.
     void retire_locked(cache* tc) noexcept;
     void drain_all_locked() noexcept;
@@ -171,6 +180,11 @@ private:
     size_class_resource m_central;   // guarded by m_control->mutex
     std::vector<cache*> m_caches;    // guarded by m_control->mutex; owned
     std::array<std::uint32_t, classes::count> m_batch{};
+    struct transfer_cache { // guarded by m_control->mutex
+        std::array<detail::free_list, transfer_batches> batches{}; // of m_batch[c] blocks each
+        std::size_t count = 0;
+    };
+    std::array<transfer_cache, classes::count> m_transfer{};
 };
 
 } // namespace pmrkit

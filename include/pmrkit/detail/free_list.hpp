@@ -84,10 +84,8 @@ public:
         asan_unpoison(n, sizeof(node));
         if constexpr (Hardened) {
             check_push(n);
-            n->link = link_codec::encode(m_head, n);
-        } else {
-            n->link = reinterpret_cast<std::uintptr_t>(m_head);
         }
+        n->link = encode(m_head, n);
         asan_poison(n, sizeof(node));
         m_head = n;
     }
@@ -100,6 +98,25 @@ public:
             m_head = static_cast<node*>(read_link(n));
         }
         return n;
+    }
+
+    // Detaches the first n blocks as a list of their own, in order, walking n - 1 links (so a
+    // thread can cut a batch before it takes a lock). Precondition: n <= size().
+    [[nodiscard]] basic_free_list split_front(std::size_t n) noexcept {
+        basic_free_list front;
+        if (n == 0) {
+            return front;
+        }
+        front.m_head = m_head;
+        node* last = m_head;
+        for (std::size_t i = 1; i < n; ++i) {
+            last = static_cast<node*>(next(last));
+        }
+        m_head = static_cast<node*>(next(last));
+        asan_unpoison(last, sizeof(node));
+        last->link = encode(nullptr, last);
+        asan_poison(last, sizeof(node));
+        return front;
     }
 
     // For walking the list without changing it: the first block, and the one after a block.
@@ -128,6 +145,15 @@ private:
     struct node {
         std::uintptr_t link;
     };
+
+    [[nodiscard]] static std::uintptr_t encode(const node* next,
+                                               [[maybe_unused]] const node* at) noexcept {
+        if constexpr (Hardened) {
+            return link_codec::encode(next, at);
+        } else {
+            return reinterpret_cast<std::uintptr_t>(next);
+        }
+    }
 
     [[nodiscard]] static void* read_link(const node* n) noexcept {
         if constexpr (Hardened) {

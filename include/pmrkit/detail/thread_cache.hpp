@@ -50,6 +50,20 @@ public:
         return --b.room == 0;
     }
 
+    // Detaches the n most recently cached blocks of class c. Precondition: n <= count(c).
+    [[nodiscard]] free_list take(std::size_t c, std::uint32_t n) noexcept {
+        bin& b = m_bins[c];
+        b.room += n;
+        return b.blocks.split_front(n);
+    }
+
+    // Caches n blocks of class c at once. Precondition: bin c is empty and n <= limit(c).
+    void give(std::size_t c, free_list blocks, std::uint32_t n) noexcept {
+        bin& b = m_bins[c];
+        b.blocks = blocks;
+        b.room -= n;
+    }
+
     [[nodiscard]] std::size_t count(std::size_t c) const noexcept {
         return m_bins[c].limit + 1 - m_bins[c].room;
     }
