@@ -9,13 +9,10 @@ namespace pmrkit {
 
 namespace {
 
-// The least max_pooled_size: the fast paths' reach (fast_limit).
-constexpr std::size_t min_pooled_size = 2048;
-
 template <class classes>
 size_class_options normalized(size_class_options o) {
-    o.max_pooled_size = classes::size(
-        classes::index(std::clamp(o.max_pooled_size, min_pooled_size, classes::max_size)));
+    o.max_pooled_size = classes::size(classes::index(
+        std::clamp(o.max_pooled_size, size_class_min_pooled_size, classes::max_size)));
     return o;
 }
 

@@ -21,6 +21,9 @@
 
 namespace pmrkit {
 
+// The least max_pooled_size: as far as the fast paths reach, so that whatever they take is pooled.
+inline constexpr std::size_t size_class_min_pooled_size = 2048;
+
 struct size_class_options {
     // Largest request served from the size classes (its size rounded up to its alignment).
     // Rounded up to a class size and clamped to [2 KiB, 64 KiB]. Larger requests are large blocks.
@@ -196,10 +199,10 @@ public:
 private:
     // The fast paths take 1 <= bytes <= 2 KiB and alignment <= 2 KiB, tested at once on
     // last = (bytes - 1) | (alignment - 1), which is one less than bytes rounded up to the
-    // alignment (and wraps for 0 bytes). The lookup table maps it to the class. 2 KiB is also
-    // the least max_pooled_size, so whatever passes is pooled. For an alignment that is not a
-    // power of two, last is still at least bytes - 1 and within the table.
-    static constexpr std::size_t fast_limit = std::min<std::size_t>(classes::lookup_limit, 2048);
+    // alignment (and wraps for 0 bytes). The lookup table maps it to the class. For an alignment
+    // that is not a power of two, last is still at least bytes - 1 and within the table.
+    static constexpr std::size_t fast_limit =
+        std::min(classes::lookup_limit, size_class_min_pooled_size);
 
     [[nodiscard]] static std::size_t last_byte(std::size_t bytes, std::size_t alignment) noexcept {
         return (bytes - 1) | (alignment - 1);
