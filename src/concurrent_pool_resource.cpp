@@ -57,9 +57,8 @@ struct pool_thread_exit {
 concurrent_pool_resource::concurrent_pool_resource(const concurrent_pool_options& options,
                                                    std::pmr::memory_resource* upstream)
     : m_id(g_next_id.fetch_add(1, std::memory_order_relaxed)),
-      m_slot_offset(detail::cache_slots::offset_of(m_id)),
-      m_control(std::make_shared<control>()), m_options(options), m_upstream(upstream),
-      m_central(options.central, upstream) {
+      m_slot_offset(detail::cache_slots::offset_of(m_id)), m_control(std::make_shared<control>()),
+      m_options(options), m_upstream(upstream), m_central(options.central, upstream) {
     m_control->pool = this;
     for (std::size_t c = 0; c < classes::count; ++c) {
         const std::size_t blocks = m_options.batch_bytes / classes::size(c);
@@ -218,11 +217,15 @@ void concurrent_pool_resource::give_back_locked(detail::free_list blocks, std::s
     }
 }
 
+void concurrent_pool_resource::give_back_locked(cache& tc) noexcept {
+    for (std::size_t c = 0; c < classes::count; ++c) {
+        give_back_locked(tc.take_all(c), c);
+    }
+}
+
 void concurrent_pool_resource::drain_all_locked() noexcept {
     for (cache* tc : m_caches) {
-        for (std::size_t c = 0; c < classes::count; ++c) {
-            give_back_locked(tc->take(c, static_cast<std::uint32_t>(tc->count(c))), c);
-        }
+        give_back_locked(*tc);
     }
     for (std::size_t c = 0; c < classes::count; ++c) {
         transfer_cache& transfer = m_transfer[c];
@@ -233,9 +236,7 @@ void concurrent_pool_resource::drain_all_locked() noexcept {
 }
 
 void concurrent_pool_resource::retire_locked(cache* tc) noexcept {
-    for (std::size_t c = 0; c < classes::count; ++c) {
-        give_back_locked(tc->take(c, static_cast<std::uint32_t>(tc->count(c))), c);
-    }
+    give_back_locked(*tc);
     std::erase(m_caches, tc);
     delete tc;
 }

@@ -14,9 +14,9 @@
 
 #include <algorithm>
 #include <array>
+#include <limits>
 #include <thread>
 #include <vector>
-#include <limits>
 
 namespace pmrkit::test {
 
@@ -213,8 +213,8 @@ TEST_CASE("detail::owned_ranges: block starts of the ranges added, with their st
     detail::owned_ranges ranges;
     // Added out of order and adjacent: [512, 768) with 64-byte blocks, [0, 240) with 48, [768,
     // 1024) with 32.
-    for (const auto& [offset, bytes, stride] :
-         std::array<std::array<std::size_t, 3>, 3>{{{512, 256, 64}, {0, 240, 48}, {768, 256, 32}}}) {
+    for (const auto& [offset, bytes, stride] : std::array<std::array<std::size_t, 3>, 3>{
+             {{512, 256, 64}, {0, 240, 48}, {768, 256, 32}}}) {
         ranges.reserve_one_more();
         ranges.add(m + offset, bytes, stride);
     }
@@ -262,10 +262,12 @@ TEST_CASE("growth_policy: linear, exponential, custom") {
     CHECK(growth_policy::linear(10).next_chunk_blocks(100, 50) == 10);
     CHECK(growth_policy::exponential(2.0).next_chunk_blocks(100, 50) == 100);
     CHECK(growth_policy::exponential(1.5).next_chunk_blocks(100, 50) == 75);
-    CHECK(growth_policy::exponential(2.0).next_chunk_blocks(0, std::numeric_limits<std::size_t>::max()) ==
+    CHECK(growth_policy::exponential(2.0).next_chunk_blocks(
+              0, std::numeric_limits<std::size_t>::max()) ==
           std::numeric_limits<std::size_t>::max() / 2);
-    CHECK(growth_policy::custom([](std::size_t capacity) { return capacity + 3; })
-              .next_chunk_blocks(7, 1) == 10);
+    CHECK(growth_policy::custom([](std::size_t capacity) {
+              return capacity + 3;
+          }).next_chunk_blocks(7, 1) == 10);
 }
 
 TEST_CASE("thread_cache: LIFO bins per class, full past their limit, cleared at once") {
@@ -309,6 +311,9 @@ TEST_CASE("thread_cache: whole batches taken from and given to a bin, counted") 
     CHECK_FALSE(other.push(0, &memory[64]));
     CHECK_FALSE(other.push(0, &memory[96])); // four: at the limit, not past it
     CHECK(other.count(0) == 4);
+    CHECK(other.take_all(0).size() == 4);
+    CHECK(other.count(0) == 0);
+    CHECK(other.pop(0) == nullptr);
 }
 
 TEST_CASE("cache_slots: ids map to slots directly, per thread") {

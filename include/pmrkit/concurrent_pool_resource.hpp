@@ -37,9 +37,10 @@ struct concurrent_pool_options {
 //
 // Cross-thread frees (tcmalloc style): a block freed by a thread other than the one that took it
 // simply enters the freeing thread's cache, and travels back in a batch when that bin overflows,
-// to be taken whole by the thread that allocates (the producer/consumer pattern of Larson). The alternative (mimalloc style: push onto the owner's atomic remote list)
-// costs an atomic exchange per remote free and a per-span owner; here a free is a push whichever
-// thread frees, and blocks only meet the central pool, under its lock, in batches.
+// to be taken whole by the thread that allocates (the producer/consumer pattern of Larson). The
+// alternative (mimalloc style: push onto the owner's atomic remote list) costs an atomic exchange
+// per remote free and a per-span owner; here a free is a push whichever thread frees, and blocks
+// only meet the central pool, under its lock, in batches.
 //
 // Lifetimes: a thread's cache is found through a per-thread table keyed by the instance's id
 // (never reused, so a stale entry never matches). When a thread exits, its caches go back to the
@@ -54,7 +55,8 @@ struct concurrent_pool_options {
 // Complexity: allocate and deallocate O(1); one lock per batch (per up to batch_bytes bytes) on
 // the slow path, O(1) under it while the class's transfer batches neither run out nor overflow.
 // Memory: besides the threads' bins (up to two batches per class each), up to transfer_batches
-// batches per class in transit, which trim() gives back. The first use by a thread allocates its cache (about 1 KiB, from operator new).
+// batches per class in transit, which trim() gives back. The first use by a thread allocates its
+// cache (about 1 KiB, from operator new).
 //
 // Hardened builds (PMRKIT_HARDENED): the caches' free lists check their links as the pools' do,
 // and every deallocate first asks the central pool, under its lock, whether the pointer is one
@@ -168,6 +170,8 @@ private:
     void* refill(cache& tc, std::size_t c);
     // With the lock held: gives every block of a class-c list back to the central pool.
     void give_back_locked(detail::free_list blocks, std::size_t c) noexcept;
+    // With the lock held: gives every block of a thread's cache back to the central pool.
+    void give_back_locked(cache& tc) noexcept;
     // With the lock held: a thread has exited; its cache goes back and is deleted.
     void retire_locked(cache* tc) noexcept;
     void drain_all_locked() noexcept;
@@ -177,10 +181,10 @@ private:
     std::shared_ptr<control> m_control;
     concurrent_pool_options m_options;
     std::pmr::memory_resource* m_upstream;
-    size_class_resource m_central;   // guarded by m_control->mutex
-    std::vector<cache*> m_caches;    // guarded by m_control->mutex; owned
+    size_class_resource m_central; // guarded by m_control->mutex
+    std::vector<cache*> m_caches;  // guarded by m_control->mutex; owned
     std::array<std::uint32_t, classes::count> m_batch{};
-    struct transfer_cache { // guarded by m_control->mutex
+    struct transfer_cache {                                        // guarded by m_control->mutex
         std::array<detail::free_list, transfer_batches> batches{}; // of m_batch[c] blocks each
         std::size_t count = 0;
     };

@@ -57,6 +57,15 @@ public:
         return b.blocks.split_front(n);
     }
 
+    // Detaches every cached block of class c.
+    [[nodiscard]] free_list take_all(std::size_t c) noexcept {
+        bin& b = m_bins[c];
+        const free_list blocks = b.blocks;
+        b.blocks.clear();
+        b.room = b.limit + 1;
+        return blocks;
+    }
+
     // Caches n blocks of class c at once. Precondition: bin c is empty and n <= limit(c).
     void give(std::size_t c, free_list blocks, std::uint32_t n) noexcept {
         bin& b = m_bins[c];
@@ -71,16 +80,15 @@ public:
 
     // Forgets every cached block (their memory is gone or handed elsewhere).
     void clear() noexcept {
-        for (bin& b : m_bins) {
-            b.blocks.clear();
-            b.room = b.limit + 1;
+        for (std::size_t c = 0; c < Classes; ++c) {
+            (void)take_all(c);
         }
     }
 
 private:
     struct bin {
         free_list blocks;
-        std::uint32_t room = 1; // blocks the bin takes before it is over its limit: limit + 1 - count
+        std::uint32_t room = 1; // blocks it takes before it is over its limit: limit + 1 - count
         std::uint32_t limit = 0;
     };
     std::array<bin, Classes> m_bins{};
