@@ -66,9 +66,20 @@ void basic_size_class_resource<Classes>::deallocate_slow(void* p, std::size_t by
 
 template <class Classes>
 void* basic_size_class_resource<Classes>::refill(std::size_t c) {
-    // The class's free list is empty: every block of every span of the class is live.
+    // The class's list is empty: its free blocks are on their spans' lists, or every block of
+    // every span of the class is live.
     class_state& state = m_classes[c];
     const std::size_t block_size = classes::size(c);
+    if (detail::span* s = state.with_free.front()) {
+        state.with_free.remove(s);
+        state.others.push_front(s);
+        class_list& list = m_lists[c];
+        list.blocks = s->take_free();
+        void* block = list.blocks.pop();
+        detail::asan_unpoison(block, block_size);
+        s->count_allocated();
+        return block;
+    }
     if (state.carving != nullptr) {
         if (void* block = state.carving->carve(block_size)) {
             return block;
@@ -81,6 +92,18 @@ void* basic_size_class_resource<Classes>::refill(std::size_t c) {
 }
 
 template <class Classes>
+template <class State, class F>
+void basic_size_class_resource<Classes>::for_each_span(State& state, F f) noexcept {
+    for (auto* list : {&state.with_free, &state.others}) {
+        for (auto* s = list->front(); s != nullptr;) {
+            auto* next = detail::span_list::next(s);
+            f(s, *list);
+            s = next;
+        }
+    }
+}
+
+template <class Classes>
 detail::span* basic_size_class_resource<Classes>::new_span(std::size_t c) {
     const detail::span_geometry& geometry = classes::geometry(c);
     m_owned.reserve_one_more();
@@ -88,8 +111,8 @@ detail::span* basic_size_class_resource<Classes>::new_span(std::size_t c) {
     m_owned.add(memory, geometry.used_bytes(), geometry.block_size);
     detail::span* s = detail::span::create(memory, geometry, c);
     class_state& state = m_classes[c];
-    state.spans.push_front(s);
-    state.peak_spans = std::max(state.peak_spans, state.spans.count());
+    state.others.push_front(s);
+    state.peak_spans = std::max(state.peak_spans, state.with_free.count() + state.others.count());
     ++state.upstream_calls;
     m_span_bytes += geometry.span_bytes;
     note_peak();
@@ -112,19 +135,20 @@ void basic_size_class_resource<Classes>::settle(std::size_t c, std::size_t keep)
 template <class Classes>
 void basic_size_class_resource<Classes>::count_frees(std::size_t c, std::size_t keep) noexcept {
     class_list& list = m_lists[c];
-    void* block = list.blocks.front();
-    for (std::size_t i = 0; i < keep; ++i) {
-        block = detail::free_list::next(block);
-    }
-    for (std::size_t i = keep; i < list.uncounted; ++i) {
+    class_state& state = m_classes[c];
+    list.blocks.remove_range(keep, list.uncounted - keep, [&](void* block) {
         detail::span* s = owner(block, c);
+        if (!s->has_free()) {
+            state.others.remove(s);
+            state.with_free.push_front(s);
+        }
+        s->keep_free(block);
         if (s->count_freed() && !s->carving() && !s->reported()) {
             s->set_reported(true);
             ++m_reported;
             m_reported_bytes += s->bytes();
         }
-        block = detail::free_list::next(block);
-    }
+    });
     list.uncounted = keep;
 }
 
@@ -146,16 +170,17 @@ void basic_size_class_resource<Classes>::give_back_empty_spans(bool with_carving
     for (std::size_t c = 0; c < m_class_count; ++c) {
         class_state& state = m_classes[c];
         bool any = false;
-        for (detail::span* s = state.spans.front(); s != nullptr; s = detail::span_list::next(s)) {
+        for_each_span(state, [&](detail::span* s, detail::span_list&) {
             s->set_reported(false);
             const bool doomed = s->live() == 0 && (with_carving || !s->carving());
             s->set_doomed(doomed);
             any = any || doomed;
-        }
+        });
         if (!any) {
             continue;
         }
-        // One pass over the class's free list takes the doomed spans' blocks off it.
+        // The class's list now holds only blocks taken from one span's list (counted free); one
+        // pass takes the doomed spans' blocks off it. Their own lists go with them.
         detail::free_list kept;
         while (void* block = m_lists[c].blocks.pop()) {
             if (!owner(block, c)->doomed()) {
@@ -163,17 +188,15 @@ void basic_size_class_resource<Classes>::give_back_empty_spans(bool with_carving
             }
         }
         m_lists[c].blocks = kept;
-        for (detail::span* s = state.spans.front(); s != nullptr;) {
-            detail::span* next = detail::span_list::next(s);
+        for_each_span(state, [&](detail::span* s, detail::span_list& list) {
             if (s->doomed()) {
-                state.spans.remove(s);
+                list.remove(s);
                 if (state.carving == s) {
                     state.carving = nullptr;
                 }
                 give_back(s);
             }
-            s = next;
-        }
+        });
     }
     m_reported = 0;
     m_reported_bytes = 0;
@@ -189,11 +212,7 @@ template <class Classes>
 void basic_size_class_resource<Classes>::release() noexcept {
     for (std::size_t c = 0; c < m_class_count; ++c) {
         class_state& state = m_classes[c];
-        for (detail::span* s = state.spans.front(); s != nullptr;) {
-            detail::span* next = detail::span_list::next(s);
-            give_back(s);
-            s = next;
-        }
+        for_each_span(state, [&](detail::span* s, detail::span_list&) { give_back(s); });
         state = class_state{};
         m_lists[c] = class_list{};
     }
@@ -209,11 +228,10 @@ template <class Classes>
 size_class_stats basic_size_class_resource<Classes>::class_stats(std::size_t c) const noexcept {
     const class_state& state = m_classes[c];
     std::size_t in_use = 0 - m_lists[c].uncounted; // still counted by their spans
-    for (const detail::span* s = state.spans.front(); s != nullptr;
-         s = detail::span_list::next(s)) {
-        in_use += s->live();
-    }
-    return {classes::size(c), in_use, state.spans.count(), state.peak_spans, state.upstream_calls};
+    for_each_span(state,
+                  [&](const detail::span* s, const detail::span_list&) { in_use += s->live(); });
+    return {classes::size(c), in_use, state.with_free.count() + state.others.count(),
+            state.peak_spans, state.upstream_calls};
 }
 
 template <class Classes>
@@ -240,7 +258,7 @@ template <class Classes>
 std::size_t basic_size_class_resource<Classes>::span_count() const noexcept {
     std::size_t count = 0;
     for (std::size_t c = 0; c < m_class_count; ++c) {
-        count += m_classes[c].spans.count();
+        count += m_classes[c].with_free.count() + m_classes[c].others.count();
     }
     return count;
 }

@@ -85,6 +85,29 @@ TEST_CASE("detail::free_list: split_front detaches the most recent blocks, in or
     CHECK(rest.size() == 3);
 }
 
+TEST_CASE("detail::free_list: remove_range unlinks a run of blocks, anywhere, and hands them on") {
+    std::array<void*, 6> blocks{};
+    detail::free_list list;
+    for (void*& b : blocks) {
+        list.push(&b); // the list is 5 4 3 2 1 0
+    }
+    detail::free_list elsewhere;
+    list.remove_range(1, 2, [&](void* b) { elsewhere.push(b); }); // 4 and 3
+    CHECK(list.size() == 4);
+    CHECK(elsewhere.pop() == &blocks[3]);
+    CHECK(elsewhere.pop() == &blocks[4]);
+    CHECK(elsewhere.empty());
+    list.remove_range(0, 1, [&](void* b) { elsewhere.push(b); }); // the front: 5
+    CHECK(elsewhere.pop() == &blocks[5]);
+    list.remove_range(2, 1, [&](void* b) { elsewhere.push(b); }); // the back: 0
+    CHECK(elsewhere.pop() == &blocks[0]);
+    list.remove_range(1, 0, [&](void* b) { elsewhere.push(b); });
+    CHECK(elsewhere.empty());
+    CHECK(list.pop() == &blocks[2]);
+    CHECK(list.pop() == &blocks[1]);
+    CHECK(list.pop() == nullptr);
+}
+
 TEST_CASE("detail::bump_region: aligned carving, refuses what does not fit") {
     alignas(64) std::array<std::byte, 256> buffer{};
     detail::bump_region region(buffer.data() + 1, buffer.data() + buffer.size());

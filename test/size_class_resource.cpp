@@ -10,6 +10,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <limits>
 #include <random>
 #include <set>
@@ -124,6 +125,42 @@ TEST_CASE("size_class_resource: a span holds exactly its blocks; freed blocks co
     }
     CHECK(pool.class_stats(c).blocks_in_use == 0);
     CHECK(pool.class_stats(c).peak_spans == 2);
+}
+
+TEST_CASE("size_class_resource: after many frees, a class hands out one span's blocks at a time") {
+    // Freed in random order, the blocks of 8 spans come back span by span, not interleaved as
+    // they were freed (only the most recent frees, kept on the class's list, come first).
+    checking_resource upstream;
+    size_class_resource pool(&upstream);
+    const std::size_t c = classes::index(24);
+    const std::size_t per_span = classes::geometry(c).blocks;
+    const std::size_t spans = 8;
+    std::vector<void*> blocks(spans * per_span);
+    for (void*& p : blocks) {
+        p = pool.allocate(24, 8);
+    }
+    REQUIRE(pool.class_stats(c).spans == spans);
+    PMRKIT_SEEDED(seed);
+    std::mt19937_64 rng(seed);
+    std::shuffle(blocks.begin(), blocks.end(), rng);
+    for (void* p : blocks) {
+        pool.deallocate(p, 24, 8);
+    }
+    const auto span_of = [&](const void* p) {
+        return reinterpret_cast<std::uintptr_t>(p) / classes::geometry(c).span_bytes;
+    };
+    std::size_t changes = 0;
+    std::uintptr_t previous = 0;
+    for (std::size_t i = 0; i < blocks.size(); ++i) {
+        const void* p = pool.allocate(24, 8);
+        if (i >= 128 && span_of(p) != previous) {
+            ++changes;
+        }
+        previous = span_of(p);
+    }
+    CHECK(pool.class_stats(c).spans == spans); // every block reused, no new span
+    // One change per span emptied, and per span partly taken by the recent frees.
+    CHECK(changes <= 2 * spans);
 }
 
 TEST_CASE("size_class_resource: trim() gives back every empty span; free-all + trim holds 0") {

@@ -119,6 +119,36 @@ public:
         return front;
     }
 
+    // Unlinks the n blocks that follow the first `skip` and hands each to f, which may reuse its
+    // link word (push it onto another list). Precondition: skip + n <= size().
+    template <class F>
+    void remove_range(std::size_t skip, std::size_t n, F f) noexcept {
+        node* before = nullptr;
+        node* at = m_head;
+        for (std::size_t i = 0; i < skip; ++i) {
+            before = at;
+            at = static_cast<node*>(next(at));
+        }
+        for (std::size_t i = 0; i < n; ++i) {
+            node* after = static_cast<node*>(next(at));
+            if constexpr (Hardened) {
+                // A valid link left in it would make the next list's push walk for a double free.
+                asan_unpoison(at, sizeof(node));
+                at->link = 0;
+                asan_poison(at, sizeof(node));
+            }
+            f(static_cast<void*>(at));
+            at = after;
+        }
+        if (before == nullptr) {
+            m_head = at;
+            return;
+        }
+        asan_unpoison(before, sizeof(node));
+        before->link = encode(at, before);
+        asan_poison(before, sizeof(node));
+    }
+
     // For walking the list without changing it: the first block, and the one after a block.
     [[nodiscard]] void* front() const noexcept { return m_head; }
     [[nodiscard]] static void* next(const void* block) noexcept {

@@ -7,12 +7,15 @@
 //   ^ span start, aligned to span_bytes          ^ geometry.header_offset
 //
 // The header counts live blocks, so that a pool knows when a span is empty and can give it back.
-// Blocks are carved lazily from the span's never-used region. Free blocks do not live here: the
-// pool keeps them on one free list per class (a push and a pop, the cheapest fast path) and
-// settles the counts in batches (see size_class_resource).
+// Blocks are carved lazily from the span's never-used region. The header also holds a free list
+// of the span's own: a pool keeps its recently freed blocks on one list per class (a push and a
+// pop, the cheapest fast path) and moves the older ones to their spans' lists in batches, so that
+// a class refilled after many frees takes one span's blocks at a time, close together in memory,
+// rather than the whole class's blocks in the order they were freed (see size_class_resource).
 #pragma once
 
 #include "pmrkit/detail/bump_region.hpp"
+#include "pmrkit/detail/free_list.hpp"
 #include "pmrkit/detail/size_classes.hpp"
 
 #include <cstddef>
@@ -28,9 +31,9 @@ public:
     static span* create(void* memory, const span_geometry& geometry,
                         std::size_t size_class) noexcept {
         auto* base = static_cast<std::byte*>(memory);
-        return ::new (base + geometry.header_offset)
-            span(bump_region(base, base + geometry.used_bytes()), geometry.span_bytes,
-                 static_cast<std::uint8_t>(size_class));
+        return ::new (base + geometry.header_offset) span(
+            bump_region(base, base + geometry.used_bytes()),
+            static_cast<std::uint32_t>(geometry.span_bytes), static_cast<std::uint8_t>(size_class));
     }
 
     // The span holding `block`, given its class's span mask and header offset.
@@ -50,6 +53,15 @@ public:
     }
     // Whether blocks remain to be carved.
     [[nodiscard]] bool carving() const noexcept { return m_fresh.remaining() != 0; }
+
+    // The span's own free list: blocks counted free, kept here until a pool takes them all.
+    [[nodiscard]] bool has_free() const noexcept { return !m_free.empty(); }
+    void keep_free(void* block) noexcept { m_free.push(block); }
+    [[nodiscard]] free_list take_free() noexcept {
+        const free_list blocks = m_free;
+        m_free.clear();
+        return blocks;
+    }
 
     void count_allocated() noexcept { ++m_live; }
     // Counts a freed block; true when the span has become empty.
@@ -73,18 +85,22 @@ public:
 private:
     friend class span_list;
 
-    span(bump_region fresh, std::size_t bytes, std::uint8_t size_class) noexcept
-        : m_fresh(fresh), m_bytes(bytes), m_class(size_class) {}
+    span(bump_region fresh, std::uint32_t bytes, std::uint8_t size_class) noexcept
+        : m_bytes(bytes), m_fresh(fresh), m_class(size_class) {}
 
-    std::size_t m_live = 0;
+    // 32-bit counts keep the header at 56 bytes, as the class tables assume (spans are at most
+    // 1 MiB).
+    std::uint32_t m_live = 0;
+    std::uint32_t m_bytes;
     bump_region m_fresh;
     span* m_prev = nullptr;
     span* m_next = nullptr;
-    std::size_t m_bytes;
+    free_list m_free;
     std::uint8_t m_class;
     bool m_reported = false;
     bool m_doomed = false;
 };
+static_assert(sizeof(span) == 56 || sizeof(void*) != 8, "the header size the class tables assume");
 
 // Intrusive doubly linked list of spans: O(1) insert and removal, in-order iteration.
 class span_list {
