@@ -174,6 +174,9 @@ concurrent_pool_resource::cache& concurrent_pool_resource::thread_cache() {
     for (std::size_t c = 0; c < classes::count; ++c) {
         tc->set_limit(c, 2 * m_batch[c]);
     }
+    for (std::size_t r = 0; r < routes; ++r) {
+        tc->set_route(r, classes::index_above(r * classes::granularity));
+    }
     {
         const std::lock_guard lock(m_control->mutex);
         m_caches.push_back(tc.get());

@@ -26,6 +26,9 @@ basic_size_class_resource<Classes>::basic_size_class_resource(const size_class_o
       m_large(upstream, m_options.large_cache_bytes, m_options.large_cache_per_bucket) {
     m_max_pooled = m_options.max_pooled_size;
     m_class_count = classes::index(m_max_pooled) + 1;
+    for (std::size_t r = 0; r < routes; ++r) {
+        m_routes[r] = &m_lists[classes::index_above(r * classes::granularity)];
+    }
 }
 
 template <class Classes>
@@ -45,7 +48,7 @@ template <class Classes>
 void* basic_size_class_resource<Classes>::allocate_slow(std::size_t bytes, std::size_t alignment) {
     const std::size_t c = pooled_class(bytes, alignment);
     if (c != classes::count) {
-        return allocate_in(c);
+        return allocate_in(m_lists[c]);
     }
     // Raised as the classes are aligned: aligned_pool_resource's granularity is its alignment.
     void* p = m_large.allocate(bytes, std::max(alignment, classes::granularity));
@@ -58,7 +61,7 @@ void basic_size_class_resource<Classes>::deallocate_slow(void* p, std::size_t by
                                                          std::size_t alignment) noexcept {
     const std::size_t c = pooled_class(bytes, alignment);
     if (c != classes::count) {
-        deallocate_in(p, c);
+        deallocate_in(p, m_lists[c]);
         return;
     }
     m_large.deallocate(p, bytes, std::max(alignment, classes::granularity));

@@ -339,6 +339,21 @@ TEST_CASE("thread_cache: whole batches taken from and given to a bin, counted") 
     CHECK(other.pop(0) == nullptr);
 }
 
+TEST_CASE("thread_cache: routes reach the bin they were set to") {
+    detail::thread_cache<3, 4> cache;
+    cache.set_limit(2, 1);
+    cache.set_route(0, 0);
+    cache.set_route(3, 2);
+    alignas(16) std::array<std::byte, 32> memory{};
+    CHECK_FALSE(cache.push_routed(3, &memory[0]));
+    CHECK(cache.count(2) == 1);
+    CHECK(cache.push_routed(3, &memory[16])); // past the limit of bin 2
+    CHECK(cache.pop(2) == &memory[16]);       // the same bin, by class
+    CHECK(cache.pop_routed(0) == nullptr);    // bin 0 is separate
+    CHECK(cache.pop_routed(3) == &memory[0]);
+    CHECK(cache.count(2) == 0);
+}
+
 TEST_CASE("cache_slots: ids map to slots directly, per thread") {
     detail::cache_slots::slot& s = detail::cache_slots::of(9);
     CHECK(&s == &detail::cache_slots::of(9 + detail::cache_slots::size));

@@ -203,6 +203,12 @@ public:
     [[nodiscard]] std::size_t pooled_class(std::size_t bytes, std::size_t alignment) const noexcept;
 
 private:
+    // A class's free list; its top `uncounted` blocks are still counted live by their spans.
+    struct class_list {
+        detail::free_list blocks;
+        std::size_t uncounted = 0;
+    };
+
     // The fast paths take 1 <= bytes <= 2 KiB and alignment <= 2 KiB, tested at once on
     // last = (bytes - 1) | (alignment - 1), which is one less than bytes rounded up to the
     // alignment (and wraps for 0 bytes). The lookup table maps it to the class. For an alignment
@@ -219,7 +225,7 @@ private:
         const std::size_t last = last_byte(bytes, alignment);
         if (last < fast_limit) [[likely]] {
             assert(detail::is_power_of_two(alignment) && "see the class comment");
-            return allocate_in(classes::index_above(last));
+            return allocate_in(*m_routes[last / classes::granularity]);
         }
         return allocate_slow(bytes, alignment);
     }
@@ -228,7 +234,7 @@ private:
         PMRKIT_THREAD_CHECK(m_in_use, "size_class_resource");
         const std::size_t last = last_byte(bytes, alignment);
         if (last < fast_limit) [[likely]] {
-            deallocate_in(p, classes::index_above(last));
+            deallocate_in(p, *m_routes[last / classes::granularity]);
             return;
         }
         deallocate_slow(p, bytes, alignment);
@@ -246,8 +252,8 @@ private:
     // Fast paths. A free list's top `uncounted` blocks are free but still counted live by their
     // spans: a block freed and soon allocated again (the common case) never touches its span's
     // header. settle() counts the older half once the uncounted blocks pass a bound.
-    void* allocate_in(std::size_t c) {
-        class_list& list = m_lists[c];
+    void* allocate_in(class_list& list) {
+        const std::size_t c = class_of(list);
         void* block = list.blocks.pop();
         if (block == nullptr) [[unlikely]] {
             return refill(c);
@@ -261,9 +267,9 @@ private:
         return block;
     }
 
-    void deallocate_in(void* p, std::size_t c) noexcept {
+    void deallocate_in(void* p, class_list& list) noexcept {
+        const std::size_t c = class_of(list);
         m_owned.check_block(p, classes::size(c));
-        class_list& list = m_lists[c];
         detail::asan_poison(p, classes::size(c));
         list.blocks.push(p);
         if (++list.uncounted > max_uncounted) [[unlikely]] {
@@ -298,13 +304,17 @@ private:
 
     static constexpr std::size_t max_uncounted = 128;
 
-    struct class_list {
-        detail::free_list blocks;
-        std::size_t uncounted = 0;
-    };
+    [[nodiscard]] std::size_t class_of(const class_list& list) const noexcept {
+        return static_cast<std::size_t>(&list - m_lists.data());
+    }
 
-    // The fast paths touch only this array (and rarely a span's header).
+    // The fast paths touch only these arrays (and rarely a span's header). A route per granule
+    // of the fast paths' reach leads to the granule's class list in one load: two instructions
+    // and a load fewer than the class table, a scaling and an add.
+    static constexpr std::size_t routes =
+        (fast_limit + classes::granularity - 1) / classes::granularity;
     std::array<class_list, classes::count> m_lists{};
+    std::array<class_list*, routes> m_routes;
     std::array<class_state, classes::count> m_classes{};
     std::size_t m_class_count;
     std::size_t m_max_pooled;

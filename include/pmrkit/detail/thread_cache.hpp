@@ -22,9 +22,24 @@
 
 namespace pmrkit::detail {
 
-template <std::size_t Classes>
+// Routes: a pool may map each of its request granules to a bin once (set_route), so that its fast
+// paths reach the bin with one load from the cache instead of a class lookup, a scaling and an
+// add (two instructions fewer per call, and one load less on the dependency chain).
+template <std::size_t Classes, std::size_t Routes = 0>
 class alignas(64) thread_cache {
 public:
+    thread_cache() = default;
+    // Routes point into the cache itself.
+    thread_cache(const thread_cache&) = delete;
+    thread_cache& operator=(const thread_cache&) = delete;
+
+    // Requests of route r go to bin c.
+    void set_route(std::size_t r, std::size_t c) noexcept { m_routes[r] = &m_bins[c]; }
+    [[nodiscard]] void* pop_routed(std::size_t r) noexcept { return pop(*m_routes[r]); }
+    [[nodiscard]] bool push_routed(std::size_t r, void* p) noexcept {
+        return push(*m_routes[r], p);
+    }
+
     // Bin c holds at most limit blocks before push() reports it full. Set before the bin is used.
     void set_limit(std::size_t c, std::uint32_t limit) noexcept {
         bin& b = m_bins[c];
@@ -33,22 +48,10 @@ public:
     }
 
     // A cached block of class c, or nullptr.
-    [[nodiscard]] void* pop(std::size_t c) noexcept {
-        bin& b = m_bins[c];
-        void* p = b.blocks.pop();
-        if (p != nullptr) [[likely]] {
-            ++b.room;
-        }
-        return p;
-    }
+    [[nodiscard]] void* pop(std::size_t c) noexcept { return pop(m_bins[c]); }
 
-    // Caches a block of class c; true when the bin now holds more than its limit. Counting down
-    // the room left, not up to the limit, makes the test a flag of the decrement itself.
-    [[nodiscard]] bool push(std::size_t c, void* p) noexcept {
-        bin& b = m_bins[c];
-        b.blocks.push(p);
-        return --b.room == 0;
-    }
+    // Caches a block of class c; true when the bin now holds more than its limit.
+    [[nodiscard]] bool push(std::size_t c, void* p) noexcept { return push(m_bins[c], p); }
 
     // Detaches the n most recently cached blocks of class c. Precondition: n <= count(c).
     [[nodiscard]] free_list take(std::size_t c, std::uint32_t n) noexcept {
@@ -91,7 +94,22 @@ private:
         std::uint32_t room = 1; // blocks it takes before it is over its limit: limit + 1 - count
         std::uint32_t limit = 0;
     };
+
+    static void* pop(bin& b) noexcept {
+        void* p = b.blocks.pop();
+        if (p != nullptr) [[likely]] {
+            ++b.room;
+        }
+        return p;
+    }
+    // Counting down the room left, not up to the limit, makes the test a flag of the decrement.
+    static bool push(bin& b, void* p) noexcept {
+        b.blocks.push(p);
+        return --b.room == 0;
+    }
+
     std::array<bin, Classes> m_bins{};
+    std::array<bin*, Routes> m_routes{};
 };
 
 // The calling thread's direct-mapped table: instance id -> that instance's cache for this thread.
