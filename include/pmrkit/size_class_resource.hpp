@@ -211,8 +211,9 @@ private:
 
     // The fast paths take 1 <= bytes <= 2 KiB and alignment <= 2 KiB, tested at once on
     // last = (bytes - 1) | (alignment - 1), which is one less than bytes rounded up to the
-    // alignment (and wraps for 0 bytes). The lookup table maps it to the class. For an alignment
-    // that is not a power of two, last is still at least bytes - 1 and within the table.
+    // alignment (and wraps for 0 bytes). Its route (m_routes, one per granule) leads to the
+    // class's list. For an alignment that is not a power of two, last is still at least bytes - 1
+    // and within the routes.
     static constexpr std::size_t fast_limit =
         std::min(classes::lookup_limit, size_class_min_pooled_size);
 
@@ -251,7 +252,8 @@ private:
 
     // Fast paths. A free list's top `uncounted` blocks are free but still counted live by their
     // spans: a block freed and soon allocated again (the common case) never touches its span's
-    // header. settle() counts the older half once the uncounted blocks pass a bound.
+    // header. settle() counts the older half, moving them to their spans' lists, once the
+    // uncounted blocks pass a bound.
     void* allocate_in(class_list& list) {
         const std::size_t c = class_of(list);
         void* block = list.blocks.pop();
