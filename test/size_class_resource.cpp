@@ -11,6 +11,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <set>
@@ -161,6 +162,45 @@ TEST_CASE("size_class_resource: after many frees, a class hands out one span's b
     CHECK(pool.class_stats(c).spans == spans); // every block reused, no new span
     // One change per span emptied, and per span partly taken by the recent frees.
     CHECK(changes <= 2 * spans);
+}
+
+TEST_CASE("size_class_resource: a span whose list the class took can empty and go back") {
+    // Blocks of a span whose own list the class has taken sit on the class's list, counted free;
+    // when the span empties, trim() must take them off that list before giving the span back.
+    checking_resource upstream;
+    size_class_resource pool(&upstream);
+    const std::size_t c = classes::index(48);
+    const std::size_t per_span = classes::geometry(c).blocks;
+    std::vector<void*> blocks(3 * per_span);
+    for (void*& p : blocks) {
+        p = pool.allocate(48, 16);
+    }
+    for (void* p : blocks) {
+        pool.deallocate(p, 48, 16);
+    }
+    // Past the recent frees, the class takes one span's list and hands out a few of its blocks.
+    std::vector<void*> again(200);
+    for (void*& p : again) {
+        p = pool.allocate(48, 16);
+    }
+    for (void* p : again) {
+        pool.deallocate(p, 48, 16);
+    }
+    pool.trim();
+    CHECK(pool.upstream_bytes() == 0);
+    CHECK(upstream.live_blocks() == 0);
+    // Nothing of the spans given back is handed out again (ASan would report the use).
+    std::set<void*> fresh;
+    for (std::size_t i = 0; i < 2 * per_span; ++i) {
+        void* p = pool.allocate(48, 16);
+        std::memset(p, 0xab, 48);
+        fresh.insert(p);
+    }
+    CHECK(fresh.size() == 2 * per_span);
+    CHECK(pool.class_stats(c).blocks_in_use == 2 * per_span);
+    for (void* p : fresh) {
+        pool.deallocate(p, 48, 16);
+    }
 }
 
 TEST_CASE("size_class_resource: trim() gives back every empty span; free-all + trim holds 0") {
