@@ -76,12 +76,10 @@ void* basic_size_class_resource<Classes>::refill(std::size_t c) {
     if (detail::span* s = state.with_free.front()) {
         state.with_free.remove(s);
         state.others.push_front(s);
-        class_list& list = m_lists[c];
-        list.blocks = s->take_free();
-        void* block = list.blocks.pop();
-        detail::asan_unpoison(block, block_size);
-        s->count_allocated();
-        return block;
+        // The list's blocks are all counted free (none uncounted): the fast path takes one of
+        // them, unpoisoned and counted, as it takes any.
+        m_lists[c].blocks = s->take_free();
+        return allocate_in(m_lists[c]);
     }
     if (state.carving != nullptr) {
         if (void* block = state.carving->carve(block_size)) {
