@@ -60,7 +60,7 @@ void arena_resource::enter_region(std::byte* begin, std::byte* cursor, std::byte
 }
 
 detail::chunk_list::payload arena_resource::take_block(detail::chunk_list& list, std::size_t bytes,
-                                                    std::size_t alignment) {
+                                                       std::size_t alignment) {
     const auto block = list.allocate(*m_upstream, bytes, alignment);
     ++m_upstream_calls;
     return block;
@@ -83,7 +83,7 @@ void* arena_resource::allocate_slow(std::size_t bytes, std::size_t alignment) {
         return allocate_in_new_region(bytes, alignment);
     }
     const std::size_t payload = m_next_chunk_size - detail::chunk_list::overhead;
-    if (bytes > payload) {
+    if (bytes > payload && m_options.large_requests_own_blocks) {
         // Its own block, outside the regions: the current region stays current.
         const auto block = take_block(m_own_blocks, bytes, alignment);
         m_used_before += bytes;
@@ -91,7 +91,8 @@ void* arena_resource::allocate_slow(std::size_t bytes, std::size_t alignment) {
         return block.begin;
     }
     // The chunk is aligned for the request, so it fits at the chunk's start.
-    (void)take_block(m_chunks, payload, std::max(alignment, alignof(std::max_align_t)));
+    (void)take_block(m_chunks, std::max(payload, bytes),
+                     std::max(alignment, alignof(std::max_align_t)));
     const double grown = static_cast<double>(m_next_chunk_size) * m_options.growth_factor;
     m_next_chunk_size = grown >= static_cast<double>(m_options.max_chunk_size)
                             ? m_options.max_chunk_size

@@ -54,12 +54,12 @@ struct pool_thread_exit {
     }
 };
 
-concurrent_pool_resource::concurrent_pool_resource(const concurrent_pool_options& options,
+concurrent_pool_resource::concurrent_pool_resource(const detail::class_table& table,
+                                                   const concurrent_pool_options& options,
                                                    std::pmr::memory_resource* upstream)
     : m_id(g_next_id.fetch_add(1, std::memory_order_relaxed)),
       m_slot_offset(detail::cache_slots::offset_of(m_id)), m_control(std::make_shared<control>()),
-      m_options(options), m_upstream(upstream),
-      m_central(classes::table, options.central, upstream) {
+      m_options(options), m_upstream(upstream), m_central(table, options.central, upstream) {
     m_control->pool = this;
     for (std::size_t c = 0; c < classes::count; ++c) {
         const std::size_t blocks = m_options.batch_bytes / classes::size(c);

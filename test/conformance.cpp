@@ -3,6 +3,7 @@
 // checking upstream that fails on any size or alignment mismatch and on leaks.
 #include "conformance_fixtures.hpp"
 #include "support/checking_resource.hpp"
+#include "support/default_resource_guard.hpp"
 #include "support/live_blocks.hpp"
 #include "support/random_size.hpp"
 #include "support/seed.hpp"
@@ -49,16 +50,6 @@ std::size_t random_alignment(std::mt19937_64& rng, std::size_t max_alignment) {
     const auto max_shift = static_cast<int>(std::bit_width(max_alignment) - 1);
     return std::size_t{1} << std::uniform_int_distribution<int>(0, max_shift)(rng);
 }
-
-// Restores the default resource at scope exit, whatever the test does.
-struct default_resource_guard {
-    explicit default_resource_guard(std::pmr::memory_resource* r)
-        : previous(std::pmr::set_default_resource(r)) {}
-    ~default_resource_guard() { std::pmr::set_default_resource(previous); }
-    default_resource_guard(const default_resource_guard&) = delete;
-    default_resource_guard& operator=(const default_resource_guard&) = delete;
-    std::pmr::memory_resource* previous;
-};
 
 // Builds and checks one of each standard container the suite requires.
 void exercise_containers(std::pmr::memory_resource& r) {
@@ -135,9 +126,11 @@ TEST_CASE_TEMPLATE("conformance: free-all then refill cycles", F, PMRKIT_CONFORM
     live_blocks live(*resource);
     // A pool must not ask upstream again once every block is free; a decorator must not keep
     // what it was given back (a bounded quarantine, as test_resource's, is the same each cycle).
+    // A monotonic buffer must give everything taken back by release().
     const auto upstream_measure = [&upstream] {
-        return F::freed == freed_memory::returned_upstream ? upstream.live_blocks()
-                                                           : upstream.allocations();
+        return F::freed == freed_memory::returned_upstream || F::freed == freed_memory::released
+                   ? upstream.live_blocks()
+                   : upstream.allocations();
     };
     std::size_t after_first_cycle = 0;
     for (int cycle = 0; cycle < 5; ++cycle) {
@@ -148,6 +141,8 @@ TEST_CASE_TEMPLATE("conformance: free-all then refill cycles", F, PMRKIT_CONFORM
         live.free_all_shuffled(rng);
         if constexpr (F::freed == freed_memory::reused_after_reset) {
             resource->reset();
+        } else if constexpr (F::freed == freed_memory::released) {
+            resource->release();
         }
         if constexpr (!takes_upstream<F>) {
             continue; // it gives memory back to malloc or the OS, which the test cannot see

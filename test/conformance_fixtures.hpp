@@ -21,6 +21,9 @@
 #include "pmrkit/concurrent_arena_resource.hpp"
 #include "pmrkit/concurrent_pool_resource.hpp"
 #include "pmrkit/fixed_block_resource.hpp"
+#include "pmrkit/monotonic_buffer_resource.hpp"
+#include "pmrkit/synchronized_pool_resource.hpp"
+#include "pmrkit/unsynchronized_pool_resource.hpp"
 #include "pmrkit/sources/heap_resource.hpp"
 #include "pmrkit/decorators/limit_resource.hpp"
 #include "pmrkit/sources/page_resource.hpp"
@@ -43,6 +46,7 @@ enum class freed_memory {
     reused,             // served again without asking upstream (pools)
     reused_after_reset, // served again after reset(), without asking upstream (arenas)
     returned_upstream,  // passed back to upstream at once (decorators)
+    released,           // given back to upstream by release() only (monotonic buffers)
 };
 
 template <std::size_t BlockSize, std::size_t BlockAlignment>
@@ -183,6 +187,43 @@ struct concurrent_pool_fixture {
 using concurrent_pool_default = concurrent_pool_fixture<concurrent_pool_options{}.batch_bytes>;
 using concurrent_pool_small_batches = concurrent_pool_fixture<64>;
 
+// The std drop-ins: the standard's default options, and small chunks with a low pass-through
+// threshold.
+template <class Pool, std::size_t MaxBlocks, std::size_t LargestBlock>
+struct std_pool_fixture {
+    using resource = Pool;
+    static std::unique_ptr<resource> make(std::pmr::memory_resource* upstream) {
+        return std::make_unique<resource>(
+            std::pmr::pool_options{.max_blocks_per_chunk = MaxBlocks,
+                                   .largest_required_pool_block = LargestBlock},
+            upstream);
+    }
+    static constexpr std::size_t max_alignment = 4096;
+    static constexpr freed_memory freed = freed_memory::reused;
+};
+
+using std_unsync_default = std_pool_fixture<unsynchronized_pool_resource, 0, 0>;
+using std_unsync_small_chunks = std_pool_fixture<unsynchronized_pool_resource, 4, 2048>;
+using std_sync_default = std_pool_fixture<synchronized_pool_resource, 0, 0>;
+using std_sync_small_chunks = std_pool_fixture<synchronized_pool_resource, 4, 2048>;
+
+template <std::size_t BufferSize>
+struct std_monotonic_fixture {
+    using resource = monotonic_buffer_resource;
+    static std::unique_ptr<resource, deleter_owning<std::byte[]>>
+    make(std::pmr::memory_resource* upstream) {
+        deleter_owning<std::byte[]> d{BufferSize == 0 ? nullptr
+                                                      : std::make_unique<std::byte[]>(BufferSize)};
+        return {new monotonic_buffer_resource(d.owned.get(), BufferSize, upstream),
+                std::move(d)};
+    }
+    static constexpr std::size_t max_alignment = 4096;
+    static constexpr freed_memory freed = freed_memory::released;
+};
+
+using std_monotonic_default = std_monotonic_fixture<0>;
+using std_monotonic_buffer = std_monotonic_fixture<3000>;
+
 template <std::size_t FirstChunk>
 struct concurrent_arena_fixture {
     using resource = concurrent_arena_resource;
@@ -310,6 +351,12 @@ TYPE_TO_STRING(pmrkit::test::concurrent_pool_small_batches);
 TYPE_TO_STRING(pmrkit::test::concurrent_arena_default);
 TYPE_TO_STRING(pmrkit::test::concurrent_arena_small_chunks);
 TYPE_TO_STRING(pmrkit::test::synchronized_size_class);
+TYPE_TO_STRING(pmrkit::test::std_unsync_default);
+TYPE_TO_STRING(pmrkit::test::std_unsync_small_chunks);
+TYPE_TO_STRING(pmrkit::test::std_sync_default);
+TYPE_TO_STRING(pmrkit::test::std_sync_small_chunks);
+TYPE_TO_STRING(pmrkit::test::std_monotonic_default);
+TYPE_TO_STRING(pmrkit::test::std_monotonic_buffer);
 
 #define PMRKIT_CONFORMANCE_FIXTURES                                                                \
     pmrkit::test::fixed_block_64, pmrkit::test::fixed_block_16,                                    \
@@ -326,4 +373,7 @@ TYPE_TO_STRING(pmrkit::test::synchronized_size_class);
         pmrkit::test::aligned_pool_64_on_pages, pmrkit::test::size_class_default_on_pages,         \
         pmrkit::test::concurrent_pool_default, pmrkit::test::concurrent_pool_small_batches,        \
         pmrkit::test::concurrent_arena_default, pmrkit::test::concurrent_arena_small_chunks,       \
-        pmrkit::test::synchronized_size_class
+        pmrkit::test::synchronized_size_class, pmrkit::test::std_unsync_default,               \
+        pmrkit::test::std_unsync_small_chunks, pmrkit::test::std_sync_default,                     \
+        pmrkit::test::std_sync_small_chunks, pmrkit::test::std_monotonic_default,                  \
+        pmrkit::test::std_monotonic_buffer

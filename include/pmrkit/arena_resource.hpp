@@ -30,6 +30,11 @@ struct arena_options {
     std::size_t max_retained = std::numeric_limits<std::size_t>::max();
     // Whether rewind() keeps the chunks taken since the marker for reuse, or gives them back.
     bool rewind_keeps_chunks = false;
+    // Whether a request larger than the next chunk gets a block of its own that leaves the
+    // current region and the growth sequence as they were (true), or, as the standard's
+    // monotonic_buffer_resource does, a chunk of max(its size, the next chunk's size) that becomes
+    // the current region and advances the growth sequence (false).
+    bool large_requests_own_blocks = true;
     // bytes_used() never exceeds this: an allocation that would pass it throws std::bad_alloc.
     std::size_t byte_limit = std::numeric_limits<std::size_t>::max();
 };
@@ -44,7 +49,8 @@ struct arena_options {
 // the first kept chunk that fits, else a new upstream chunk; chunk sizes grow geometrically
 // (first_chunk_size × growth_factor^n, capped at max_chunk_size). A request larger than the next
 // chunk gets its own block of its exact size, which does not advance the sequence, so one huge
-// request does not make the following chunks huge.
+// request does not make the following chunks huge (large_requests_own_blocks; false gives the
+// standard monotonic_buffer_resource's rule instead).
 //
 //   regions:  [initial buffer] -> [chunk 1] -> [chunk 2] -> ... [chunk n: used | cursor | free]
 //   own blocks for large requests, newest first;   kept chunks for the next request
@@ -205,7 +211,7 @@ private:
     // Makes the front of m_chunks the current region and serves the request (which fits) from it.
     void* allocate_in_new_region(std::size_t bytes, std::size_t alignment) noexcept;
     detail::chunk_list::payload take_block(detail::chunk_list& list, std::size_t bytes,
-                                        std::size_t alignment);
+                                           std::size_t alignment);
     void enter_region(std::byte* begin, std::byte* cursor, std::byte* end) noexcept;
     [[nodiscard]] std::byte* limited_end(std::byte* begin, std::byte* end) const noexcept;
     void note_peak() noexcept { m_peak = std::max(m_peak, bytes_used()); }

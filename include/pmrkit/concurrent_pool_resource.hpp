@@ -84,7 +84,8 @@ public:
     // Takes no memory. Throws std::bad_alloc only if the shared control block cannot be made.
     explicit concurrent_pool_resource(
         const concurrent_pool_options& options = {},
-        std::pmr::memory_resource* upstream = std::pmr::get_default_resource());
+        std::pmr::memory_resource* upstream = std::pmr::get_default_resource())
+        : concurrent_pool_resource(classes::table, options, upstream) {}
     explicit concurrent_pool_resource(std::pmr::memory_resource* upstream)
         : concurrent_pool_resource(concurrent_pool_options{}, upstream) {}
 
@@ -123,6 +124,13 @@ private:
         concurrent_pool_resource* pool; // nullptr once the instance is gone
     };
     friend struct pool_thread_exit;
+    friend class synchronized_pool_resource;
+
+    // table: the default classes with spans of their own size (detail::capped_class_table), which
+    // must outlive the instance; synchronized_pool_resource's max_blocks_per_chunk.
+    concurrent_pool_resource(const detail::class_table& table,
+                             const concurrent_pool_options& options,
+                             std::pmr::memory_resource* upstream);
 
     [[nodiscard]] static std::size_t last_byte(std::size_t bytes, std::size_t alignment) noexcept {
         return (bytes - 1) | (alignment - 1);

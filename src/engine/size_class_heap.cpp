@@ -60,8 +60,8 @@ void* size_class_heap::allocate_slow(std::size_t bytes, std::size_t alignment) {
     if (c != large) {
         return allocate_in(m_lists[c]);
     }
-    // Raised as the classes are aligned: aligned_pool_resource's granularity is its alignment.
-    void* p = m_large.allocate(bytes, std::max(alignment, m_table.granularity));
+    // Raised as the classes are aligned (aligned_pool_resource's are aligned to its alignment).
+    void* p = m_large.allocate(bytes, std::max(alignment, m_table.large_alignment));
     note_peak();
     return p;
 }
@@ -72,7 +72,7 @@ void size_class_heap::deallocate_slow(void* p, std::size_t bytes, std::size_t al
         deallocate_in(p, m_lists[c]);
         return;
     }
-    m_large.deallocate(p, bytes, std::max(alignment, m_table.granularity));
+    m_large.deallocate(p, bytes, std::max(alignment, m_table.large_alignment));
 }
 
 void size_class_heap::count_allocated(const void* block, const class_list& list) noexcept {

@@ -110,9 +110,10 @@ struct size_class_policy {
                               static_cast<int>(std::bit_width(linear * g)) - 1);
     }
 
-    [[nodiscard]] static constexpr span_geometry layout(std::size_t size, std::size_t span_bytes,
-                                                        std::size_t header_bytes) noexcept {
-        std::size_t blocks = (span_bytes - header_bytes) / size;
+    [[nodiscard]] static constexpr span_geometry
+    layout(std::size_t size, std::size_t span_bytes, std::size_t header_bytes,
+           std::size_t max_blocks = SIZE_MAX) noexcept {
+        std::size_t blocks = std::min((span_bytes - header_bytes) / size, max_blocks);
         while (blocks > 0 && header_end(blocks * size, header_bytes) > span_bytes) {
             --blocks;
         }
@@ -120,19 +121,33 @@ struct size_class_policy {
     }
 
     // The smallest span from min_span_bytes up that meets min_blocks and the utilization target
-    // (max_span_bytes if none does).
-    [[nodiscard]] static constexpr span_geometry geometry(std::size_t size,
-                                                          std::size_t header_bytes) noexcept {
+    // (max_span_bytes if none does), capped at max_blocks blocks (see capped).
+    [[nodiscard]] static constexpr span_geometry
+    geometry(std::size_t size, std::size_t header_bytes,
+             std::size_t max_blocks = SIZE_MAX) noexcept {
         std::size_t span_bytes = min_span_bytes;
         for (;;) {
             const span_geometry g = layout(size, span_bytes, header_bytes);
             const bool good = g.blocks >= min_blocks &&
                               g.used_bytes() * 100 >= span_bytes * target_utilization_percent;
             if (good || span_bytes >= max_span_bytes) {
-                return g;
+                return capped(g, header_bytes, max_blocks);
             }
             span_bytes *= 2;
         }
+    }
+
+    // g, or, if it holds more than max_blocks blocks, the smallest power of two (below 8 KiB if
+    // need be) that holds max_blocks blocks and the header: the same class with fewer blocks per
+    // span, for a pool that promises at most max_blocks blocks per upstream request (the std
+    // drop-ins' max_blocks_per_chunk). Precondition: max_blocks >= 1.
+    [[nodiscard]] static constexpr span_geometry
+    capped(const span_geometry& g, std::size_t header_bytes, std::size_t max_blocks) noexcept {
+        if (g.blocks <= max_blocks) {
+            return g;
+        }
+        const std::size_t end = header_end(max_blocks * g.block_size, header_bytes);
+        return layout(g.block_size, std::bit_ceil(end), header_bytes, max_blocks);
     }
 };
 
@@ -140,6 +155,10 @@ struct size_class_policy {
 struct header_locator {
     std::uintptr_t mask;
     std::uintptr_t offset;
+
+    [[nodiscard]] static constexpr header_locator of(const span_geometry& g) noexcept {
+        return {~static_cast<std::uintptr_t>(g.span_bytes - 1), g.header_offset};
+    }
 };
 
 // A class map's tables seen at run time, so that one engine (engine/size_class_heap.hpp) serves
@@ -151,6 +170,9 @@ struct class_table {
     std::size_t lookup_limit;
     std::size_t max_size;
     int steps_log2;
+    // The least alignment large blocks are taken from upstream with: the granularity in the class
+    // maps (every block of a pool is aligned to it); 1 where requests pass through exactly.
+    std::size_t large_alignment;
     const span_geometry* geometries;
     const header_locator* locators;
     const std::uint8_t* lookup; // entry i: the class of sizes i * granularity + 1 to (i + 1) * it
@@ -242,8 +264,7 @@ private:
     static constexpr std::array<header_locator, count> s_locators = [] {
         std::array<header_locator, count> table{};
         for (std::size_t c = 0; c < count; ++c) {
-            const auto g = policy::geometry(class_size(c), HeaderBytes);
-            table[c] = {~static_cast<std::uintptr_t>(g.span_bytes - 1), g.header_offset};
+            table[c] = header_locator::of(policy::geometry(class_size(c), HeaderBytes));
         }
         return table;
     }();
@@ -263,13 +284,52 @@ private:
 
 public:
     static constexpr class_table table = {
-        count,     Granularity,       LinearClasses,     lookup_limit,   MaxSize,
-        StepsLog2, s_geometry.data(), s_locators.data(), s_lookup.data()};
+        count,     Granularity, LinearClasses,     lookup_limit,      MaxSize,
+        StepsLog2, Granularity, s_geometry.data(), s_locators.data(), s_lookup.data()};
+    static constexpr std::size_t header_bytes = HeaderBytes;
+    // The most blocks a span of this map holds: a cap at or above it caps nothing.
+    static constexpr std::size_t max_blocks_per_span = [] {
+        std::size_t most = 0;
+        for (const span_geometry& g : s_geometry) {
+            most = std::max(most, g.blocks);
+        }
+        return most;
+    }();
 
 private:
     static_assert(count <= 256, "class indices are stored in one byte");
     static_assert(class_size(count - 1) == MaxSize);
     static_assert(HeaderBytes < policy::min_span_bytes);
+};
+
+// A class map's table whose spans hold at most max_blocks blocks (size_class_policy::capped): the
+// same classes and lookup, its own geometries and locators, so a heap over it differs only in how
+// much it takes from upstream at a time. Per instance (2.5 KiB for the default classes); not
+// copyable, as its table points into it.
+template <class Map>
+class capped_class_table {
+public:
+    // Precondition: max_blocks >= 1.
+    constexpr capped_class_table(std::size_t max_blocks, std::size_t large_alignment) noexcept
+        : m_table(Map::table) {
+        for (std::size_t c = 0; c < Map::count; ++c) {
+            m_geometries[c] =
+                size_class_policy::capped(Map::geometry(c), Map::header_bytes, max_blocks);
+            m_locators[c] = header_locator::of(m_geometries[c]);
+        }
+        m_table.large_alignment = large_alignment;
+        m_table.geometries = m_geometries.data();
+        m_table.locators = m_locators.data();
+    }
+    capped_class_table(const capped_class_table&) = delete;
+    capped_class_table& operator=(const capped_class_table&) = delete;
+
+    [[nodiscard]] constexpr const class_table& table() const noexcept { return m_table; }
+
+private:
+    std::array<span_geometry, Map::count> m_geometries{};
+    std::array<header_locator, Map::count> m_locators{};
+    class_table m_table;
 };
 
 } // namespace pmrkit::detail
