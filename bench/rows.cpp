@@ -8,10 +8,13 @@
 #include <pmrkit/arena_resource.hpp>
 #include <pmrkit/concurrent_pool_resource.hpp>
 #include <pmrkit/fixed_block_resource.hpp>
+#include <pmrkit/monotonic_buffer_resource.hpp>
 #include <pmrkit/sources/heap_resource.hpp>
 #include <pmrkit/decorators/stats_resource.hpp>
 #include <pmrkit/size_class_resource.hpp>
 #include <pmrkit/decorators/synchronized_resource.hpp>
+#include <pmrkit/synchronized_pool_resource.hpp>
+#include <pmrkit/unsynchronized_pool_resource.hpp>
 
 #include <dlfcn.h>
 
@@ -68,6 +71,15 @@ stack own_decorated(std::unique_ptr<decorated_pool<Decorator, Pool>> holder) {
     return {std::move(holder), top, {}};
 }
 
+// The drop-in monotonic over the same 64 KiB initial buffer as buffered_monotonic (adaptors.hpp).
+class buffered_dropin_monotonic final : private upstream_buffer,
+                                        public pmrkit::monotonic_buffer_resource {
+public:
+    explicit buffered_dropin_monotonic(std::pmr::memory_resource* upstream)
+        : upstream_buffer(upstream, buffered_monotonic::buffer_bytes),
+          monotonic_buffer_resource(m_buffer, m_buffer_bytes, upstream) {}
+};
+
 // THE table: one entry per row, in the order of the report.
 const row table[] = {
     {.name = "new_delete",
@@ -112,6 +124,32 @@ const row table[] = {
          [](upstream_ptr upstream) {
              return own_dropped_after_request<&std::pmr::monotonic_buffer_resource::release>(
                  std::make_unique<buffered_monotonic>(upstream));
+         }},
+    {.name = "dropin_unsync_pool",
+     .note = "std -> pmrkit drop-in: pmrkit::unsynchronized_pool_resource, default options, in "
+             "std_unsync_pool's place",
+     .workloads = all_workloads,
+     .make =
+         [](upstream_ptr upstream) {
+             return own(std::make_unique<pmrkit::unsynchronized_pool_resource>(upstream));
+         }},
+    {.name = "dropin_monotonic",
+     .note = "std -> pmrkit drop-in: pmrkit::monotonic_buffer_resource in std_monotonic's place, "
+             "released as it is",
+     .workloads = W1 | W2 | W4a | W4b | W4c | W5,
+     .make =
+         [](upstream_ptr upstream) {
+             return own_dropped_after_request<&pmrkit::monotonic_buffer_resource::release>(
+                 std::make_unique<pmrkit::monotonic_buffer_resource>(upstream));
+         }},
+    {.name = "dropin_monotonic_buffer",
+     .note = "std -> pmrkit drop-in: pmrkit::monotonic_buffer_resource over the same 64 KiB "
+             "initial buffer as std_monotonic_buffer, released after each request",
+     .workloads = W5,
+     .make =
+         [](upstream_ptr upstream) {
+             return own_dropped_after_request<&pmrkit::monotonic_buffer_resource::release>(
+                 std::make_unique<buffered_dropin_monotonic>(upstream));
          }},
     {.name = "foonathan_memory_stack",
      .note = "foonathan::memory::memory_stack, first block 4 KiB, unwound to its start after each "
@@ -201,6 +239,14 @@ const row table[] = {
              return own(std::make_unique<std::pmr::synchronized_pool_resource>(upstream));
          },
      .known_misaligned = W6b | W6c},
+    {.name = "dropin_sync_pool",
+     .note = "std -> pmrkit drop-in: pmrkit::synchronized_pool_resource, default options, in "
+             "std_sync_pool's place",
+     .workloads = threaded_workloads,
+     .make =
+         [](upstream_ptr upstream) {
+             return own(std::make_unique<pmrkit::synchronized_pool_resource>(upstream));
+         }},
     {.name = "boost_sync_pool",
      .note = "boost::container::pmr::synchronized_pool_resource, default options, through adaptor",
      .workloads = threaded_workloads,
