@@ -78,7 +78,7 @@ MODES = {
     "full": {"rounds": 5, "min_rounds": 3, "budget_seconds": 540, "repetitions": 3,
              "min_time": 0.2, "workloads": FULL_WORKLOADS, "preloads": list(PRELOADS),
              "instruction_pairs": 200_000, "object_repetitions": 7},
-    "short": {"rounds": 3, "min_rounds": 2, "budget_seconds": 100, "repetitions": 2,
+    "short": {"rounds": 3, "min_rounds": 1, "budget_seconds": 100, "repetitions": 2,
               "min_time": 0.05, "workloads": SHORT_WORKLOADS, "preloads": ["mimalloc", "tcmalloc"],
               "instruction_pairs": 0, "object_repetitions": 0},
 }
@@ -119,6 +119,11 @@ def object_table(program, mode):
     return f"\n## Objects\n\n```\n{table}\n```\n"
 
 
+def print_summary(results, what):
+    """The summary table of what is measured so far, to stderr (the report goes to stdout)."""
+    print(f"\nSummary of {what}:\n\n{report.summary(results)}\n", file=sys.stderr, flush=True)
+
+
 def run_round(bench, results, round_number, rounds, mode):
     # (label, preloaded library, glibc state, filter)
     processes = [("glibc", None, None, glibc_filter(mode["workloads"]))]
@@ -147,6 +152,8 @@ def run_round(bench, results, round_number, rounds, mode):
                  f"{time.monotonic() - started:.0f} s" + (f", exit {status}" if status else ""))
         if status != 0:
             raise SystemExit(f"pmrkit_bench failed (exit {status}); see {out.with_suffix('.log')}")
+        if round_number == 1 and label == "glibc":
+            print_summary(results, "the glibc rows of round 1")
 
 
 def callgrind_ir(instructions, function, args, env):
@@ -229,9 +236,8 @@ def main():
             break
         run_round(bench, results, round_number, mode["rounds"], mode)
         # The summary so far, as soon as a round is measured (the full report comes at the end).
-        print(f"\nSummary after round {round_number} of {mode['rounds']}, "
-              f"{time.monotonic() - started:.0f} s:\n\n{report.summary(results)}\n",
-              file=sys.stderr, flush=True)
+        print_summary(results, f"rounds 1 to {round_number} of {mode['rounds']}, "
+                               f"{time.monotonic() - started:.0f} s")
     if mode["instruction_pairs"]:
         counts = count_instructions(instructions, mode["instruction_pairs"])
         (results / "instructions.json").write_text(json.dumps(counts, indent=2))
