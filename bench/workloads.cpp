@@ -531,7 +531,10 @@ public:
     };
 
     larson(std::pmr::memory_resource* mr, std::size_t index, shared& s)
-        : workload_base(mr), m_index(index), m_shared(s), m_next(index * 7919) {}
+        // Each thread starts at its own place in the sizes (wrapped: with 9 threads or more the
+        // stride passes the end).
+        : workload_base(mr), m_index(index), m_shared(s),
+          m_next(index * 7919 % mixed_steps().size()) {}
 
     void round(std::size_t r) {
         std::pmr::memory_resource* mr = m_mr;
