@@ -27,6 +27,10 @@
 // The trace itself and the replay's own tables live in mmap'ed memory (page_resource), never in
 // malloc's heap. Run under LD_PRELOAD=libmimalloc.so.2 (or any malloc) and new_delete's row is
 // that malloc's.
+//
+// Not replayed: arena_resource (deallocate does nothing until release, so on a trace it holds every
+// byte ever allocated; the replay prints that figure instead), fixed_block_resource (one block
+// size, and a program's trace has hundreds), page_resource (a system call and a page per block).
 
 #include "trace_reader.hpp"
 
