@@ -36,8 +36,8 @@
 
 #include <pmrkit/aligned_pool_resource.hpp>
 #include <pmrkit/concurrent_pool_resource.hpp>
-#include <pmrkit/heap_resource.hpp>
-#include <pmrkit/page_resource.hpp>
+#include <pmrkit/sources/heap_resource.hpp>
+#include <pmrkit/sources/page_resource.hpp>
 #include <pmrkit/size_class_resource.hpp>
 
 #include <algorithm>
