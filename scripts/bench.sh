@@ -7,9 +7,10 @@
 #   scripts/bench.sh          about 2 minutes of benchmarking on 2 cores: the headline workloads,
 #                             every pmrkit resource against new_delete, the std and Boost pools,
 #                             mimalloc and tcmalloc (--quick is the same)
-#   scripts/bench.sh --full   the publishable run, about 10 minutes: every workload, every malloc,
-#                             callgrind instruction counts; writes docs/benchmarks.md, the chart
-#                             and the per-round ratios
+#   scripts/bench.sh --full   the publishable run, about 15 minutes: every workload, every malloc,
+#                             callgrind instruction counts, the real programs' traces replayed
+#                             (bench/real_programs.py); writes docs/benchmarks.md, the chart and
+#                             the per-round ratios
 # Progress goes to stderr, the report to stdout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,10 +22,10 @@ for arg in "$@"; do
     --quick) mode=() ;;
     --full)
         mode=(--full --docs-dir docs)
-        targets=(pmrkit_bench pmrkit_instructions pmrkit_object_bench)
+        targets=(pmrkit_bench pmrkit_instructions pmrkit_object_bench pmrkit_replay)
         ;;
     -h | --help)
-        sed -n '3,13p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '3,14p' "$0" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     *)
@@ -38,3 +39,9 @@ scripts/install-deps.sh >&2
 cmake --preset release >&2
 cmake --build --preset release --target "${targets[@]}" >&2
 python3 bench/compare.py --build-dir build/release "${mode[@]}"
+if [ ${#mode[@]} -gt 0 ]; then
+    {
+        printf '\n## Real programs\n\n'
+        python3 bench/real_programs.py --build-dir build/release
+    } | tee -a docs/benchmarks.md
+fi
