@@ -71,7 +71,7 @@ stack own_decorated(std::unique_ptr<decorated_pool<Decorator, Pool>> holder) {
     return {std::move(holder), top, {}};
 }
 
-// The drop-in monotonic over the same 64 KiB initial buffer as buffered_monotonic (adaptors.hpp).
+// The drop-in monotonic over the same initial buffer as buffered_monotonic (adaptors.hpp).
 class buffered_dropin_monotonic final : private upstream_buffer,
                                         public pmrkit::monotonic_buffer_resource {
 public:
@@ -146,8 +146,8 @@ const row table[] = {
                  std::make_unique<pmrkit::monotonic_buffer_resource>(upstream));
          }},
     {.name = "dropin_monotonic_buffer",
-     .note = "std -> pmrkit drop-in: pmrkit::monotonic_buffer_resource over the same 64 KiB "
-             "initial buffer as std_monotonic_buffer, released after each request",
+     .note = "std -> pmrkit drop-in: pmrkit::monotonic_buffer_resource over the same initial "
+             "buffer as std_monotonic_buffer, released after each request",
      .workloads = W5,
      .make =
          [](upstream_ptr upstream) {
