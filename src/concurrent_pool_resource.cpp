@@ -170,9 +170,9 @@ concurrent_pool_resource::cache& concurrent_pool_resource::thread_cache() {
     }
     registry.prune();
     registry.entries.reserve(registry.entries.size() + 1);
-    auto tc = std::make_unique<cache>();
+    auto tc = std::make_unique<cache>(m_key);
     for (std::size_t c = 0; c < classes::count; ++c) {
-        tc->set_limit(c, 2 * m_batch[c]);
+        tc->set_limit(c, 2 * m_batch[c], classes::size(c));
     }
     for (std::size_t r = 0; r < routes; ++r) {
         tc->set_route(r, classes::index_above(r * classes::granularity));
@@ -215,7 +215,8 @@ void concurrent_pool_resource::flush(cache& tc, std::size_t c) noexcept {
 
 void concurrent_pool_resource::give_back_locked(detail::free_list blocks, std::size_t c) noexcept {
     const std::size_t size = classes::size(c);
-    while (void* p = blocks.pop()) {
+    const std::size_t mark_at = detail::free_list::mark_offset(size);
+    while (void* p = blocks.pop(m_key, mark_at)) {
         m_central.deallocate(p, size, 1);
     }
 }

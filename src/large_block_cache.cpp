@@ -24,7 +24,7 @@ void* large_block_cache::allocate(std::size_t bytes, std::size_t alignment) {
     }
     const std::size_t bucket = geometric_index(bytes, steps_log2, base_log2);
     const std::size_t size = geometric_round(bytes, steps_log2);
-    if (void* p = m_free[bucket].pop()) {
+    if (void* p = m_free[bucket].pop(m_key, mark_at)) {
         --m_counts[bucket];
         --m_cached_blocks;
         m_cached_bytes -= size;
@@ -43,14 +43,13 @@ void large_block_cache::deallocate(void* p, std::size_t bytes, std::size_t align
     if constexpr (hardened_build) {
         // Caching a block it never handed out would hand that memory out again.
         if (!m_blocks.contains(p)) [[unlikely]] {
-            report_heap_corruption("deallocate of a large block this resource did not hand out",
-                                   p);
+            report_heap_corruption("deallocate of a large block this resource did not hand out", p);
         }
     }
     const std::size_t bucket = geometric_index(bytes, steps_log2, base_log2);
     const std::size_t size = geometric_round(bytes, steps_log2);
     if (m_counts[bucket] < m_per_bucket && size <= m_max_bytes - m_cached_bytes) {
-        m_free[bucket].push(p);
+        m_free[bucket].push(p, m_key, mark_at);
         ++m_counts[bucket];
         ++m_cached_blocks;
         m_cached_bytes += size;
@@ -62,7 +61,7 @@ void large_block_cache::deallocate(void* p, std::size_t bytes, std::size_t align
 void large_block_cache::trim() noexcept {
     for (std::size_t bucket = 0; bucket < bucket_count; ++bucket) {
         const std::size_t size = geometric_size(bucket, steps_log2, base_log2);
-        while (void* p = m_free[bucket].pop()) {
+        while (void* p = m_free[bucket].pop(m_key, mark_at)) {
             m_blocks.deallocate(p, size, cached_alignment);
         }
         m_counts[bucket] = 0;

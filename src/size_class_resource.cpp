@@ -21,11 +21,12 @@ size_class_options normalized(size_class_options o) {
 template <class Classes>
 basic_size_class_resource<Classes>::basic_size_class_resource(const size_class_options& options,
                                                               std::pmr::memory_resource* upstream)
-    : m_class_count(0), m_max_pooled(0), m_upstream(upstream),
+    : m_key(Classes::granularity), m_class_count(0), m_max_pooled(0), m_upstream(upstream),
       m_options(normalized<Classes>(options)),
       m_large(upstream, m_options.large_cache_bytes, m_options.large_cache_per_bucket) {
     m_max_pooled = m_options.max_pooled_size;
     m_class_count = classes::index(m_max_pooled) + 1;
+    set_mark_offsets();
     for (std::size_t r = 0; r < routes; ++r) {
         m_routes[r] = &m_lists[classes::index_above(r * classes::granularity)];
     }
@@ -121,6 +122,14 @@ detail::span* basic_size_class_resource<Classes>::new_span(std::size_t c) {
 }
 
 template <class Classes>
+void basic_size_class_resource<Classes>::set_mark_offsets() noexcept {
+    for (std::size_t c = 0; c < classes::count; ++c) {
+        m_lists[c].mark_at =
+            static_cast<std::uint32_t>(detail::free_list::mark_offset(classes::size(c)));
+    }
+}
+
+template <class Classes>
 void basic_size_class_resource<Classes>::note_peak() noexcept {
     m_peak_bytes = std::max(m_peak_bytes, upstream_bytes());
 }
@@ -134,23 +143,29 @@ void basic_size_class_resource<Classes>::settle(std::size_t c, std::size_t keep)
 }
 
 template <class Classes>
+void basic_size_class_resource<Classes>::push_and_settle(void* p, std::size_t c) noexcept {
+    m_lists[c].blocks.push(p, m_key, m_lists[c].mark_at);
+    settle(c, max_uncounted / 2);
+}
+
+template <class Classes>
 void basic_size_class_resource<Classes>::count_frees(std::size_t c, std::size_t keep) noexcept {
     class_list& list = m_lists[c];
     class_state& state = m_classes[c];
-    list.blocks.remove_range(keep, list.uncounted - keep, [&](void* block) {
+    list.blocks.remove_range(keep, list.uncounted - keep, m_key, list.mark_at, [&](void* block) {
         detail::span* s = owner(block, c);
         if (!s->has_free()) {
             state.others.remove(s);
             state.with_free.push_front(s);
         }
-        s->keep_free(block);
+        s->keep_free(block, m_key, list.mark_at);
         if (s->count_freed() && !s->carving() && !s->reported()) {
             s->set_reported(true);
             ++m_reported;
             m_reported_bytes += s->bytes();
         }
     });
-    list.uncounted = keep;
+    list.uncounted = static_cast<std::uint32_t>(keep);
 }
 
 template <class Classes>
@@ -183,9 +198,10 @@ void basic_size_class_resource<Classes>::give_back_empty_spans(bool with_carving
         // The class's list now holds only blocks taken from one span's list (counted free); one
         // pass takes the doomed spans' blocks off it. Their own lists go with them.
         detail::free_list kept;
-        while (void* block = m_lists[c].blocks.pop()) {
+        const std::size_t mark_at = m_lists[c].mark_at;
+        while (void* block = m_lists[c].blocks.pop(m_key, mark_at)) {
             if (!owner(block, c)->doomed()) {
-                kept.push(block);
+                kept.push(block, m_key, mark_at);
             }
         }
         m_lists[c].blocks = kept;
@@ -217,6 +233,7 @@ void basic_size_class_resource<Classes>::release() noexcept {
         state = class_state{};
         m_lists[c] = class_list{};
     }
+    set_mark_offsets();
     m_large.release();
     m_owned.clear();
     m_reported = 0;
@@ -228,7 +245,7 @@ void basic_size_class_resource<Classes>::release() noexcept {
 template <class Classes>
 size_class_stats basic_size_class_resource<Classes>::class_stats(std::size_t c) const noexcept {
     const class_state& state = m_classes[c];
-    std::size_t in_use = 0 - m_lists[c].uncounted; // still counted by their spans
+    std::size_t in_use = 0 - std::size_t{m_lists[c].uncounted}; // still counted by their spans
     for_each_span(state,
                   [&](const detail::span* s, const detail::span_list&) { in_use += s->live(); });
     return {classes::size(c), in_use, state.with_free.count() + state.others.count(),

@@ -214,14 +214,16 @@ TEST_CASE("detail::span_list: push, remove anywhere, iterate") {
 TEST_CASE("detail::free_list: walking without popping") {
     std::array<void*, 3> blocks{};
     detail::free_list list;
+    const detail::free_list_key key;
+    constexpr std::size_t at = 0; // blocks of one word: no double-free mark
     CHECK(list.front() == nullptr);
     for (void*& b : blocks) {
-        list.push(&b);
+        list.push(&b, key, at);
     }
     CHECK(list.front() == &blocks[2]);
-    CHECK(detail::free_list::next(list.front()) == &blocks[1]);
-    CHECK(detail::free_list::next(&blocks[0]) == nullptr);
-    CHECK(list.size() == 3);
+    CHECK(detail::free_list::next(list.front(), key) == &blocks[1]);
+    CHECK(detail::free_list::next(&blocks[0], key) == nullptr);
+    CHECK(list.size(key) == 3);
 }
 
 TEST_CASE("detail::large_block_cache: bucket rounding, reuse, bounds, exact give-back") {

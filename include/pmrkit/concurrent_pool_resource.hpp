@@ -58,7 +58,10 @@ struct concurrent_pool_options {
 // batches per class in transit, which trim() gives back. The first use by a thread allocates its
 // cache (about 3 KiB, from operator new).
 //
-// Hardened builds (PMRKIT_HARDENED): the caches' free lists check their links as the pools' do,
+// Safety: the caches' and transfer batches' free lists are protected as size_class_resource's are
+// (encoded links, a double-free mark; see detail/free_list.hpp and docs/security.md), with a key
+// of this instance; a double free is caught while the block is still in the freeing thread's bin.
+// Hardened builds (PMRKIT_HARDENED): the caches' free lists add their hardened checks,
 // and every deallocate first asks the central pool, under its lock, whether the pointer is one
 // of its blocks (see size_class_resource), so a foreign pointer stops the program before it can
 // enter a cache. That lock on every free is a hardened build's cost, not a normal build's.
@@ -179,6 +182,8 @@ private:
 
     std::uint64_t m_id;
     std::size_t m_slot_offset; // detail::cache_slots::offset_of(m_id)
+    // Of the caches' and the transfer batches' lists (the central pool has its own).
+    detail::free_list_key m_key;
     std::shared_ptr<control> m_control;
     concurrent_pool_options m_options;
     std::pmr::memory_resource* m_upstream;

@@ -102,11 +102,13 @@ struct size_class_utilization {
 // found empty. Never returns null: impossible sizes throw std::bad_alloc, upstream exceptions
 // propagate unchanged, and the resource stays usable after either.
 //
-// Hardened builds (PMRKIT_HARDENED) check every free: besides the free lists' own checks (double
-// free, write into a freed block), a pointer that is not the start of a block of a span of the
-// class its size maps to (another resource's, one inside a block, or a free with the wrong size),
-// and a large block it did not hand out, stop the program with a report (O(log spans) per
-// deallocate).
+// Safety: the free lists' links are encoded and checked, and blocks of 16 bytes or more carry a
+// double-free mark (see detail/free_list.hpp and docs/security.md): a use-after-free write into a
+// block's link or a double free of a block still on its class's list stops the program.
+// Hardened builds (PMRKIT_HARDENED) check every free: besides the free lists' checks, a pointer
+// that is not the start of a block of a span of the class its size maps to (another resource's, one
+// inside a block, or a free with the wrong size), and a large block it did not hand out, stop the
+// program with a report (O(log spans) per deallocate).
 //
 // Thread safety: none. One thread at a time may use an instance.
 //
@@ -204,9 +206,11 @@ public:
 
 private:
     // A class's free list; its top `uncounted` blocks are still counted live by their spans.
+    // 32-bit fields keep it at 16 bytes.
     struct class_list {
         detail::free_list blocks;
-        std::size_t uncounted = 0;
+        std::uint32_t uncounted = 0;
+        std::uint32_t mark_at = 0; // detail::free_list::mark_offset of the class's size
     };
 
     // The fast paths take 1 <= bytes <= 2 KiB and alignment <= 2 KiB, tested at once on
@@ -256,7 +260,7 @@ private:
     // uncounted blocks pass a bound.
     void* allocate_in(class_list& list) {
         const std::size_t c = class_of(list);
-        void* block = list.blocks.pop();
+        void* block = list.blocks.pop(m_key, list.mark_at);
         if (block == nullptr) [[unlikely]] {
             return refill(c);
         }
@@ -273,10 +277,12 @@ private:
         const std::size_t c = class_of(list);
         m_owned.check_block(p, classes::size(c));
         detail::asan_poison(p, classes::size(c));
-        list.blocks.push(p);
+        // Both paths end in a call: the fast path saves no register (see free_list::push).
         if (++list.uncounted > max_uncounted) [[unlikely]] {
-            settle(c, max_uncounted / 2);
+            push_and_settle(p, c);
+            return;
         }
+        list.blocks.push(p, m_key, list.mark_at);
     }
 
     [[gnu::noinline]] void* allocate_slow(std::size_t bytes, std::size_t alignment);
@@ -284,6 +290,8 @@ private:
                                            std::size_t alignment) noexcept;
     [[gnu::noinline]] void* refill(std::size_t c);
     [[gnu::noinline]] void settle(std::size_t c, std::size_t keep) noexcept;
+    // Pushes p onto class c's list, then settles half of its uncounted blocks.
+    [[gnu::noinline]] void push_and_settle(void* p, std::size_t c) noexcept;
     // Moves all but the top `keep` uncounted blocks of class c to their spans' lists, counted
     // freed; flags spans emptied.
     void count_frees(std::size_t c, std::size_t keep) noexcept;
@@ -295,6 +303,7 @@ private:
     void give_back_empty_spans(bool with_carving) noexcept;
     void give_back(detail::span* s) noexcept;
     void note_peak() noexcept;
+    void set_mark_offsets() noexcept;
 
     struct class_state {
         detail::span_list with_free; // spans whose own free list has blocks
@@ -315,6 +324,7 @@ private:
     // and a load fewer than the class table, a scaling and an add.
     static constexpr std::size_t routes =
         (fast_limit + classes::granularity - 1) / classes::granularity;
+    detail::free_list_key m_key; // of every list: classes', spans' (see free_list.hpp)
     std::array<class_list, classes::count> m_lists{};
     std::array<class_list*, routes> m_routes;
     std::array<class_state, classes::count> m_classes{};

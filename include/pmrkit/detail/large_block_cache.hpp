@@ -71,7 +71,11 @@ private:
 
     [[nodiscard]] bool cacheable(std::size_t bytes, std::size_t alignment) const noexcept;
 
+    // Cached blocks are at least 2 KiB, with room for the double-free mark.
+    static constexpr std::size_t mark_at = free_list::mark_offset(min_cached_bytes);
+
     upstream_blocks m_blocks;
+    free_list_key m_key{cached_alignment};
     std::array<free_list, bucket_count> m_free{};
     std::array<std::size_t, bucket_count> m_counts{};
     std::size_t m_cached_blocks = 0;
