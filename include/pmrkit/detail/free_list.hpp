@@ -42,36 +42,13 @@
 #pragma once
 
 #include "pmrkit/detail/asan.hpp"
+#include "pmrkit/detail/config.hpp"
 
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 
-#if defined(PMRKIT_HARDENED) && defined(PMRKIT_UNPROTECTED)
-#error "PMRKIT_HARDENED and PMRKIT_UNPROTECTED contradict each other"
-#endif
-
 namespace pmrkit::detail {
-
-#if defined(PMRKIT_HARDENED)
-inline constexpr bool hardened_build = true;
-#else
-inline constexpr bool hardened_build = false;
-#endif
-
-enum class link_protection {
-    none,     // PMRKIT_UNPROTECTED: raw links
-    checked,  // the default: encoded links, alignment check, double-free mark
-    hardened, // PMRKIT_HARDENED: also the mark bound to the link, checked on every pop
-};
-
-#if defined(PMRKIT_UNPROTECTED)
-inline constexpr link_protection build_protection = link_protection::none;
-#elif defined(PMRKIT_HARDENED)
-inline constexpr link_protection build_protection = link_protection::hardened;
-#else
-inline constexpr link_protection build_protection = link_protection::checked;
-#endif
 
 // Prints "pmrkit: <what> (block <block>)" to stderr and aborts.
 [[noreturn, gnu::cold]] void report_heap_corruption(const char* what, const void* block) noexcept;
