@@ -377,23 +377,23 @@ struct protected_lists : size_class {
         const test::child_end end = test::run_in_child([&] {
             switch (kind) {
             case 0: {
-                fixed_block_resource pool({.block_size = bytes});
-                attack(pool, bytes, double_free, warm, value);
+                fixed_block_resource fresh({.block_size = bytes});
+                attack(fresh, bytes, double_free, warm, value);
                 break;
             }
             case 1: {
-                size_class_resource pool;
-                attack(pool, bytes, double_free, warm, value);
+                size_class_resource fresh;
+                attack(fresh, bytes, double_free, warm, value);
                 break;
             }
             case 2: {
-                aligned_pool_resource pool;
-                attack(pool, bytes, double_free, warm, value);
+                aligned_pool_resource fresh;
+                attack(fresh, bytes, double_free, warm, value);
                 break;
             }
             default: {
-                concurrent_pool_resource pool;
-                attack(pool, bytes, double_free, warm, value);
+                concurrent_pool_resource fresh;
+                attack(fresh, bytes, double_free, warm, value);
                 break;
             }
             }
