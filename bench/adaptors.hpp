@@ -5,7 +5,7 @@
 
 #include "identity_resource.hpp"
 
-#include <pmrkit/boost_adaptor.hpp>
+#include <pmrkit/boost/adaptor.hpp>
 
 #include <boost/container/pmr/memory_resource.hpp>
 #include <boost/container/pmr/synchronized_pool_resource.hpp>

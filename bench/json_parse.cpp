@@ -15,7 +15,7 @@
 // --benchmark_repetitions=5 --benchmark_enable_random_interleaving=true
 // --benchmark_report_aggregates_only=true --benchmark_min_time=0.2
 #include <pmrkit/arena_resource.hpp>
-#include <pmrkit/boost_json.hpp>
+#include <pmrkit/boost/json.hpp>
 
 #include "benchmark_defaults.hpp"
 

@@ -8,10 +8,10 @@
 #include <pmrkit/arena_resource.hpp>
 #include <pmrkit/concurrent_pool_resource.hpp>
 #include <pmrkit/fixed_block_resource.hpp>
-#include <pmrkit/heap_resource.hpp>
-#include <pmrkit/stats_resource.hpp>
+#include <pmrkit/sources/heap_resource.hpp>
+#include <pmrkit/decorators/stats_resource.hpp>
 #include <pmrkit/size_class_resource.hpp>
-#include <pmrkit/synchronized_resource.hpp>
+#include <pmrkit/decorators/synchronized_resource.hpp>
 
 #include <dlfcn.h>
 

@@ -7,7 +7,7 @@
 // The process exits non-zero when any benchmark failed (Google Benchmark 1.7.1 itself exits 0).
 #include "rows.hpp"
 
-#include <pmrkit/synchronized_resource.hpp>
+#include <pmrkit/decorators/synchronized_resource.hpp>
 
 #include <benchmark/benchmark.h>
 

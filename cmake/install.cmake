@@ -9,7 +9,7 @@ install(TARGETS pmrkit EXPORT pmrkit-targets
     LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
     RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
     INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-install(DIRECTORY include/pmrkit DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(DIRECTORY include/pmrkit compat/pmrkit DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(EXPORT pmrkit-targets NAMESPACE pmrkit:: DESTINATION ${PMRKIT_CMAKE_DIR})
 
 configure_package_config_file(cmake/pmrkit-config.cmake.in

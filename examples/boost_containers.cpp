@@ -4,9 +4,9 @@
 // pmr containers (boost::container::pmr::vector, flat_map) take it through boost_resource_adaptor;
 // and in the other direction a Boost pmr resource serves std::pmr containers through
 // std_resource_adaptor. Exit status 0 means the checked result held.
-#include <pmrkit/boost_adaptor.hpp>
+#include <pmrkit/boost/adaptor.hpp>
 #include <pmrkit/size_class_resource.hpp>
-#include <pmrkit/stats_resource.hpp>
+#include <pmrkit/decorators/stats_resource.hpp>
 
 #include <boost/container/devector.hpp>
 #include <boost/container/flat_map.hpp>

@@ -5,7 +5,7 @@
 // from one entity to the next instead of being allocated again. Exit status 0 means the checked
 // result held.
 #include <pmrkit/object_pool.hpp>
-#include <pmrkit/stats_resource.hpp>
+#include <pmrkit/decorators/stats_resource.hpp>
 
 #include <algorithm>
 #include <cstdint>

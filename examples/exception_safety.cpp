@@ -3,7 +3,7 @@
 // allocation failure injected at the 1st, 2nd, ... allocation until it completes, and checks after
 // each failure that everything the function allocated was freed. Exit status 0 means the checked
 // result held.
-#include <pmrkit/test_resource.hpp>
+#include <pmrkit/decorators/test_resource.hpp>
 
 #include <cstdio>
 #include <map>

@@ -7,7 +7,7 @@
 // A small embedded document is always parsed and checked too, so the program checks a result even
 // where the file is missing. Exit status 0 means every check held.
 #include <pmrkit/arena_resource.hpp>
-#include <pmrkit/boost_json.hpp>
+#include <pmrkit/boost/json.hpp>
 
 #include <boost/json.hpp>
 

@@ -5,7 +5,7 @@
 // would pass its budget is refused with pmrkit::limit_exceeded instead of taking the server's
 // memory. Prints per-request statistics. Exit status 0 means the checked result held.
 #include <pmrkit/arena_resource.hpp>
-#include <pmrkit/limit_resource.hpp>
+#include <pmrkit/decorators/limit_resource.hpp>
 #include <pmrkit/size_class_resource.hpp>
 
 #include <cstddef>

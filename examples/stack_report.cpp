@@ -4,8 +4,8 @@
 // bottom (what reaches the system allocator, checked). Exit status 0 means the checked result
 // held.
 #include <pmrkit/fixed_block_resource.hpp>
-#include <pmrkit/stats_resource.hpp>
-#include <pmrkit/test_resource.hpp>
+#include <pmrkit/decorators/stats_resource.hpp>
+#include <pmrkit/decorators/test_resource.hpp>
 
 #include <iostream>
 #include <list>

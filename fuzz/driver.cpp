@@ -16,7 +16,7 @@
 #include "support/patterned_block.hpp"
 
 #include "pmrkit/detail/math.hpp"
-#include "pmrkit/test_resource.hpp"
+#include "pmrkit/decorators/test_resource.hpp"
 
 #include <algorithm>
 #include <cstdint>

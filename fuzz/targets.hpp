@@ -24,12 +24,12 @@
 #include "pmrkit/concurrent_arena_resource.hpp"
 #include "pmrkit/concurrent_pool_resource.hpp"
 #include "pmrkit/fixed_block_resource.hpp"
-#include "pmrkit/heap_resource.hpp"
-#include "pmrkit/limit_resource.hpp"
-#include "pmrkit/page_resource.hpp"
+#include "pmrkit/sources/heap_resource.hpp"
+#include "pmrkit/decorators/limit_resource.hpp"
+#include "pmrkit/sources/page_resource.hpp"
 #include "pmrkit/size_class_resource.hpp"
-#include "pmrkit/stats_resource.hpp"
-#include "pmrkit/synchronized_resource.hpp"
+#include "pmrkit/decorators/stats_resource.hpp"
+#include "pmrkit/decorators/synchronized_resource.hpp"
 
 #include <cstddef>
 #include <cstdint>

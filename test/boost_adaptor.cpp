@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // The Boost adaptors in both directions, and Boost.JSON parsing into an arena through them.
 // (The round trip std -> Boost -> std also runs the conformance suite: conformance_fixtures.hpp.)
-#include "pmrkit/boost_adaptor.hpp"
-#include "pmrkit/boost_json.hpp"
+#include "pmrkit/boost/adaptor.hpp"
+#include "pmrkit/boost/json.hpp"
 #include "pmrkit/fixed_block_resource.hpp"
 #include "support/checking_resource.hpp"
 

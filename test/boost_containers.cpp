@@ -3,10 +3,10 @@
 // std::pmr::polymorphic_allocator; boost::container::pmr::vector and flat_map through
 // boost_resource_adaptor; a Boost pmr resource under std::pmr containers through
 // std_resource_adaptor; and one pmrkit resource shared by std and Boost containers.
-#include "pmrkit/boost_adaptor.hpp"
+#include "pmrkit/boost/adaptor.hpp"
 #include "pmrkit/fixed_block_resource.hpp"
 #include "pmrkit/size_class_resource.hpp"
-#include "pmrkit/test_resource.hpp"
+#include "pmrkit/decorators/test_resource.hpp"
 
 #include <doctest/doctest.h>
 

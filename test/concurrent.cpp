@@ -6,7 +6,7 @@
 #include "pmrkit/concurrent_arena_resource.hpp"
 #include "pmrkit/concurrent_pool_resource.hpp"
 #include "pmrkit/size_class_resource.hpp"
-#include "pmrkit/synchronized_resource.hpp"
+#include "pmrkit/decorators/synchronized_resource.hpp"
 #include "support/checking_resource.hpp"
 #include "support/seed.hpp"
 

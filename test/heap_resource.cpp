@@ -3,7 +3,7 @@
 // operator new for, and alignment under whichever malloc the test runs on (ctest runs these cases
 // again with mimalloc, jemalloc and tcmalloc preloaded). Which operator new and delete forms it
 // calls is tested in heap_resource_calls.cpp, which replaces them.
-#include "pmrkit/heap_resource.hpp"
+#include "pmrkit/sources/heap_resource.hpp"
 
 #include "pmrkit/detail/math.hpp"
 #include "pmrkit/fixed_block_resource.hpp"

@@ -2,7 +2,7 @@
 // Which form of operator new and delete heap_resource calls, and with what size: this program
 // replaces the global operators with ones that log their calls, so it is a test binary of its own.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
-#include "pmrkit/heap_resource.hpp"
+#include "pmrkit/sources/heap_resource.hpp"
 
 #include "pmrkit/detail/math.hpp"
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // limit_resource: the cap, what a refusal looks like, room made by freeing, the limit changed at
 // run time, and upstream failures leaving the count untouched.
-#include "pmrkit/limit_resource.hpp"
+#include "pmrkit/decorators/limit_resource.hpp"
 #include "support/checking_resource.hpp"
 
 #include <doctest/doctest.h>

@@ -2,7 +2,7 @@
 // object_pool<T>: handles destroy and return blocks, statistics, exception safety, the recycling
 // mode with reset and preconstruction, the cap, and a seeded model test.
 #include "pmrkit/object_pool.hpp"
-#include "pmrkit/test_resource.hpp"
+#include "pmrkit/decorators/test_resource.hpp"
 #include "support/seed.hpp"
 
 #include <doctest/doctest.h>

@@ -2,7 +2,7 @@
 // page_resource beyond the conformance suite, checked against what the kernel reports: page
 // rounding, alignment without waste, the 2 MiB case, prefaulting (mincore), transparent huge
 // pages (/proc/self/smaps), failure, threads, and fixed_block_resource stacked on it.
-#include "pmrkit/page_resource.hpp"
+#include "pmrkit/sources/page_resource.hpp"
 
 #include "pmrkit/detail/math.hpp"
 #include "pmrkit/fixed_block_resource.hpp"

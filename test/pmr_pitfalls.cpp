@@ -3,7 +3,7 @@
 // copies do not propagate the resource, a resource must outlive its containers, and a temporary
 // string pushed into a container allocates from the default resource first.
 #include "pmrkit/fixed_block_resource.hpp"
-#include "pmrkit/test_resource.hpp"
+#include "pmrkit/decorators/test_resource.hpp"
 
 #include <doctest/doctest.h>
 

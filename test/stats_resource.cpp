@@ -2,7 +2,7 @@
 // stats_resource and concurrent_stats_resource: exact counts, histograms, peak, reset, failed
 // upstream calls, the JSON shape, and a stack report whose pool statistics agree with the
 // checking upstream's own counts.
-#include "pmrkit/stats_resource.hpp"
+#include "pmrkit/decorators/stats_resource.hpp"
 #include "pmrkit/fixed_block_resource.hpp"
 #include "support/checking_resource.hpp"
 

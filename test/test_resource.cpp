@@ -2,7 +2,7 @@
 // test_resource: every detection fires with a message naming the pointer, size and alignment
 // (captured through the handler action), failure injection, and exception_test on standard
 // containers and on a deliberately leaky function.
-#include "pmrkit/test_resource.hpp"
+#include "pmrkit/decorators/test_resource.hpp"
 #include "support/checking_resource.hpp"
 
 #include <doctest/doctest.h>

@@ -6,7 +6,7 @@
 // exceptions.
 #pragma once
 
-#include "pmrkit/test_resource.hpp"
+#include "pmrkit/decorators/test_resource.hpp"
 
 #include <doctest/doctest.h>
 

@@ -4,27 +4,15 @@
 // reset is reported like a use after free. Without ASan these compile to nothing.
 #pragma once
 
-#include <cstddef>
+#include "pmrkit/detail/config.hpp"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define PMRKIT_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define PMRKIT_ASAN 1
-#endif
-#endif
+#include <cstddef>
 
 #if defined(PMRKIT_ASAN)
 #include <sanitizer/asan_interface.h>
 #endif
 
 namespace pmrkit::detail {
-
-#if defined(PMRKIT_ASAN)
-inline constexpr bool asan_enabled = true;
-#else
-inline constexpr bool asan_enabled = false;
-#endif
 
 // ASan tracks 8-byte granules: poisoning may leave the partial granules at either end accessible,
 // unpoisoning may make them accessible; never a false report either way.

@@ -17,17 +17,12 @@
 #pragma once
 
 #include "pmrkit/detail/asan.hpp"
+#include "pmrkit/detail/config.hpp"
 
 #include <cstddef>
 #include <cstdint>
 
 namespace pmrkit::detail {
-
-#if defined(PMRKIT_HARDENED)
-inline constexpr bool hardened_build = true;
-#else
-inline constexpr bool hardened_build = false;
-#endif
 
 // Prints "pmrkit: <what> (block <block>)" to stderr and aborts.
 [[noreturn, gnu::cold]] void report_heap_corruption(const char* what, const void* block) noexcept;

@@ -3,20 +3,23 @@
 // program that frees and allocates a large buffer over and over does not round-trip to the
 // system each time (glibc unmaps such blocks and faults them back in).
 //
-// A cacheable request (2 KiB < bytes <= 64 MiB, alignment a power of two <= 4096) is rounded up
-// to its bucket, 4 buckets per power of two (so less than 25% more), and upstream is asked for
-// exactly the bucket size with alignment 4096. A freed block of a bucket is kept for the next
-// request of the same bucket while its bucket holds fewer than `per_bucket` blocks and the cache
-// fewer than `max_bytes` bytes; otherwise it goes back at once. Upstream always gets back exactly
-// the size and alignment it gave. Other requests (and every request when max_bytes or per_bucket
-// is 0) pass through with their exact size and alignment. Every block, cached or live, is recorded
-// in an upstream_blocks table, so release() gives back all of them.
+// A cacheable request (small_block_limit < bytes <= max_cached_block, see config.hpp; alignment a
+// power of two <= 4096) is rounded up to its bucket, 4 buckets per power of two (so less than 25%
+// more), and upstream is asked for exactly the bucket size with alignment 4096. A freed block of a
+// bucket is kept for the next request of the same bucket while its bucket holds fewer than
+// `per_bucket` blocks and the cache fewer than `max_bytes` bytes; otherwise it goes back at once.
+// Upstream always gets back exactly the size and alignment it gave. Other requests (and every
+// request when max_bytes or per_bucket is 0) pass through with their exact size and alignment.
+// Every block, cached or live, is recorded in an upstream_blocks table, so release() gives back
+// all of them.
 #pragma once
 
+#include "pmrkit/detail/config.hpp"
 #include "pmrkit/detail/free_list.hpp"
 #include "pmrkit/detail/upstream_blocks.hpp"
 
 #include <array>
+#include <bit>
 #include <cstddef>
 #include <memory_resource>
 
@@ -24,8 +27,8 @@ namespace pmrkit::detail {
 
 class large_block_cache {
 public:
-    static constexpr std::size_t min_cached_bytes = 2048 + 1;
-    static constexpr std::size_t max_cached_bytes = std::size_t{64} << 20;
+    static constexpr std::size_t min_cached_bytes = small_block_limit + 1;
+    static constexpr std::size_t max_cached_bytes = max_cached_block;
     static constexpr std::size_t cached_alignment = 4096;
     static constexpr int steps_log2 = 2;
 
@@ -66,8 +69,10 @@ public:
     [[nodiscard]] std::size_t upstream_calls() const noexcept { return m_upstream_calls; }
 
 private:
-    static constexpr int base_log2 = 11;
-    static constexpr std::size_t bucket_count = (26 - base_log2) << steps_log2;
+    // Buckets above 2^base_log2 (the first holds min_cached_bytes) up to max_cached_bytes.
+    static constexpr int base_log2 = std::bit_width(small_block_limit) - 1;
+    static constexpr std::size_t bucket_count =
+        static_cast<std::size_t>(std::bit_width(max_cached_bytes) - 1 - base_log2) << steps_log2;
 
     [[nodiscard]] bool cacheable(std::size_t bytes, std::size_t alignment) const noexcept;
 

@@ -8,21 +8,15 @@
 // calls std::abort(). Sequential use from several threads (handed over with proper
 // synchronization) is allowed and not reported.
 //
-// On by default when NDEBUG is not defined; PMRKIT_THREAD_CHECKS=1 turns it on in a release build
-// (CMake: -DPMRKIT_THREAD_CHECKS=ON), =0 off in a debug one. Define it the same way for the
-// library and every user of it. When off, the guard compiles to nothing, so the fast paths are
-// unchanged; the flag stays in the object either way, so the layout does not depend on it.
+// The switch is PMRKIT_THREAD_CHECKS (config.hpp): on by default when NDEBUG is not defined; =1
+// turns it on in a release build (CMake: -DPMRKIT_THREAD_CHECKS=ON), =0 off in a debug one. When
+// off, the guard compiles to nothing, so the fast paths are unchanged; the flag stays in the object
+// either way, so the layout does not depend on it.
 #pragma once
 
-#include <atomic>
+#include "pmrkit/detail/config.hpp"
 
-#ifndef PMRKIT_THREAD_CHECKS
-#ifdef NDEBUG
-#define PMRKIT_THREAD_CHECKS 0
-#else
-#define PMRKIT_THREAD_CHECKS 1
-#endif
-#endif
+#include <atomic>
 
 namespace pmrkit::detail {
 

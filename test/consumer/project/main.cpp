@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: MIT
 #include <pmrkit/fixed_block_resource.hpp>
-#include <pmrkit/heap_resource.hpp>
-#include <pmrkit/limit_resource.hpp>
+#include <pmrkit/sources/heap_resource.hpp>
+#include <pmrkit/decorators/limit_resource.hpp>
 #include <pmrkit/object_pool.hpp>
-#include <pmrkit/page_resource.hpp>
-#include <pmrkit/stats_resource.hpp>
-#include <pmrkit/test_resource.hpp>
+#include <pmrkit/sources/page_resource.hpp>
+#include <pmrkit/decorators/stats_resource.hpp>
+#include <pmrkit/decorators/test_resource.hpp>
 
 #include <cstdio>
 #include <memory_resource>

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "pmrkit/heap_resource.hpp"
+#include "pmrkit/sources/heap_resource.hpp"
 
 #include "pmrkit/detail/math.hpp"
 

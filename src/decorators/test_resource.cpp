@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "pmrkit/test_resource.hpp"
+#include "pmrkit/decorators/test_resource.hpp"
 
 #include "pmrkit/detail/math.hpp"
 

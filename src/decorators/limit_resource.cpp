@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "pmrkit/limit_resource.hpp"
+#include "pmrkit/decorators/limit_resource.hpp"
 
 namespace pmrkit {
 

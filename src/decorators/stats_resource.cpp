@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The two stats resources are compiled once here; users of the header only instantiate them when
 // they inline the fast paths through the concrete type.
-#include "pmrkit/stats_resource.hpp"
+#include "pmrkit/decorators/stats_resource.hpp"
 
 namespace pmrkit {
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "pmrkit/page_resource.hpp"
+#include "pmrkit/sources/page_resource.hpp"
 
 #include "pmrkit/detail/math.hpp"
 

@@ -15,7 +15,7 @@
 // built on two adaptors of one resource may exchange memory. Thread safety: that of the wrapped
 // resource.
 //
-// Example (Boost.JSON on a pmrkit arena; see also pmrkit/boost_json.hpp):
+// Example (Boost.JSON on a pmrkit arena; see also pmrkit/boost/json.hpp):
 //     pmrkit::arena_resource arena;
 //     pmrkit::basic_boost_resource_adaptor<pmrkit::arena_resource> adaptor(arena);
 //     boost::json::value v = boost::json::parse(text, &adaptor);

@@ -20,7 +20,7 @@
 #pragma once
 
 #include "pmrkit/arena_resource.hpp"
-#include "pmrkit/boost_adaptor.hpp"
+#include "pmrkit/boost/adaptor.hpp"
 
 #include <boost/json/memory_resource.hpp>
 
