@@ -44,8 +44,8 @@ TEST_CASE_TEMPLATE("hostile: impossible sizes and size + alignment overflow thro
             {max, 1},
             {max, 8},
             {max - 7, 8},
-            {max - 4095, 4096},    // the size rounds up past SIZE_MAX
-            {max / 2 + 1, 4096},   // no upstream can hold it
+            {max - 4095, 4096},  // the size rounds up past SIZE_MAX
+            {max / 2 + 1, 4096}, // no upstream can hold it
             {max / 2, 1 << 20},
             {8, std::size_t{1} << 63}, // the alignment alone overflows any padding
         }};
@@ -88,8 +88,8 @@ TEST_CASE_TEMPLATE("hostile: alignments that are not powers of two", F,
         }
         // Small ones: refused (std::bad_alloc), or served with a block of at least the size when
         // a pool's block is aligned to a power of two above them (fixed_block_resource up to its
-        // block alignment; size_class_resource, and the resources built on it, in release builds, asserting in debug builds, as its header says). Either way the
-        // resource stays whole.
+        // block alignment; size_class_resource, and the resources built on it, in release builds,
+        // asserting in debug builds, as its header says). Either way the resource stays whole.
 #if defined(NDEBUG)
         constexpr bool skip = false;
 #else
@@ -116,6 +116,7 @@ TEST_CASE_TEMPLATE("hostile: alignments that are not powers of two", F,
     CHECK(upstream.live_blocks() == 0);
 }
 
+#if PMRKIT_DEATH_TESTS // see support/death.hpp
 // The hardened mechanism, tested in every build. Under ASan the free list keeps its link words
 // poisoned; the stray writes below first unpoison, as a write ASan cannot see would be.
 TEST_CASE("hardened free list: a double free stops the program") {
@@ -132,8 +133,8 @@ TEST_CASE("hardened free list: a double free stops the program") {
 
 TEST_CASE("hardened free list: a write into a freed block stops the program") {
     alignas(16) static std::array<std::uint64_t, 8> blocks{};
-    for (const std::uint64_t stray : {std::uint64_t{0}, std::uint64_t{1} << 20,
-                                      reinterpret_cast<std::uint64_t>(&blocks[4])}) {
+    for (const std::uint64_t stray :
+         {std::uint64_t{0}, std::uint64_t{1} << 20, reinterpret_cast<std::uint64_t>(&blocks[4])}) {
         const child_end end = run_in_child([stray] {
             detail::basic_free_list<true> list;
             list.push(&blocks[0]);
@@ -146,6 +147,7 @@ TEST_CASE("hardened free list: a write into a freed block stops the program") {
         CHECK(end.stderr_.find("pmrkit: free-list link overwritten") != std::string::npos);
     }
 }
+#endif
 
 TEST_CASE("hardened free list: a live block holding a valid-looking link is not a double free") {
     // The first word of a live block may hold anything, a copy of a free block's link included.
@@ -173,6 +175,7 @@ TEST_CASE("hardened free list: links round-trip and reject a forged value") {
     CHECK_FALSE(detail::link_codec::decode(0, &blocks[0], next));
 }
 
+#if PMRKIT_DEATH_TESTS // see support/death.hpp
 // The pools in a hardened build: their detections go through the free list above.
 TEST_CASE_TEMPLATE("hardened pools: double free, write after free and foreign pointers stop the "
                    "program",
@@ -222,7 +225,9 @@ TEST_CASE_TEMPLATE("hardened pools: double free, write after free and foreign po
             foreign([](void* own, Pool&) {
                 return std::pair{static_cast<void*>(static_cast<char*>(own) + 8), bytes};
             }),
-            foreign([](void*, Pool&) { return std::pair{::operator new(bytes), bytes}; }),
+            foreign([](void*, Pool&) {
+                return std::pair{::operator new(bytes), bytes};
+            }),
             foreign([](void*, Pool&) {
                 constexpr std::size_t large = 100000;
                 return std::pair{::operator new(large), large};
@@ -234,6 +239,7 @@ TEST_CASE_TEMPLATE("hardened pools: double free, write after free and foreign po
         }
     }
 }
+#endif
 
 // ASan: a free pool block is poisoned whole, its link word included, and unpoisoned when handed
 // out again; a use after free inside the pool is reported by ASan.
