@@ -153,23 +153,22 @@ void* page_resource::map(shape s) {
     // VirtualAlloc places at the allocation granularity (64 KiB); beyond it, find an aligned
     // address in a reservation large enough, give it back and map there. Another thread may map
     // at that address in between: then try again.
-    for (int attempt = 0; p != nullptr && !detail::is_aligned(p, s.alignment) && attempt < 16;
-         ++attempt) {
+    if (p != nullptr && !detail::is_aligned(p, s.alignment)) {
         ::VirtualFree(p, 0, MEM_RELEASE);
-        void* const reserved =
-            ::VirtualAlloc(nullptr, s.bytes + s.alignment, MEM_RESERVE, PAGE_NOACCESS);
-        if (reserved == nullptr) {
-            detail::throw_bad_alloc();
+        p = nullptr;
+        for (int attempt = 0; p == nullptr && attempt < 16; ++attempt) {
+            void* const reserved =
+                ::VirtualAlloc(nullptr, s.bytes + s.alignment, MEM_RESERVE, PAGE_NOACCESS);
+            if (reserved == nullptr) {
+                break;
+            }
+            const auto address = reinterpret_cast<std::uintptr_t>(reserved);
+            auto* const aligned = reinterpret_cast<void*>(detail::align_up(address, s.alignment));
+            ::VirtualFree(reserved, 0, MEM_RELEASE);
+            p = ::VirtualAlloc(aligned, s.bytes, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
         }
-        const auto address = reinterpret_cast<std::uintptr_t>(reserved);
-        auto* const aligned = reinterpret_cast<void*>(detail::align_up(address, s.alignment));
-        ::VirtualFree(reserved, 0, MEM_RELEASE);
-        p = ::VirtualAlloc(aligned, s.bytes, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
     }
-    if (p == nullptr || !detail::is_aligned(p, s.alignment)) {
-        if (p != nullptr) {
-            ::VirtualFree(p, 0, MEM_RELEASE);
-        }
+    if (p == nullptr) {
         detail::throw_bad_alloc();
     }
     count_mapped(s.bytes);
