@@ -23,13 +23,13 @@
 #include "pmrkit/arena_resource.hpp"
 #include "pmrkit/concurrent_arena_resource.hpp"
 #include "pmrkit/concurrent_pool_resource.hpp"
-#include "pmrkit/fixed_block_resource.hpp"
-#include "pmrkit/sources/heap_resource.hpp"
 #include "pmrkit/decorators/limit_resource.hpp"
-#include "pmrkit/sources/page_resource.hpp"
-#include "pmrkit/size_class_resource.hpp"
 #include "pmrkit/decorators/stats_resource.hpp"
 #include "pmrkit/decorators/synchronized_resource.hpp"
+#include "pmrkit/fixed_block_resource.hpp"
+#include "pmrkit/size_class_resource.hpp"
+#include "pmrkit/sources/heap_resource.hpp"
+#include "pmrkit/sources/page_resource.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -71,13 +71,7 @@ inline size_class_options size_class_options_from(input& in) {
 // or sometimes any value below 5000 for the constructor to round and clamp.
 inline aligned_pool_options aligned_pool_options_from(input& in) {
     const std::size_t alignment = in.boolean() ? std::size_t{16} << in.below(9) : in.below(5000);
-    const size_class_options pool = size_class_options_from(in);
-    return {.alignment = alignment,
-            .max_pooled_size = pool.max_pooled_size,
-            .max_empty_spans = pool.max_empty_spans,
-            .max_empty_bytes = pool.max_empty_bytes,
-            .large_cache_bytes = pool.large_cache_bytes,
-            .large_cache_per_bucket = pool.large_cache_per_bucket};
+    return {.alignment = alignment, .pool = size_class_options_from(in)};
 }
 
 inline effect release_or_keep(input& in, auto& resource) {

@@ -59,7 +59,7 @@ void arena_resource::enter_region(std::byte* begin, std::byte* cursor, std::byte
     m_region = detail::bump_region(cursor, limited_end(begin, end));
 }
 
-detail::chunk_list::span arena_resource::take_block(detail::chunk_list& list, std::size_t bytes,
+detail::chunk_list::payload arena_resource::take_block(detail::chunk_list& list, std::size_t bytes,
                                                     std::size_t alignment) {
     const auto block = list.allocate(*m_upstream, bytes, alignment);
     ++m_upstream_calls;
@@ -74,7 +74,7 @@ void* arena_resource::allocate_slow(std::size_t bytes, std::size_t alignment) {
     const std::size_t used = bytes_used();
     // A kept chunk first: the one this point of the last request used fits a like request.
     const std::size_t room = m_options.byte_limit - used;
-    const auto fits = [bytes, alignment, room](detail::chunk_list::span chunk) {
+    const auto fits = [bytes, alignment, room](detail::chunk_list::payload chunk) {
         const auto size = static_cast<std::size_t>(chunk.end - chunk.begin);
         detail::bump_region trial(chunk.begin, chunk.begin + std::min(size, room));
         return trial.allocate(bytes, alignment) != nullptr;

@@ -38,7 +38,7 @@ void* concurrent_arena_resource::allocate_slow(std::size_t bytes, std::size_t al
     if (bytes > m_next / 4 || alignment > m_next / 4) {
         return m_large.allocate(*m_upstream, bytes, alignment).begin; // checks for overflow
     }
-    const detail::chunk_list::span s = m_chunks.allocate(*m_upstream, m_next, alignof(region));
+    const detail::chunk_list::payload s = m_chunks.allocate(*m_upstream, m_next, alignof(region));
     auto* r = ::new (s.begin) region{{}, reinterpret_cast<std::uintptr_t>(s.end)};
     rewind(r);
     void* p = r->take(bytes, alignment); // fits: bytes + alignment <= m_next / 2

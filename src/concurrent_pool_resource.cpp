@@ -63,7 +63,8 @@ concurrent_pool_resource::concurrent_pool_resource(const concurrent_pool_options
                                                    std::pmr::memory_resource* upstream)
     : m_id(g_next_id.fetch_add(1, std::memory_order_relaxed)),
       m_slot_offset(detail::cache_slots::offset_of(m_id)), m_control(std::make_shared<control>()),
-      m_options(options), m_upstream(upstream), m_central(options.central, upstream) {
+      m_options(options), m_upstream(upstream),
+      m_central(classes::table, options.central, upstream) {
     m_control->pool = this;
     for (std::size_t c = 0; c < classes::count; ++c) {
         const std::size_t blocks = m_options.batch_bytes / classes::size(c);
@@ -126,8 +127,8 @@ resource_stats concurrent_pool_resource::stats() const {
 }
 
 void* concurrent_pool_resource::allocate_slow(std::size_t bytes, std::size_t alignment) {
-    const std::size_t c = m_central.pooled_class(bytes, alignment);
-    if (c != classes::count && !detail::this_thread_exited()) {
+    const std::size_t c = m_central.class_of(bytes, alignment);
+    if (c != detail::size_class_heap::large && !detail::this_thread_exited()) {
         cache& tc = thread_cache();
         if (void* p = tc.pop(c)) {
             return p;
@@ -140,8 +141,8 @@ void* concurrent_pool_resource::allocate_slow(std::size_t bytes, std::size_t ali
 
 void concurrent_pool_resource::deallocate_slow(void* p, std::size_t bytes,
                                                std::size_t alignment) noexcept {
-    const std::size_t c = m_central.pooled_class(bytes, alignment);
-    if (c != classes::count && !detail::this_thread_exited()) {
+    const std::size_t c = m_central.class_of(bytes, alignment);
+    if (c != detail::size_class_heap::large && !detail::this_thread_exited()) {
         cache* tc = nullptr;
         try {
             tc = &thread_cache();
@@ -160,8 +161,11 @@ void concurrent_pool_resource::deallocate_slow(void* p, std::size_t bytes,
 
 void concurrent_pool_resource::check_pooled_block(const void* p, std::size_t bytes,
                                                   std::size_t alignment) const noexcept {
-    const std::lock_guard lock(m_control->mutex);
-    m_central.check_pooled_block(p, bytes, alignment);
+    const std::size_t c = m_central.class_of(bytes, alignment);
+    if (c != detail::size_class_heap::large) {
+        const std::lock_guard lock(m_control->mutex);
+        m_central.check_block(p, c);
+    }
 }
 
 concurrent_pool_resource::cache& concurrent_pool_resource::thread_cache() {
@@ -192,20 +196,20 @@ concurrent_pool_resource::cache& concurrent_pool_resource::thread_cache() {
 }
 
 void* concurrent_pool_resource::refill(cache& tc, std::size_t c) {
-    const std::size_t size = classes::size(c);
-    const std::lock_guard lock(m_control->mutex);
-    if (transfer_cache& transfer = m_transfer[c]; transfer.count != 0) {
-        tc.give(c, transfer.batches[--transfer.count], m_batch[c]);
-        return tc.pop(c);
-    }
-    void* first = m_central.allocate(size, 1);
-    try {
-        for (std::uint32_t i = 1; i < m_batch[c]; ++i) {
-            (void)tc.push(c, m_central.allocate(size, 1));
+    detail::free_list batch;
+    std::size_t n = 0;
+    {
+        const std::lock_guard lock(m_control->mutex);
+        if (transfer_cache& transfer = m_transfer[c]; transfer.count != 0) {
+            batch = transfer.batches[--transfer.count];
+            n = m_batch[c];
+        } else {
+            // Fewer than a batch when upstream runs out part way; none throws.
+            n = m_central.take(c, m_batch[c], batch);
         }
-    } catch (...) { // upstream is out of memory: the caller still gets its block
     }
-    return first;
+    tc.give(c, batch, static_cast<std::uint32_t>(n));
+    return tc.pop(c);
 }
 
 void concurrent_pool_resource::flush(cache& tc, std::size_t c) noexcept {
@@ -215,19 +219,12 @@ void concurrent_pool_resource::flush(cache& tc, std::size_t c) noexcept {
         transfer.batches[transfer.count++] = batch;
         return;
     }
-    give_back_locked(batch, c);
-}
-
-void concurrent_pool_resource::give_back_locked(detail::free_list blocks, std::size_t c) noexcept {
-    const std::size_t size = classes::size(c);
-    while (void* p = blocks.pop()) {
-        m_central.deallocate(p, size, 1);
-    }
+    m_central.give(c, batch);
 }
 
 void concurrent_pool_resource::give_back_locked(cache& tc) noexcept {
     for (std::size_t c = 0; c < classes::count; ++c) {
-        give_back_locked(tc.take_all(c), c);
+        m_central.give(c, tc.take_all(c));
     }
 }
 
@@ -238,7 +235,7 @@ void concurrent_pool_resource::drain_all_locked() noexcept {
     for (std::size_t c = 0; c < classes::count; ++c) {
         transfer_cache& transfer = m_transfer[c];
         for (; transfer.count != 0; --transfer.count) {
-            give_back_locked(transfer.batches[transfer.count - 1], c);
+            m_central.give(c, transfer.batches[transfer.count - 1]);
         }
     }
 }

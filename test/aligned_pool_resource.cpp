@@ -34,14 +34,16 @@ TEST_CASE("aligned_pool_resource: options are normalized and readable back") {
     CHECK(aligned_pool_resource({.alignment = 1}).alignment() == 16);
     CHECK(aligned_pool_resource({.alignment = 48}).alignment() == 64);
     CHECK(aligned_pool_resource({.alignment = 1 << 20}).alignment() == 4096);
-    CHECK(aligned_pool_resource().options().max_pooled_size == 32768);
-    CHECK(aligned_pool_resource({.max_pooled_size = 100}).options().max_pooled_size == 2048);
-    CHECK(aligned_pool_resource({.alignment = 4096, .max_pooled_size = 100})
+    CHECK(aligned_pool_resource().options().pool.max_pooled_size == 32768);
+    CHECK(
+        aligned_pool_resource({.pool = {.max_pooled_size = 100}}).options().pool.max_pooled_size ==
+        2048);
+    CHECK(aligned_pool_resource({.alignment = 4096, .pool = {.max_pooled_size = 100}})
               .options()
-              .max_pooled_size == 4096);
-    const aligned_pool_resource r({.max_empty_spans = 3, .large_cache_bytes = 5});
-    CHECK(r.options().max_empty_spans == 3);
-    CHECK(r.options().large_cache_bytes == 5);
+              .pool.max_pooled_size == 4096);
+    const aligned_pool_resource r({.pool = {.max_empty_spans = 3, .large_cache_bytes = 5}});
+    CHECK(r.options().pool.max_empty_spans == 3);
+    CHECK(r.options().pool.large_cache_bytes == 5);
     // At 64: every multiple of 64 to 4 KiB, then 4 per power of two to 32 KiB.
     CHECK(aligned_pool_resource().class_count() == 64 + 3 * 4);
     CHECK(aligned_pool_resource({.alignment = 4096}).class_count() == 8);
@@ -80,7 +82,7 @@ TEST_CASE("aligned_pool_resource: sizes are rounded to multiples of the alignmen
         CAPTURE(alignment);
         aligned_pool_resource pool({.alignment = alignment});
         // The only waste up to 64 x alignment (or the largest pooled size): rounding up to it.
-        const std::size_t exact = std::min(64 * alignment, pool.options().max_pooled_size);
+        const std::size_t exact = std::min(64 * alignment, pool.options().pool.max_pooled_size);
         for (std::size_t bytes = 1; bytes <= exact; bytes += 1 + bytes / 512) {
             CAPTURE(bytes);
             void* p = pool.allocate(bytes, 8);
@@ -113,7 +115,7 @@ TEST_CASE("aligned_pool_resource: no two blocks share a cache line at alignment 
 
 TEST_CASE("aligned_pool_resource: large blocks go upstream with the alignment") {
     checking_resource upstream;
-    aligned_pool_resource pool({.alignment = 256, .large_cache_bytes = 0}, &upstream);
+    aligned_pool_resource pool({.alignment = 256, .pool = {.large_cache_bytes = 0}}, &upstream);
     void* p = pool.allocate(100000, 8);
     CHECK(address(p) % 256 == 0);
     CHECK(upstream.last_bytes() == 100000);
@@ -150,7 +152,7 @@ TEST_CASE("aligned_pool_resource: seeded model test with trim and release in the
     PMRKIT_SEEDED(seed);
     std::mt19937_64 rng(seed);
     checking_resource upstream;
-    aligned_pool_resource pool({.alignment = 64, .max_empty_spans = 8}, &upstream);
+    aligned_pool_resource pool({.alignment = 64, .pool = {.max_empty_spans = 8}}, &upstream);
     std::size_t misaligned = 0;
     const size_bands bands{.small_percent = 70,
                            .small_max = 256,

@@ -115,7 +115,7 @@ TEST_CASE("size_class_resource: a span holds exactly its blocks; freed blocks co
     CHECK(std::set<void*>(blocks.begin(), blocks.end()).size() == per_span);
     blocks.push_back(pool.allocate(64, 64));
     CHECK(pool.class_stats(c).spans == 2);
-    CHECK(pool.class_stats(c).upstream_calls == 2);
+    CHECK(pool.class_stats(c).upstream_allocations == 2);
     CHECK(pool.class_stats(c).blocks_in_use == per_span + 1);
     pool.deallocate(blocks[5], 64, 64);
     pool.deallocate(blocks[9], 64, 64);
@@ -287,7 +287,7 @@ TEST_CASE("size_class_resource: by default, freeing everything keeps spans for r
         for (void* p : blocks) {
             pool.deallocate(p, 48, 8);
         }
-        CHECK(upstream.allocations() == pool.class_stats(classes::index(48)).upstream_calls);
+        CHECK(upstream.allocations() == pool.class_stats(classes::index(48)).upstream_allocations);
         CHECK(upstream.deallocations() == 0);
     }
 }
@@ -304,7 +304,7 @@ TEST_CASE("size_class_resource: large blocks go through a bounded cache") {
     const std::size_t calls = upstream.allocations();
     CHECK(pool.allocate(110000, 8) == a); // same bucket
     CHECK(upstream.allocations() == calls);
-    CHECK(pool.large_upstream_calls() == 1);
+    CHECK(pool.large_upstream_allocations() == 1);
     pool.deallocate(a, 110000, 8);
 
     size_class_resource exact({.large_cache_bytes = 0}, &upstream);
@@ -337,7 +337,7 @@ TEST_CASE("size_class_resource: release() gives everything back and restores the
         const size_class_stats s = pool.class_stats(c);
         CHECK(s.blocks_in_use == 0);
         CHECK(s.peak_spans == 0);
-        CHECK(s.upstream_calls == 0);
+        CHECK(s.upstream_allocations == 0);
     }
     live.allocate(40, 8);
     CHECK(upstream.allocations() > 0);
@@ -393,10 +393,8 @@ TEST_CASE("size_class_resource: the utilization report") {
     CHECK(worst >= 0.90);
     CHECK(rows.back().block_size == 32768);
     CHECK(size_class_resource::utilization({.max_pooled_size = 65536}).back().block_size == 65536);
-    std::ostringstream out;
-    size_class_resource::print_utilization(out);
-    CHECK(out.str().find("| 27 | 1024 | 1024 |") != std::string::npos);
-    CHECK(out.str().find("span utilization average 98.") != std::string::npos);
+    CHECK(rows[27].block_size == 1024);
+    CHECK(rows[27].alignment == 1024);
 }
 
 TEST_CASE("size_class_resource: seeded model test with trim and release in the middle") {

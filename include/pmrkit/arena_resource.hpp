@@ -205,7 +205,7 @@ private:
     PMRKIT_NOINLINE void* allocate_slow(std::size_t bytes, std::size_t alignment);
     // Makes the front of m_chunks the current region and serves the request (which fits) from it.
     void* allocate_in_new_region(std::size_t bytes, std::size_t alignment) noexcept;
-    detail::chunk_list::span take_block(detail::chunk_list& list, std::size_t bytes,
+    detail::chunk_list::payload take_block(detail::chunk_list& list, std::size_t bytes,
                                         std::size_t alignment);
     void enter_region(std::byte* begin, std::byte* cursor, std::byte* end) noexcept;
     [[nodiscard]] std::byte* limited_end(std::byte* begin, std::byte* end) const noexcept;

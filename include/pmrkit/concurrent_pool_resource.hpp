@@ -2,8 +2,8 @@
 #pragma once
 
 #include "pmrkit/detail/thread_cache.hpp"
+#include "pmrkit/engine/size_class_heap.hpp"
 #include "pmrkit/resource_stats.hpp"
-#include "pmrkit/size_class_resource.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -25,15 +25,16 @@ struct concurrent_pool_options {
 // concurrent_pool_resource: a size-class pool that many threads use at once, for servers and
 // parallel code sharing one resource.
 //
-// How: a central size_class_resource behind a mutex holds the spans (the same classes, spans and
-// large-block cache as size_class_resource). Each thread that uses the pool gets its own cache
-// with one free list per class; allocate pops from it and deallocate pushes onto it, with no lock
-// and no atomic read-modify-write. An empty bin takes a batch from the central pool under the
-// lock; a bin past two batches gives one batch back. Batches given back are kept whole, as
-// chains of free blocks, up to transfer_batches per class (tcmalloc's transfer cache): the next
-// empty bin of that class takes one in O(1) under the lock. The chain is cut from the bin before
-// the lock is taken, so the lock covers a few stores, not a walk or the central pool's per-block
-// work; only beyond transfer_batches do blocks go back into the central pool's spans.
+// How: a central size-class heap (engine/size_class_heap.hpp) behind a mutex holds the spans (the
+// same engine, classes, spans and large-block cache as size_class_resource). Each thread that uses
+// the pool gets its own cache with one free list per class; allocate pops from it and deallocate
+// pushes onto it, with no lock and no atomic read-modify-write. An empty bin takes a batch from the
+// central pool under the lock, as one batch move of the heap; a bin past two batches gives one
+// batch back. Batches given back are kept whole, as chains of free blocks, up to transfer_batches
+// per class (tcmalloc's transfer cache): the next empty bin of that class takes one in O(1) under
+// the lock. The chain is cut from the bin before the lock is taken, so the lock covers a few
+// stores, not a walk or the central pool's per-block work; only beyond transfer_batches do blocks
+// go back into the central pool's spans.
 //
 // Cross-thread frees (tcmalloc style): a block freed by a thread other than the one that took it
 // simply enters the freeing thread's cache, and travels back in a batch when that bin overflows,
@@ -73,7 +74,7 @@ struct concurrent_pool_options {
 //     // any thread: std::pmr::vector<int> v(&pool); ...
 class concurrent_pool_resource final : public std::pmr::memory_resource {
 public:
-    using classes = size_class_resource::classes;
+    using classes = detail::default_size_classes;
     // One route per granule of the class lookup: the fast paths' whole class mapping.
     static constexpr std::size_t routes = classes::lookup_limit / classes::granularity;
     using cache = detail::thread_cache<classes::count, routes>;
@@ -169,8 +170,6 @@ private:
     // This thread's cache, made and registered on first use.
     cache& thread_cache();
     void* refill(cache& tc, std::size_t c);
-    // With the lock held: gives every block of a class-c list back to the central pool.
-    void give_back_locked(detail::free_list blocks, std::size_t c) noexcept;
     // With the lock held: gives every block of a thread's cache back to the central pool.
     void give_back_locked(cache& tc) noexcept;
     // With the lock held: a thread has exited; its cache goes back and is deleted.
@@ -182,8 +181,8 @@ private:
     std::shared_ptr<control> m_control;
     concurrent_pool_options m_options;
     std::pmr::memory_resource* m_upstream;
-    size_class_resource m_central; // guarded by m_control->mutex
-    std::vector<cache*> m_caches;  // guarded by m_control->mutex; owned
+    detail::size_class_heap m_central; // guarded by m_control->mutex
+    std::vector<cache*> m_caches;      // guarded by m_control->mutex; owned
     std::array<std::uint32_t, classes::count> m_batch{};
     struct transfer_cache {                                        // guarded by m_control->mutex
         std::array<detail::free_list, transfer_batches> batches{}; // of m_batch[c] blocks each

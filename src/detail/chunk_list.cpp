@@ -9,7 +9,7 @@
 
 namespace pmrkit::detail {
 
-chunk_list::span chunk_list::allocate(std::pmr::memory_resource& upstream,
+chunk_list::payload chunk_list::allocate(std::pmr::memory_resource& upstream,
                                       std::size_t payload_bytes, std::size_t alignment) {
     const std::size_t footer_offset = checked_align_up(payload_bytes, alignof(footer));
     const std::size_t total = checked_add(footer_offset, sizeof(footer));

@@ -15,7 +15,8 @@ namespace pmrkit::detail {
 
 class chunk_list {
 public:
-    struct span {
+    // A chunk's payload, [begin, end): its bytes before the footer.
+    struct payload {
         std::byte* begin;
         std::byte* end;
     };
@@ -23,7 +24,7 @@ public:
     // Takes a chunk whose payload holds at least `payload_bytes` bytes aligned to `alignment`.
     // Throws std::bad_alloc if the total size overflows; an exception from upstream propagates
     // and leaves the list unchanged.
-    span allocate(std::pmr::memory_resource& upstream, std::size_t payload_bytes,
+    payload allocate(std::pmr::memory_resource& upstream, std::size_t payload_bytes,
                   std::size_t alignment);
 
     // Gives back the newest chunk. Precondition: !empty().
@@ -36,7 +37,7 @@ public:
     // (an arena keeps chunks it no longer uses for the next request). Precondition: !from.empty().
     void splice_front(chunk_list& from) noexcept { push_front(from.unlink(&from.m_head)); }
 
-    // Moves the first chunk of `from` whose payload span satisfies `fits` to the front of this
+    // Moves the first chunk of `from` whose payload satisfies `fits` to the front of this
     // list. Returns false, changing nothing, when none does. O(chunks passed over).
     template <class Fits>
     bool splice_first_if(chunk_list& from, Fits fits) noexcept {
@@ -56,7 +57,7 @@ public:
 
     [[nodiscard]] bool empty() const noexcept { return m_head == nullptr; }
     // Precondition: !empty().
-    [[nodiscard]] span front() const noexcept { return payload_of(m_head); }
+    [[nodiscard]] payload front() const noexcept { return payload_of(m_head); }
     // Bytes the front chunk was taken with, footer included. Precondition: !empty().
     [[nodiscard]] std::size_t front_bytes() const noexcept { return m_head->bytes; }
     [[nodiscard]] std::size_t count() const noexcept { return m_count; }
@@ -93,7 +94,7 @@ private:
     static footer* merge(footer* a, footer* b) noexcept;
     static footer* run_end(footer* first, std::size_t width) noexcept;
 
-    static span payload_of(footer* f) noexcept {
+    static payload payload_of(footer* f) noexcept {
         auto* end = reinterpret_cast<std::byte*>(f);
         return {end + sizeof(footer) - f->bytes, end};
     }

@@ -136,6 +136,52 @@ struct size_class_policy {
     }
 };
 
+// Where the header of a block's span is: (address & mask) + offset.
+struct header_locator {
+    std::uintptr_t mask;
+    std::uintptr_t offset;
+};
+
+// A class map's tables seen at run time, so that one engine (engine/size_class_heap.hpp) serves
+// every map: the maps differ in their tables, never in their code.
+struct class_table {
+    std::size_t count;
+    std::size_t granularity;
+    std::size_t linear_classes;
+    std::size_t lookup_limit;
+    std::size_t max_size;
+    int steps_log2;
+    const span_geometry* geometries;
+    const header_locator* locators;
+    const std::uint8_t* lookup; // entry i: the class of sizes i * granularity + 1 to (i + 1) * it
+
+    [[nodiscard]] constexpr std::size_t linear_limit() const noexcept {
+        return linear_classes * granularity;
+    }
+    // Size of class c. Precondition: c < count.
+    [[nodiscard]] constexpr std::size_t size(std::size_t c) const noexcept {
+        return geometries[c].block_size;
+    }
+    [[nodiscard]] constexpr const span_geometry& geometry(std::size_t c) const noexcept {
+        return geometries[c];
+    }
+    [[nodiscard]] constexpr const header_locator& locator(std::size_t c) const noexcept {
+        return locators[c];
+    }
+    // Smallest class whose size exceeds `last`. Precondition: last < lookup_limit.
+    [[nodiscard]] constexpr std::size_t index_above(std::size_t last) const noexcept {
+        return lookup[last / granularity];
+    }
+    // Smallest class whose size is at least n. Precondition: 1 <= n <= max_size.
+    [[nodiscard]] constexpr std::size_t index(std::size_t n) const noexcept {
+        if (n <= lookup_limit) {
+            return index_above(n - 1);
+        }
+        return linear_classes +
+               geometric_index(n, steps_log2, static_cast<int>(std::bit_width(linear_limit())) - 1);
+    }
+};
+
 template <std::size_t Granularity, std::size_t MaxSize, std::size_t HeaderBytes, int StepsLog2 = 2,
           std::size_t LinearClasses = 16>
 class size_class_map {
@@ -167,11 +213,6 @@ public:
     [[nodiscard]] static constexpr const span_geometry& geometry(std::size_t c) noexcept {
         return s_geometry[c];
     }
-    // Where the header of a class-c block's span is: (address & mask) + offset.
-    struct header_locator {
-        std::uintptr_t mask;
-        std::uintptr_t offset;
-    };
     [[nodiscard]] static constexpr const header_locator& locator(std::size_t c) noexcept {
         return s_locators[c];
     }
@@ -220,6 +261,12 @@ private:
         return table;
     }();
 
+public:
+    static constexpr class_table table = {
+        count,     Granularity,       LinearClasses,     lookup_limit,   MaxSize,
+        StepsLog2, s_geometry.data(), s_locators.data(), s_lookup.data()};
+
+private:
     static_assert(count <= 256, "class indices are stored in one byte");
     static_assert(class_size(count - 1) == MaxSize);
     static_assert(HeaderBytes < policy::min_span_bytes);

@@ -1,0 +1,270 @@
+// SPDX-License-Identifier: MIT
+// The size-class engine: every pool of pmrkit that serves a mix of sizes (size_class_resource,
+// aligned_pool_resource, concurrent_pool_resource's central pool) is a front end over one
+// size_class_heap, which owns the class lists, the routes of the fast paths, the spans, their
+// settling, refilling and giving back, the large-block cache and the hardened ownership checks.
+// Front ends differ only in the class map they pass (detail/size_classes.hpp) and in what they
+// put around the heap (nothing, a thread check, or thread caches and a lock).
+//
+// A heap is not thread-safe: its front end serializes calls (one thread at a time, or a lock).
+// Its design, and why, is in size_class_resource.hpp (the class comment there is the reference);
+// this header gives each member's contract.
+#pragma once
+
+#include "pmrkit/detail/asan.hpp"
+#include "pmrkit/detail/config.hpp"
+#include "pmrkit/detail/free_list.hpp"
+#include "pmrkit/detail/large_block_cache.hpp"
+#include "pmrkit/detail/math.hpp"
+#include "pmrkit/detail/owned_ranges.hpp"
+#include "pmrkit/detail/size_classes.hpp"
+#include "pmrkit/detail/span.hpp"
+#include "pmrkit/resource_stats.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cassert>
+#include <cstddef>
+#include <memory_resource>
+#include <vector>
+
+namespace pmrkit {
+
+struct size_class_options {
+    // Largest request served from the size classes (its size rounded up to its alignment).
+    // Rounded up to a class size and clamped to [2 KiB, 64 KiB] (detail::small_block_limit and
+    // detail::max_pooled_limit). Larger requests are large blocks.
+    std::size_t max_pooled_size = 32 * 1024;
+    // Empty spans kept for reuse, at most this many and at most max_empty_bytes bytes. When more
+    // spans (or bytes) than this have become empty since the last sweep, every empty span is given
+    // back to upstream (besides each class's span still being carved). 0 gives empty spans back
+    // as soon as one is found.
+    std::size_t max_empty_spans = 1024;
+    std::size_t max_empty_bytes = std::size_t{8} << 20;
+    // Large blocks kept after deallocate for reuse by the next request of the same bucket: at most
+    // this many bytes in all (0: no cache, large blocks pass through with their exact size) ...
+    std::size_t large_cache_bytes = std::size_t{128} << 20;
+    // ... and at most this many blocks per bucket (4 buckets per power of two).
+    std::size_t large_cache_per_bucket = 4;
+};
+
+// Statistics of one size class.
+struct size_class_stats {
+    std::size_t block_size;
+    std::size_t blocks_in_use;
+    std::size_t spans;                // held now
+    std::size_t peak_spans;           // most held at once since construction or release()
+    std::size_t upstream_allocations; // spans taken from upstream since construction or release()
+};
+
+// One row of the utilization report: how a class's span is used.
+struct size_class_utilization {
+    std::size_t block_size;
+    std::size_t alignment; // of every block
+    std::size_t span_bytes;
+    std::size_t blocks_per_span;
+    std::size_t wasted_bytes; // per span: header, alignment padding and tail
+    double utilization;       // blocks_per_span * block_size / span_bytes
+};
+
+namespace detail {
+
+// The classes of size_class_resource: every 8 bytes to 128, 4 per power of two to 64 KiB.
+using default_size_classes = size_class_map<8, max_pooled_limit, sizeof(span)>;
+
+// The classes of an aligned_pool_resource of alignment A: every multiple of A up to 64 A (4 KiB at
+// A = 64; up to 64 KiB, all pooled sizes, from A = 1024), 4 per power of two above, to 64 KiB. So
+// a block's only internal waste is the rounding up to A for every request up to 64 A. Why not
+// every multiple of A up to 64 KiB: each class is a pool with state in the resource and spans of
+// its own (1,024 classes at A = 64), and more classes sharing a load hold more memory at peak
+// (see size_classes.hpp).
+template <std::size_t Alignment>
+using aligned_size_classes =
+    size_class_map<Alignment, max_pooled_limit, sizeof(span), 2,
+                   std::min<std::size_t>(64, max_pooled_limit / Alignment)>;
+class size_class_heap {
+public:
+    // The most classes of any map (aligned_size_classes<16> has 88).
+    static constexpr std::size_t max_classes = 96;
+    // class_of's answer for a request that is not pooled (a large block).
+    static constexpr std::size_t large = max_classes;
+    // The fast paths take requests whose last byte (see last_byte) is below fast_limit, through
+    // one route per route_granule bytes.
+    static constexpr std::size_t fast_limit = small_block_limit;
+    static constexpr std::size_t route_granule = 8;
+
+    // Takes no memory. Precondition: table.count <= max_classes, table.lookup_limit >= fast_limit.
+    size_class_heap(const class_table& table, const size_class_options& options,
+                    std::pmr::memory_resource* upstream);
+    size_class_heap(const size_class_heap&) = delete;
+    size_class_heap& operator=(const size_class_heap&) = delete;
+    ~size_class_heap() { release(); }
+
+    // One less than bytes rounded up to a power-of-two alignment (wraps for 0 bytes): the fast
+    // paths' single test of size and alignment. For an alignment that is not a power of two it is
+    // still at least bytes - 1.
+    [[nodiscard]] static std::size_t last_byte(std::size_t bytes, std::size_t alignment) noexcept {
+        return (bytes - 1) | (alignment - 1);
+    }
+
+    // A block of at least `bytes` aligned to `alignment`: memory_resource::allocate's contract.
+    // Impossible sizes throw std::bad_alloc; upstream exceptions propagate.
+    void* allocate(std::size_t bytes, std::size_t alignment) {
+        const std::size_t last = last_byte(bytes, alignment);
+        if (last < fast_limit) [[likely]] {
+            assert(is_power_of_two(alignment) && "see size_class_resource's class comment");
+            return allocate_in(*m_routes[last / route_granule]);
+        }
+        return allocate_slow(bytes, alignment);
+    }
+    void deallocate(void* p, std::size_t bytes, std::size_t alignment) noexcept {
+        const std::size_t last = last_byte(bytes, alignment);
+        if (last < fast_limit) [[likely]] {
+            deallocate_in(p, *m_routes[last / route_granule]);
+            return;
+        }
+        deallocate_slow(p, bytes, alignment);
+    }
+
+    // The class serving (bytes, alignment), or `large`. Any sizes and alignments, checked before
+    // any arithmetic.
+    [[nodiscard]] std::size_t class_of(std::size_t bytes, std::size_t alignment) const noexcept;
+    [[nodiscard]] std::size_t class_size(std::size_t c) const noexcept { return m_table.size(c); }
+
+    // Batches, for a front end that caches blocks elsewhere (concurrent_pool_resource's threads).
+    // take: pushes up to n blocks of class c onto `out` and returns how many; upstream's exception
+    // propagates only if not one block could be taken.
+    std::size_t take(std::size_t c, std::size_t n, free_list& out);
+    // give: every block of `blocks` (class-c blocks of this heap) is free again.
+    void give(std::size_t c, free_list blocks) noexcept;
+    // Hardened builds: stops the program with a report unless p is the start of a class-c block of
+    // one of this heap's spans. Does nothing in other builds. O(log spans).
+    void check_block(const void* p, std::size_t c) const noexcept {
+        m_owned.check_block(p, class_size(c));
+    }
+
+    // Gives every span and large block back (see size_class_resource::release / trim).
+    void release() noexcept;
+    void trim() noexcept;
+
+    [[nodiscard]] std::pmr::memory_resource* upstream_resource() const noexcept {
+        return m_upstream;
+    }
+    [[nodiscard]] const size_class_options& options() const noexcept { return m_options; }
+    [[nodiscard]] std::size_t class_count() const noexcept { return m_class_count; }
+    [[nodiscard]] size_class_stats class_stats(std::size_t c) const noexcept;
+    [[nodiscard]] std::size_t upstream_bytes() const noexcept {
+        return m_span_bytes + m_large.upstream_bytes();
+    }
+    [[nodiscard]] std::size_t peak_upstream_bytes() const noexcept { return m_peak_bytes; }
+    [[nodiscard]] std::size_t span_count() const noexcept;
+    [[nodiscard]] std::size_t large_blocks_in_use() const noexcept { return m_large.live_blocks(); }
+    [[nodiscard]] std::size_t large_blocks_cached() const noexcept {
+        return m_large.cached_blocks();
+    }
+    [[nodiscard]] std::size_t large_upstream_allocations() const noexcept {
+        return m_large.upstream_calls();
+    }
+    // The snapshot in the common shape (resource is left empty for the front end to name).
+    [[nodiscard]] resource_stats stats() const noexcept;
+
+    // The options as a heap over `table` normalizes them, and its utilization report.
+    [[nodiscard]] static size_class_options normalized(const class_table& table,
+                                                       size_class_options options) noexcept;
+    [[nodiscard]] static std::vector<size_class_utilization>
+    utilization(const class_table& table, const size_class_options& options);
+
+private:
+    // A class's free list; its top `uncounted` blocks are still counted live by their spans.
+    struct class_list {
+        free_list blocks;
+        std::size_t uncounted = 0;
+    };
+
+    struct class_state {
+        span_list with_free; // spans whose own free list has blocks
+        span_list others;
+        span* carving = nullptr; // the span whose tail is still being carved
+        std::size_t peak_spans = 0;
+        std::size_t upstream_allocations = 0;
+    };
+
+    // A free list's top `uncounted` blocks are free but still counted live by their spans: a
+    // block freed and soon allocated again (the common case) never touches its span's header.
+    // settle() counts the older half, moving them to their spans' lists, once the uncounted
+    // blocks pass max_uncounted.
+    static constexpr std::size_t max_uncounted = 128;
+
+    // The fast paths. What they rarely do (refill, count, settle) is out of line and given the
+    // list, not its class, so that no class index or table load is computed on the common path.
+    void* allocate_in(class_list& list) {
+        void* block = list.blocks.pop();
+        if (block == nullptr) [[unlikely]] {
+            return refill(list);
+        }
+        asan_unpoison(block, class_size(class_of(list)));
+        if (list.uncounted != 0) [[likely]] {
+            --list.uncounted;
+        } else {
+            count_allocated(block, list);
+        }
+        return block;
+    }
+
+    void deallocate_in(void* p, class_list& list) noexcept {
+        m_owned.check_block(p, class_size(class_of(list)));
+        asan_poison(p, class_size(class_of(list)));
+        list.blocks.push(p);
+        if (++list.uncounted > max_uncounted) [[unlikely]] {
+            settle(list);
+        }
+    }
+
+    [[nodiscard]] std::size_t class_of(const class_list& list) const noexcept {
+        return static_cast<std::size_t>(&list - m_lists.data());
+    }
+    [[nodiscard]] span* owner(const void* block, std::size_t c) const noexcept {
+        const header_locator& at = m_table.locator(c);
+        return span::owner(block, at.mask, at.offset);
+    }
+
+    [[gnu::noinline]] void* allocate_slow(std::size_t bytes, std::size_t alignment);
+    [[gnu::noinline]] void deallocate_slow(void* p, std::size_t bytes,
+                                           std::size_t alignment) noexcept;
+    [[gnu::noinline]] void* refill(class_list& list);
+    [[gnu::noinline]] void count_allocated(const void* block, const class_list& list) noexcept;
+    // Counts the older half of the list's uncounted blocks freed, and gives empty spans back
+    // when more than the options allow have been found.
+    [[gnu::noinline]] void settle(class_list& list) noexcept;
+    // Moves all but the top `keep` uncounted blocks of class c to their spans' lists, counted
+    // freed; flags spans emptied.
+    void count_frees(std::size_t c, std::size_t keep) noexcept;
+    // Calls f(span*, list) for every span of a class_state and the list holding it; f may remove
+    // the span and give it back.
+    template <class State, class F>
+    static void for_each_span(State& state, F f) noexcept;
+    span* new_span(std::size_t c);
+    void give_back_empty_spans(bool with_carving) noexcept;
+    void give_back(span* s) noexcept;
+    void note_peak() noexcept;
+
+    // The fast paths touch only m_lists and m_routes (and rarely a span's header). A route per
+    // granule of the fast paths' reach leads to the granule's class list in one load: two
+    // instructions and a load fewer than the class table, a scaling and an add.
+    std::array<class_list, max_classes> m_lists{};
+    std::array<class_list*, fast_limit / route_granule> m_routes;
+    const class_table& m_table;
+    std::array<class_state, max_classes> m_classes{};
+    std::size_t m_class_count;
+    std::size_t m_reported = 0; // spans reported empty since the last sweep
+    std::size_t m_reported_bytes = 0;
+    std::size_t m_span_bytes = 0;
+    std::size_t m_peak_bytes = 0;
+    std::pmr::memory_resource* m_upstream;
+    size_class_options m_options;
+    large_block_cache m_large;
+    [[no_unique_address]] pool_ranges m_owned; // hardened builds: the spans' blocks
+};
+
+} // namespace detail
+} // namespace pmrkit

@@ -1,0 +1,277 @@
+// SPDX-License-Identifier: MIT
+#include "pmrkit/engine/size_class_heap.hpp"
+
+#include <algorithm>
+
+namespace pmrkit::detail {
+
+size_class_options size_class_heap::normalized(const class_table& table,
+                                               size_class_options o) noexcept {
+    o.max_pooled_size = table.size(table.index(std::clamp(
+        o.max_pooled_size, small_block_limit, std::min(table.max_size, max_pooled_limit))));
+    return o;
+}
+
+size_class_heap::size_class_heap(const class_table& table, const size_class_options& options,
+                                 std::pmr::memory_resource* upstream)
+    : m_table(table), m_class_count(0), m_upstream(upstream), m_options(normalized(table, options)),
+      m_large(upstream, m_options.large_cache_bytes, m_options.large_cache_per_bucket) {
+    assert(table.count <= max_classes && table.lookup_limit >= fast_limit);
+    m_class_count = table.index(m_options.max_pooled_size) + 1;
+    for (std::size_t r = 0; r < m_routes.size(); ++r) {
+        m_routes[r] = &m_lists[table.index_above(r * route_granule)];
+    }
+}
+
+std::size_t size_class_heap::class_of(std::size_t bytes, std::size_t alignment) const noexcept {
+    // Sizes are checked before the rounding, so that it cannot wrap. Zero bytes take one.
+    const std::size_t max = m_options.max_pooled_size;
+    if (bytes <= max && alignment <= max && is_power_of_two(alignment)) {
+        const std::size_t last = last_byte(std::max<std::size_t>(bytes, 1), alignment);
+        if (last < max) {
+            return m_table.index(last + 1);
+        }
+    }
+    return large;
+}
+
+std::size_t size_class_heap::take(std::size_t c, std::size_t n, free_list& out) {
+    std::size_t taken = 0;
+    try {
+        for (; taken < n; ++taken) {
+            out.push(allocate_in(m_lists[c]));
+        }
+    } catch (...) { // upstream is out of memory: the blocks taken so far are the batch
+        if (taken == 0) {
+            throw;
+        }
+    }
+    return taken;
+}
+
+void size_class_heap::give(std::size_t c, free_list blocks) noexcept {
+    while (void* p = blocks.pop()) {
+        deallocate_in(p, m_lists[c]);
+    }
+}
+
+void* size_class_heap::allocate_slow(std::size_t bytes, std::size_t alignment) {
+    const std::size_t c = class_of(bytes, alignment);
+    if (c != large) {
+        return allocate_in(m_lists[c]);
+    }
+    // Raised as the classes are aligned: aligned_pool_resource's granularity is its alignment.
+    void* p = m_large.allocate(bytes, std::max(alignment, m_table.granularity));
+    note_peak();
+    return p;
+}
+
+void size_class_heap::deallocate_slow(void* p, std::size_t bytes, std::size_t alignment) noexcept {
+    const std::size_t c = class_of(bytes, alignment);
+    if (c != large) {
+        deallocate_in(p, m_lists[c]);
+        return;
+    }
+    m_large.deallocate(p, bytes, std::max(alignment, m_table.granularity));
+}
+
+void size_class_heap::count_allocated(const void* block, const class_list& list) noexcept {
+    owner(block, class_of(list))->count_allocated();
+}
+
+void* size_class_heap::refill(class_list& list) {
+    const std::size_t c = class_of(list);
+    // The class's list is empty: its free blocks are on their spans' lists, or every block of
+    // every span of the class is live.
+    class_state& state = m_classes[c];
+    const std::size_t block_size = class_size(c);
+    if (span* s = state.with_free.front()) {
+        state.with_free.remove(s);
+        state.others.push_front(s);
+        // The list's blocks are all counted free (none uncounted): the fast path takes one of
+        // them, unpoisoned and counted, as it takes any.
+        list.blocks = s->take_free();
+        return allocate_in(list);
+    }
+    if (state.carving != nullptr) {
+        if (void* block = state.carving->carve(block_size)) {
+            return block;
+        }
+        state.carving = nullptr;
+    }
+    span* s = new_span(c);
+    state.carving = s;
+    return s->carve(block_size);
+}
+
+template <class State, class F>
+void size_class_heap::for_each_span(State& state, F f) noexcept {
+    for (auto* list : {&state.with_free, &state.others}) {
+        for (auto* s = list->front(); s != nullptr;) {
+            auto* next = span_list::next(s);
+            f(s, *list);
+            s = next;
+        }
+    }
+}
+
+span* size_class_heap::new_span(std::size_t c) {
+    const span_geometry& geometry = m_table.geometry(c);
+    m_owned.reserve_one_more();
+    void* memory = m_upstream->allocate(geometry.span_bytes, geometry.span_bytes);
+    m_owned.add(memory, geometry.used_bytes(), geometry.block_size);
+    span* s = span::create(memory, geometry, c);
+    class_state& state = m_classes[c];
+    state.others.push_front(s);
+    state.peak_spans = std::max(state.peak_spans, state.with_free.count() + state.others.count());
+    ++state.upstream_allocations;
+    m_span_bytes += geometry.span_bytes;
+    note_peak();
+    return s;
+}
+
+void size_class_heap::note_peak() noexcept {
+    m_peak_bytes = std::max(m_peak_bytes, upstream_bytes());
+}
+
+void size_class_heap::settle(class_list& list) noexcept {
+    count_frees(class_of(list), max_uncounted / 2);
+    if (m_reported > m_options.max_empty_spans || m_reported_bytes > m_options.max_empty_bytes) {
+        give_back_empty_spans(false);
+    }
+}
+
+void size_class_heap::count_frees(std::size_t c, std::size_t keep) noexcept {
+    class_list& list = m_lists[c];
+    class_state& state = m_classes[c];
+    list.blocks.remove_range(keep, list.uncounted - keep, [&](void* block) {
+        span* s = owner(block, c);
+        if (!s->has_free()) {
+            state.others.remove(s);
+            state.with_free.push_front(s);
+        }
+        s->keep_free(block);
+        if (s->count_freed() && !s->carving() && !s->reported()) {
+            s->set_reported(true);
+            ++m_reported;
+            m_reported_bytes += s->bytes();
+        }
+    });
+    list.uncounted = keep;
+}
+
+void size_class_heap::give_back(span* s) noexcept {
+    const std::size_t bytes = s->bytes();
+    m_span_bytes -= bytes;
+    m_owned.remove(s->memory());
+    // Upstream may not be ASan's allocator: it must get the span back without poisoned blocks.
+    asan_unpoison(s->memory(), bytes);
+    m_upstream->deallocate(s->memory(), bytes, bytes);
+}
+
+void size_class_heap::give_back_empty_spans(bool with_carving) noexcept {
+    for (std::size_t c = 0; c < m_class_count; ++c) {
+        count_frees(c, 0);
+    }
+    for (std::size_t c = 0; c < m_class_count; ++c) {
+        class_state& state = m_classes[c];
+        bool any = false;
+        for_each_span(state, [&](span* s, span_list&) {
+            s->set_reported(false);
+            const bool doomed = s->live() == 0 && (with_carving || !s->carving());
+            s->set_doomed(doomed);
+            any = any || doomed;
+        });
+        if (!any) {
+            continue;
+        }
+        // The class's list now holds only blocks taken from one span's list (counted free); one
+        // pass takes the doomed spans' blocks off it. Their own lists go with them.
+        free_list kept;
+        while (void* block = m_lists[c].blocks.pop()) {
+            if (!owner(block, c)->doomed()) {
+                kept.push(block);
+            }
+        }
+        m_lists[c].blocks = kept;
+        for_each_span(state, [&](span* s, span_list& list) {
+            if (s->doomed()) {
+                list.remove(s);
+                if (state.carving == s) {
+                    state.carving = nullptr;
+                }
+                give_back(s);
+            }
+        });
+    }
+    m_reported = 0;
+    m_reported_bytes = 0;
+}
+
+void size_class_heap::trim() noexcept {
+    give_back_empty_spans(true);
+    m_large.trim();
+}
+
+void size_class_heap::release() noexcept {
+    for (std::size_t c = 0; c < m_class_count; ++c) {
+        class_state& state = m_classes[c];
+        for_each_span(state, [&](span* s, span_list&) { give_back(s); });
+        state = class_state{};
+        m_lists[c] = class_list{};
+    }
+    m_large.release();
+    m_owned.clear();
+    m_reported = 0;
+    m_reported_bytes = 0;
+    m_span_bytes = 0;
+    m_peak_bytes = 0;
+}
+
+size_class_stats size_class_heap::class_stats(std::size_t c) const noexcept {
+    const class_state& state = m_classes[c];
+    std::size_t in_use = 0 - m_lists[c].uncounted; // still counted by their spans
+    for_each_span(state, [&](const span* s, const span_list&) { in_use += s->live(); });
+    return {class_size(c), in_use, state.with_free.count() + state.others.count(), state.peak_spans,
+            state.upstream_allocations};
+}
+
+resource_stats size_class_heap::stats() const noexcept {
+    std::uint64_t blocks = 0;
+    std::uint64_t bytes = 0;
+    std::uint64_t span_calls = 0;
+    for (std::size_t c = 0; c < m_class_count; ++c) {
+        const size_class_stats cs = class_stats(c);
+        blocks += cs.blocks_in_use;
+        bytes += cs.blocks_in_use * cs.block_size;
+        span_calls += cs.upstream_allocations;
+    }
+    resource_stats s;
+    s.blocks_in_use = blocks + m_large.live_blocks();
+    s.bytes_in_use = bytes + m_large.live_bytes();
+    s.upstream_allocations = span_calls + m_large.upstream_allocations();
+    s.upstream_bytes = upstream_bytes();
+    return s;
+}
+
+std::size_t size_class_heap::span_count() const noexcept {
+    std::size_t count = 0;
+    for (std::size_t c = 0; c < m_class_count; ++c) {
+        count += m_classes[c].with_free.count() + m_classes[c].others.count();
+    }
+    return count;
+}
+
+std::vector<size_class_utilization>
+size_class_heap::utilization(const class_table& table, const size_class_options& options) {
+    const size_class_options o = normalized(table, options);
+    std::vector<size_class_utilization> rows;
+    for (std::size_t c = 0; c <= table.index(o.max_pooled_size); ++c) {
+        const span_geometry& g = table.geometry(c);
+        rows.push_back({g.block_size, g.alignment(), g.span_bytes, g.blocks, g.wasted_bytes(),
+                        static_cast<double>(g.used_bytes()) / static_cast<double>(g.span_bytes)});
+    }
+    return rows;
+}
+
+} // namespace pmrkit::detail
