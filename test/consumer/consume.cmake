@@ -21,8 +21,11 @@ function(run)
 endfunction()
 
 run(${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${work}/prefix)
+# The package folder itself: a cross toolchain searches for packages under its target root only.
+file(GLOB_RECURSE config ${work}/prefix/*/pmrkit-config.cmake)
+cmake_path(GET config PARENT_PATH config_dir)
 run(${CMAKE_COMMAND} -S ${CMAKE_CURRENT_LIST_DIR}/project -B ${work}/installed -G Ninja ${toolchain}
-    -DCMAKE_CXX_COMPILER=${CXX} "-DCMAKE_CXX_FLAGS=${CXX_FLAGS}" -DCMAKE_PREFIX_PATH=${work}/prefix)
+    -DCMAKE_CXX_COMPILER=${CXX} "-DCMAKE_CXX_FLAGS=${CXX_FLAGS}" -Dpmrkit_DIR=${config_dir})
 run(${CMAKE_COMMAND} --build ${work}/installed)
 run(${emulator} ${work}/installed/consumer)
 run(${CMAKE_COMMAND} -S ${CMAKE_CURRENT_LIST_DIR}/project -B ${work}/subdirectory -G Ninja
