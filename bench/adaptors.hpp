@@ -120,7 +120,7 @@ protected:
 class buffered_monotonic final : private upstream_buffer,
                                  public std::pmr::monotonic_buffer_resource {
 public:
-    static constexpr std::size_t buffer_bytes = 64 * 1024;
+    static constexpr std::size_t buffer_bytes = 256 * 1024;
 
     explicit buffered_monotonic(std::pmr::memory_resource* upstream)
         : upstream_buffer(upstream, buffer_bytes),

@@ -2,16 +2,20 @@
 # SPDX-License-Identifier: MIT
 """Runs the comparison and prints the report (report.py).
 
-Each round runs pmrkit_bench once with every row (glibc malloc), then once per preloaded malloc
-(LD_PRELOAD of the Debian library) with only the rows that depend on the malloc: new_delete on
-every workload, heap on W1. Benchmarks are interleaved at
-random with several repetitions inside each process. Ratios are later taken within a round, so
-drift of the shared machine between rounds does not enter them. Then callgrind counts the
-instructions per allocate+deallocate pair (pmrkit_instructions), and pmrkit_object_bench compares
-object_pool with std::make_unique and a plain fixed_block_resource (its table is appended).
+Each round runs pmrkit_bench once with every row (glibc malloc) on the workloads of the mode; then
+the large-block workloads (W7 from a warm pool, W7f from fresh pools) once per glibc state (every
+large block mapped and unmapped, as in a fresh process; a warmed glibc whose mmap threshold has
+risen); then once per preloaded malloc (LD_PRELOAD of the Debian library) with only the rows that
+depend on the malloc: new_delete on every workload, heap on W1, every row on W7 and W7f.
+Benchmarks are interleaved at random with several repetitions inside each process. Ratios are
+later taken within a round, so drift of the shared machine between rounds does not enter them.
 
-Quick mode (--quick or PMRKIT_BENCH_QUICK=1) runs fewer rounds and repetitions, shorter.
-Progress goes to stderr, the report to stdout.
+The default mode answers in about two minutes on 2 cores: the headline workloads, fewer rounds
+and repetitions, the best mallocs; a summary table is printed after each round. --full is the
+publishable run: every workload (W6 up to 16 threads), every preloaded malloc, callgrind's
+instruction counts per allocate+deallocate pair (pmrkit_instructions) and object_pool against
+std::make_unique (pmrkit_object_bench); with --docs-dir it also writes benchmarks.md, the chart and
+the per-round ratios there. Progress goes to stderr, the report to stdout.
 """
 import argparse
 import glob
@@ -34,8 +38,22 @@ PRELOADS = {
     "tcmalloc": "libtcmalloc_minimal.so.4",
 }
 
-# What the preloaded processes run (a --benchmark_filter): the rows whose speed is the malloc's.
-PRELOADED_FILTER = "/new_delete(/real_time)?$|^W1/heap$"
+# label -> PMRKIT_BENCH_GLIBC (see set_glibc_state in workloads.cpp): processes that run only the
+# large-block workloads, in a glibc state set at their start.
+GLIBC_STATES = {"glibc_mapped": "mapped", "glibc_warm": "warm"}
+LARGE_FILTER = "^W7f?/"
+
+
+def glibc_filter(workloads):
+    """The --benchmark_filter of the glibc process: every row on these workloads."""
+    return f"^({'|'.join(workloads)})/"
+
+
+def preloaded_filter(workloads):
+    """The rows whose speed is the malloc's: new_delete on these workloads, heap on W1, every row
+    on the large blocks."""
+    return f"^({'|'.join(workloads)})/new_delete(/real_time)?$|^W1/heap$|{LARGE_FILTER}"
+
 
 # Rows whose 64 B allocate+deallocate pair is counted under callgrind; virtual_call is the two
 # calls alone, into a resource that does nothing; stats_over_fixed_block minus fixed_block is what
@@ -47,14 +65,22 @@ INSTRUCTION_ROWS = ["virtual_call", "limit_free_list", "fixed_block", "size_clas
                     "limit_per_thread", "concurrent_pool"]
 PRELOADED_INSTRUCTION_ROWS = ["new_delete", "heap"]
 
-# Sized for <= 10 minutes (full) and <= 2 minutes (quick) on the 2-core reference machine, build
-# included. A round takes about 80 s (full) of CPU time; on a loaded machine it takes longer,
-# so no round starts that would end past budget_seconds, once min_rounds are done.
+# The short mode's workloads in the glibc process: the README's headline rows and the holes of
+# issue 20 (W2, W4c, W5; W7 runs in the large-block processes).
+SHORT_WORKLOADS = ["W1", "W2", "W3", "W4c", "W5", "W8", "W6a_t1", "W6a_t2"]
+FULL_WORKLOADS = (["W1", "W2", "W3", "W4a", "W4b", "W4c", "W5", "W8", "W9"]
+                  + [f"W6{w}_t{t}" for w in "abc" for t in (1, 2, 4, 8, 16)])
+
+# Sized for <= 2 minutes of benchmarking (short) and about 10 (full) on the 2-core reference
+# machine. On a loaded machine rounds take longer, so no round starts that would end past
+# budget_seconds, once min_rounds are done.
 MODES = {
-    "full": {"rounds": 5, "min_rounds": 3, "budget_seconds": 420, "repetitions": 3,
-             "min_time": 0.2, "instruction_pairs": 200_000, "object_repetitions": 7},
-    "quick": {"rounds": 2, "min_rounds": 1, "budget_seconds": 60, "repetitions": 2,
-              "min_time": 0.05, "instruction_pairs": 50_000, "object_repetitions": 3},
+    "full": {"rounds": 5, "min_rounds": 3, "budget_seconds": 540, "repetitions": 3,
+             "min_time": 0.2, "workloads": FULL_WORKLOADS, "preloads": list(PRELOADS),
+             "instruction_pairs": 200_000, "object_repetitions": 7},
+    "short": {"rounds": 3, "min_rounds": 1, "budget_seconds": 100, "repetitions": 2,
+              "min_time": 0.05, "workloads": SHORT_WORKLOADS, "preloads": ["mimalloc", "tcmalloc"],
+              "instruction_pairs": 0, "object_repetitions": 0},
 }
 
 
@@ -70,11 +96,14 @@ def find_library(name):
     return name  # let the loader fail; the process's malloc check then refuses the row
 
 
-def preload_env(library):
+def preload_env(library, glibc_state=None):
     env = dict(os.environ)
+    env.pop("PMRKIT_BENCH_GLIBC", None)
     if library is not None:
         env["LD_PRELOAD"] = library
         env["PMRKIT_BENCH_MALLOC"] = library
+    if glibc_state is not None:
+        env["PMRKIT_BENCH_GLIBC"] = glibc_state
     return env
 
 
@@ -90,10 +119,18 @@ def object_table(program, mode):
     return f"\n## Objects\n\n```\n{table}\n```\n"
 
 
+def print_summary(results, what):
+    """The summary table of what is measured so far, to stderr (the report goes to stdout)."""
+    print(f"\nSummary of {what}:\n\n{report.summary(results)}\n", file=sys.stderr, flush=True)
+
+
 def run_round(bench, results, round_number, rounds, mode):
-    processes = [("glibc", None, None)]
-    processes += [(label, find_library(lib), PRELOADED_FILTER) for label, lib in PRELOADS.items()]
-    for label, library, benchmark_filter in processes:
+    # (label, preloaded library, glibc state, filter)
+    processes = [("glibc", None, None, glibc_filter(mode["workloads"]))]
+    processes += [(label, None, state, LARGE_FILTER) for label, state in GLIBC_STATES.items()]
+    processes += [(label, find_library(PRELOADS[label]), None, preloaded_filter(mode["workloads"]))
+                  for label in mode["preloads"]]
+    for label, library, glibc_state, benchmark_filter in processes:
         out = results / f"round{round_number}-{label}.json"
         command = [
             bench,
@@ -102,19 +139,21 @@ def run_round(bench, results, round_number, rounds, mode):
             "--benchmark_enable_random_interleaving=true",
             f"--benchmark_repetitions={mode['repetitions']}",
             f"--benchmark_min_time={mode['min_time']}",
+            f"--benchmark_filter={benchmark_filter}",
         ]
-        if benchmark_filter:
-            command.append(f"--benchmark_filter={benchmark_filter}")
         started = time.monotonic()
-        what = "all rows" if library is None else "malloc-bound rows"
+        what = ("all rows" if label == "glibc" else "large blocks" if glibc_state
+                else "malloc-bound rows")
         progress(f"round {round_number}/{rounds}: {label} ({what})")
         with open(results / f"round{round_number}-{label}.log", "w") as log:
-            status = subprocess.run(command, env=preload_env(library), stdout=log,
+            status = subprocess.run(command, env=preload_env(library, glibc_state), stdout=log,
                                     stderr=subprocess.STDOUT).returncode
         progress(f"round {round_number}/{rounds}: {label} done in "
                  f"{time.monotonic() - started:.0f} s" + (f", exit {status}" if status else ""))
         if status != 0:
             raise SystemExit(f"pmrkit_bench failed (exit {status}); see {out.with_suffix('.log')}")
+        if round_number == 1 and label == "glibc":
+            print_summary(results, "the glibc rows of round 1")
 
 
 def callgrind_ir(instructions, function, args, env):
@@ -159,11 +198,18 @@ def main():
     parser.add_argument("--instructions",
                         help="pmrkit_instructions (default BUILD_DIR/bench/pmrkit_instructions)")
     parser.add_argument("--out-dir", help="report directory (default BUILD_DIR)")
-    parser.add_argument("--quick", action="store_true",
-                        default=os.environ.get("PMRKIT_BENCH_QUICK", "0") not in ("", "0"))
+    parser.add_argument("--full", action="store_true", help="the publishable run (about 10 min)")
+    parser.add_argument("--quick", action="store_true", help="the default, short run (an alias)")
+    parser.add_argument("--docs-dir",
+                        help="with --full, also write benchmarks.md, bench-chart.svg and "
+                             "bench-ratios.csv there")
     parser.add_argument("--rounds", type=int, help="override the mode's number of rounds")
     parser.add_argument("--budget", type=int, help="override the mode's time budget in seconds")
     args = parser.parse_args()
+    if args.full and args.quick:
+        parser.error("--full and --quick exclude each other")
+    if args.docs_dir and not args.full:
+        parser.error("--docs-dir needs --full: the docs come from the publishable run")
 
     build = Path(args.build_dir)
     bench = args.bench or str(build / "bench" / "pmrkit_bench")
@@ -174,7 +220,8 @@ def main():
     for stale in results.glob("*"):
         stale.unlink()
 
-    mode = dict(MODES["quick" if args.quick else "full"], quick=args.quick)
+    name = "full" if args.full else "short"
+    mode = dict(MODES[name], name=name)
     if args.rounds:
         mode["rounds"] = mode["min_rounds"] = args.rounds
     if args.budget:
@@ -188,26 +235,37 @@ def main():
                      f"{mode['budget_seconds']} s budget (machine busy?)")
             break
         run_round(bench, results, round_number, mode["rounds"], mode)
-    counts = count_instructions(instructions, mode["instruction_pairs"])
+        # The summary so far, as soon as a round is measured (the full report comes at the end).
+        print_summary(results, f"rounds 1 to {round_number} of {mode['rounds']}, "
+                               f"{time.monotonic() - started:.0f} s")
+    if mode["instruction_pairs"]:
+        counts = count_instructions(instructions, mode["instruction_pairs"])
+        (results / "instructions.json").write_text(json.dumps(counts, indent=2))
     mode["wall_seconds"] = round(time.monotonic() - started)
-    (results / "instructions.json").write_text(json.dumps(counts, indent=2))
     (results / "mode.json").write_text(json.dumps(mode, indent=2))
 
-    objects = object_table(str(build / "bench" / "pmrkit_object_bench"), mode)
+    objects = (object_table(str(build / "bench" / "pmrkit_object_bench"), mode)
+               if mode["object_repetitions"] else "")
 
     markdown, csv_text = report.build(results)
     markdown += objects
-    (out_dir / "bench-report.md").write_text(markdown)
-    (out_dir / "bench-ratios.csv").write_text(csv_text)
     context = json.loads((results / "round1-glibc.json").read_text())["context"]
     title = (f"pmrkit vs new_delete_resource: {report.cpu_model()}, {os.cpu_count()} cores, "
              f"{context.get('compiler', '?')}, {context.get('date', '?')[:10]}")
-    (out_dir / "bench-chart.svg").write_text(chart.render(*chart.load(out_dir / "bench-ratios.csv"),
-                                                          title))
+    (out_dir / "bench-ratios.csv").write_text(csv_text)
+    svg = chart.render(*chart.load(out_dir / "bench-ratios.csv"), title)
+    written = []
+    for directory, report_name in [(out_dir, "bench-report.md")] + (
+            [(Path(args.docs_dir), "benchmarks.md")] if args.docs_dir else []):
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / report_name).write_text(
+            markdown + "\n![ratios to new_delete_resource per workload](bench-chart.svg)\n")
+        (directory / "bench-ratios.csv").write_text(csv_text)
+        (directory / "bench-chart.svg").write_text(svg)
+        written.append(str(directory / report_name))
     print(markdown)
-    progress(f"done in {mode['wall_seconds']} s; report: {out_dir / 'bench-report.md'}, "
-             f"chart: {out_dir / 'bench-chart.svg'}, per-round ratios: "
-             f"{out_dir / 'bench-ratios.csv'}")
+    progress(f"done in {mode['wall_seconds']} s; report, chart (bench-chart.svg) and per-round "
+             f"ratios (bench-ratios.csv): {', '.join(written)}")
 
 
 if __name__ == "__main__":

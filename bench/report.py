@@ -9,6 +9,7 @@ import csv
 import io
 import json
 import os
+import platform
 import re
 import statistics
 from collections import defaultdict
@@ -16,9 +17,16 @@ from pathlib import Path
 
 BASELINE = "new_delete"
 THREADED = ["W6a", "W6b", "W6c"]
-THREAD_COUNTS = [1, 2, 4]
-WORKLOADS = (["W1", "W2", "W3", "W4a", "W4b", "W4c", "W5", "W7", "W8", "W9"]
+THREAD_COUNTS = [1, 2, 4]  # in the main tables; 8 and 16 only in the throughput table
+ALL_THREAD_COUNTS = [1, 2, 4, 8, 16]
+# The main tables' columns, all from the glibc process. The large blocks (W7 from a warm pool, W7f
+# from fresh pools) run in processes of their own, one per state of the malloc (LARGE_STATES and
+# the preloaded mallocs), and have their own table.
+WORKLOADS = (["W1", "W2", "W3", "W4a", "W4b", "W4c", "W5", "W8", "W9"]
              + [f"{w}_t{t}" for w in THREADED for t in THREAD_COUNTS])
+LARGE = ["W7", "W7f"]
+LARGE_STATES = {"glibc_mapped": "glibc, every large block mapped and unmapped (fresh process)",
+                "glibc_warm": "glibc warmed: mmap threshold risen to 16 MiB"}
 NS_PER_UNIT = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
 
 
@@ -27,6 +35,7 @@ class Results:
         self.samples = defaultdict(lambda: defaultdict(list))  # (w, row) -> round -> [ns/op]
         self.calls = defaultdict(list)  # (w, row) -> [upstream calls per op]
         self.peak = defaultdict(list)  # (w, row) -> [peak upstream bytes]
+        self.live = defaultdict(list)  # (w, row) -> [peak live bytes] (live-set workloads)
         self.errors = {}  # (w, row) -> message
         self.misaligned = set()  # (w, row) known to get under-aligned blocks
         self.refused = {}  # row -> why
@@ -65,6 +74,11 @@ def load(results_dir):
                                     f"{context.get('malloc_resolved')}, expected "
                                     f"{context.get('malloc_expected')}")
                 continue
+            wanted_state = label.removeprefix("glibc_") if label in LARGE_STATES else "default"
+            if context.get("glibc_state", "default") != wanted_state:
+                res.refused[row] = (f"glibc state {context.get('glibc_state')!r}, expected "
+                                    f"{wanted_state!r}")
+                continue
             if bench.get("error_occurred"):
                 res.errors[key] = bench.get("error_message", "error")
                 continue
@@ -75,6 +89,8 @@ def load(results_dir):
             res.samples[key][int(round_number)].append(ns)
             res.calls[key].append(bench["upstream_calls_per_op"])
             res.peak[key].append(bench["upstream_peak_bytes"])
+            if "peak_live_bytes" in bench:
+                res.live[key].append(bench["peak_live_bytes"])
             if bench.get("misaligned"):
                 res.misaligned.add(key)
     # Every row followed by its preloaded variants (row+malloc), the baseline first.
@@ -190,6 +206,16 @@ def cpu_model():
     return "unknown CPU"
 
 
+def os_name():
+    try:
+        for line in Path("/etc/os-release").read_text().splitlines():
+            if line.startswith("PRETTY_NAME="):
+                return line.split("=", 1)[1].strip('"')
+    except OSError:
+        pass
+    return platform.system()
+
+
 def median_ns(res, workload, row):
     xs = [x for xs in res.samples.get((workload, row), {}).values() for x in xs]
     return statistics.median(xs) if xs else None
@@ -197,11 +223,15 @@ def median_ns(res, workload, row):
 
 def throughput_section(res):
     """W6 as total throughput (all threads) in millions of operations per second, and scaling."""
-    columns = [f"{w}_t{t}" for w in THREADED for t in THREAD_COUNTS]
+    columns = [f"{w}_t{t}" for w in THREADED for t in ALL_THREAD_COUNTS]
     columns = [c for c in columns if any((c, r) in res.samples for r in res.rows)]
     if not columns:
         return []
-    header = ["row"] + [c.replace("_t", " ×") for c in columns] + [f"{w} 2×/1×" for w in THREADED]
+    cores = os.cpu_count() or 1
+    oversubscribed = [c for c in columns if int(c.rsplit("_t", 1)[1]) > cores]
+    header = (["row"] + [c.replace("_t", " ×") + (" §" if c in oversubscribed else "")
+                         for c in columns]
+              + [f"{w} 2×/1×" for w in THREADED])
     rows = []
     for r in res.rows:
         if not any((c, r) in res.samples for c in columns):
@@ -219,8 +249,118 @@ def throughput_section(res):
             "all repetitions of all rounds; wall-clock time of a round in which every thread runs "
             "its part, between two wake-ups). `×n`: n threads sharing one resource. `2×/1×`: "
             "throughput with 2 threads over throughput with 1 thread of the same row. Ratios "
-            "to `new_delete` at the same thread count are in the table above.", "",
+            "to `new_delete` at the same thread count are in the table above."
+            + (f" § more threads than this machine's {cores} cores: oversubscribed, a contention "
+               f"and correctness check (every block checked for alignment, every row must "
+               f"finish), no scaling claim." if oversubscribed else ""), "",
             table(header, rows), ""]
+
+
+def ratio_text(res, workload, row, base):
+    ratios = list(round_ratios(res, workload, row, base).values())
+    if not ratios:
+        return None
+    spread = f" ({fmt_ratio(min(ratios))}–{fmt_ratio(max(ratios))})" if len(ratios) > 1 else ""
+    return f"**{fmt_ratio(statistics.median(ratios))}**{spread}"
+
+
+def held_cell(res, workload, row):
+    """Peak bytes held from upstream over the peak bytes live (the workload's live set)."""
+    key = (workload, row)
+    if row.split("+", 1)[0] == BASELINE:
+        return "1 (a malloc per block)"
+    if not res.peak.get(key) or not res.live.get(key):
+        return "—"
+    peak, live = max(res.peak[key]), max(res.live[key])
+    if peak == 0:
+        return "— (no upstream)"
+    return f"{fmt_bytes(peak)} / {fmt_bytes(live)} = **{peak / live:.2f}**"
+
+
+def large_section(res):
+    """W7 and W7f per state of the malloc below: time per step against new_delete in the same
+    process and round, and what the resource holds against what is live."""
+    states = [s for s in list(LARGE_STATES) + sorted({r.split("+", 1)[1] for r in res.rows
+                                                      if "+" in r} - set(LARGE_STATES))
+              if any((w, f"{BASELINE}+{s}") in res.samples for w in LARGE)]
+    if not states:
+        return []
+    plain = [r for r in res.rows if "+" not in r]
+    lines = []
+    for state in states:
+        base = f"{BASELINE}+{state}"
+        for row in plain:
+            mine = f"{row}+{state}"
+            if not any((w, mine) in res.samples or (w, mine) in res.errors for w in LARGE):
+                continue
+            cells = [LARGE_STATES.get(state, f"{state} preloaded"), f"`{row}`"]
+            for w in LARGE:
+                if (w, mine) in res.errors:
+                    cells += [f"error: {res.errors[(w, mine)]}", "—"]
+                    continue
+                ns = median_ns(res, w, mine)
+                ratio = "1" if row == BASELINE else ratio_text(res, w, mine, base)
+                cells += ["—" if ns is None else fmt_ns(ns), ratio or "—"]
+            cells += [held_cell(res, w, mine) for w in LARGE]
+            lines.append(cells)
+    return ["## Large blocks (W7 warm pool, W7f fresh pools) in each state of the malloc", "",
+            f"4 live slots; each step frees a random slot and allocates 256 KiB × 2^u (u uniform "
+            f"in [0, 4)) rounded to 4 KiB, alignment 16, writing one byte per page. W7 times the "
+            f"steps of a warm pool (after 256 untimed steps); W7f builds a fresh resource every 100 steps (its construction, "
+            f"first blocks and release included). Each state is its own process: "
+            f"`glibc_mapped` fixes glibc's mmap threshold at its default of 128 KiB with mallopt "
+            f"(which also stops its dynamic raise), so every block is mapped and unmapped as in a "
+            f"fresh process; `glibc_warm` allocates and frees one 16 MiB block at the start, "
+            f"which raises the dynamic mmap threshold to 16 MiB (trim threshold 32 MiB), as a "
+            f"long-running process's frees do, so the blocks come from the heap; the others run "
+            f"with that malloc preloaded. ns per step (median), ratio to `{BASELINE}` in the same "
+            f"process and round (median of the rounds, min–max), and peak bytes held from "
+            f"upstream / peak bytes live.", "",
+            table(["malloc", "row", "W7 ns", f"W7 / `{BASELINE}`", "W7f ns",
+                   f"W7f / `{BASELINE}`", "W7 held / live", "W7f held / live"], lines), ""]
+
+
+def summary_columns(res):
+    """(title, workload, process suffix) of the summary: the main workloads, then the large blocks
+    per glibc state."""
+    columns = [(w, w, "") for w in WORKLOADS if any((w, r) in res.samples for r in res.rows)]
+    columns += [(f"{w} {state.removeprefix('glibc_')}", w, f"+{state}")
+                for state in LARGE_STATES for w in LARGE
+                if (w, f"{BASELINE}+{state}") in res.samples]
+    return columns
+
+
+def summary_table(res):
+    columns = summary_columns(res)
+    lines = []
+    for row in res.rows:
+        cells = [f"`{row}`"]
+        for _, w, suffix in columns:
+            if suffix and "+" in row:
+                cells.append("")
+                continue
+            mine, base = row + suffix, BASELINE + suffix
+            if (w, mine) in res.errors:
+                cells.append("error")
+            elif row == BASELINE:
+                ns = median_ns(res, w, mine)
+                cells.append("—" if ns is None else f"{fmt_ns(ns)} ns")
+            else:
+                ratios = list(round_ratios(res, w, mine, base).values())
+                mark = " ‡" if (w, mine) in res.misaligned else ""
+                cells.append(f"{fmt_ratio(statistics.median(ratios))}{mark}" if ratios else "")
+        if any(c for c in cells[1:]):
+            lines.append(cells)
+    return table(["row"] + [title for title, _, _ in columns], lines)
+
+
+def summary(results_dir):
+    """The compact table printed after each round: new_delete's ns per operation, every other
+    row's median ratio to it (lower is faster)."""
+    res = load(Path(results_dir))
+    return (f"Time / `{BASELINE}` time, same process and round (lower is faster; `{BASELINE}` "
+            f"row: ns per operation; W7 columns: large blocks per glibc state, warm and fresh "
+            f"pools):\n\n" + summary_table(res))
 
 
 def instruction_section(results_dir):
@@ -254,14 +394,22 @@ def build(results_dir):
     workloads = [w for w in WORKLOADS if any((w, r) in res.samples or (w, r) in res.errors
                                              for r in res.rows)]
 
+    summary_text = summary_table(res)
+    large = large_section(res)
     res.rows = [r for r in res.rows
                 if r in res.refused or any((w, r) in res.samples or (w, r) in res.errors
                                            for w in workloads)]
 
     out = ["# pmrkit benchmark report", ""]
-    out.append(f"- Machine: {cpu_model()}, {os.cpu_count()} cores"
+    mode_name = mode.get("name", "?")
+    out += [f"Generated by `scripts/bench.sh{' --full' if mode_name == 'full' else ''}` "
+            f"({mode_name} mode); nothing in it is copied by hand.", ""]
+    out += ["## Machine", ""]
+    out.append(f"- CPU: {cpu_model()}, {os.cpu_count()} cores"
                f" ({glibc.get('mhz_per_cpu', '?')} MHz reported), load average at start "
                f"{', '.join(f'{x:.2f}' for x in glibc.get('load_avg', []))}")
+    out.append(f"- System: {os_name()}, Linux {platform.release()}, "
+               f"{' '.join(platform.libc_ver())}")
     out.append(f"- Compiler: {glibc.get('compiler', '?')}; pmrkit build: "
                f"{glibc.get('pmrkit_build', '?')}; Google Benchmark library built as "
                f"{glibc.get('library_build_type', '?')} (its timers only; the timed loop is "
@@ -271,9 +419,25 @@ def build(results_dir):
                f"budget)" if mode and len(res.rounds) < mode.get("rounds", 0) else "")
     out.append(f"- Rounds: {len(res.rounds)}{planned}"
                + (f" × {mode['repetitions']} repetitions, min time {mode['min_time']} s per "
-                  f"repetition{' (quick mode)' if mode.get('quick') else ''}, "
-                  f"{mode.get('wall_seconds', '?')} s wall" if mode else ""))
+                  f"repetition, {mode.get('wall_seconds', '?')} s wall" if mode else ""))
     out.append("")
+    out += ["## Method", ""]
+    out.append(
+        "Every resource is reached through `std::pmr::memory_resource*`, hidden from the "
+        "optimizer. A round runs the benchmark program once per process: the main one on glibc "
+        "(every row, every workload of the mode), one per glibc state for the large blocks, and "
+        "one per preloaded malloc (the rows whose speed is the malloc's). Inside a process the "
+        "benchmarks run interleaved at random, each repeated; a row's time in a round is the "
+        "median of its repetitions, its ratio in that round divides it by the median of "
+        f"`{BASELINE}` in the same process and round, and the tables give the median of those "
+        "per-round ratios with their min–max. Upstream traffic is counted through a counting "
+        "decorator over `new_delete_resource()` after one untimed warm-up iteration (steady "
+        "state). Differences under ~15% are within the noise of a shared machine.")
+    out.append("")
+    out += ["## Summary", "", "Median ratio to `new_delete` in the same process and round "
+            "(lower is faster); the `new_delete` row gives its ns per operation; ‡: "
+            "under-aligned blocks. The tables below give the spreads, the traffic and the notes.",
+            "", summary_text, ""]
     out.append("## Time per operation")
     out.append("")
     out.append(
@@ -319,6 +483,7 @@ def build(results_dir):
                       for r in res.rows if "+" not in r]))
     out.append("")
     out += malloc_sections(res)
+    out += large
     out += throughput_section(res)
     out += instruction_section(results_dir)
 

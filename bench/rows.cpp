@@ -7,11 +7,11 @@
 #include <pmrkit/aligned_pool_resource.hpp>
 #include <pmrkit/arena_resource.hpp>
 #include <pmrkit/concurrent_pool_resource.hpp>
-#include <pmrkit/fixed_block_resource.hpp>
-#include <pmrkit/sources/heap_resource.hpp>
 #include <pmrkit/decorators/stats_resource.hpp>
-#include <pmrkit/size_class_resource.hpp>
 #include <pmrkit/decorators/synchronized_resource.hpp>
+#include <pmrkit/fixed_block_resource.hpp>
+#include <pmrkit/size_class_resource.hpp>
+#include <pmrkit/sources/heap_resource.hpp>
 
 #include <dlfcn.h>
 
@@ -83,7 +83,10 @@ const row table[] = {
              "new above; no upstream, every operation is a malloc as in new_delete (its upstream "
              "traffic shows 0); also run under each preloaded malloc",
      .workloads = all_workloads,
-     .make = [](upstream_ptr) { return stack{nullptr, pmrkit::heap(), {}}; }},
+     .make =
+         [](upstream_ptr) {
+             return stack{nullptr, pmrkit::heap(), {}};
+         }},
     {.name = "std_unsync_pool",
      .note = "std::pmr::unsynchronized_pool_resource, default options; libstdc++ 12 picks a pool "
              "by size alone, so allocate(17..24, 16) returns 8-aligned blocks and alignment 64 "
@@ -105,7 +108,7 @@ const row table[] = {
                  std::make_unique<std::pmr::monotonic_buffer_resource>(upstream));
          }},
     {.name = "std_monotonic_buffer",
-     .note = "std::pmr::monotonic_buffer_resource over a 64 KiB initial buffer (taken once from "
+     .note = "std::pmr::monotonic_buffer_resource over a 256 KiB initial buffer (taken once from "
              "upstream, so counted in its bytes) reused after release() per request",
      .workloads = W5,
      .make =
@@ -143,8 +146,8 @@ const row table[] = {
          [](upstream_ptr upstream) { return own(std::make_unique<limit_free_list>(upstream)); }},
     {.name = "limit_size_class",
      .note = "hand-written free list per 16 B size class up to 1024 B, 64 KiB chunks, no checks: "
-             "the floor for a size-class pool",
-     .workloads = W3,
+             "the floor for a size-class pool (W2: its 64 B class alone)",
+     .workloads = W2 | W3,
      .make =
          [](upstream_ptr upstream) { return own(std::make_unique<limit_size_class>(upstream)); }},
     {.name = "arena",
@@ -156,6 +159,16 @@ const row table[] = {
          [](upstream_ptr upstream) {
              return own_dropped_after_request<&pmrkit::arena_resource::reset>(
                  std::make_unique<pmrkit::arena_resource>(upstream));
+         }},
+    {.name = "arena_256k",
+     .note = "pmrkit::arena_resource with a 256 KiB first chunk, other options default, reset() "
+             "after each request",
+     .workloads = W5,
+     .make =
+         [](upstream_ptr upstream) {
+             return own_dropped_after_request<&pmrkit::arena_resource::reset>(
+                 std::make_unique<pmrkit::arena_resource>(
+                     pmrkit::arena_options{.first_chunk_size = 256 * 1024}, upstream));
          }},
     {.name = "fixed_block",
      .note = "pmrkit::fixed_block_resource, block_size 64, other options default",
@@ -219,8 +232,9 @@ const row table[] = {
      .workloads = threaded_workloads,
      .make =
          [](upstream_ptr upstream) {
-             return own(std::make_unique<
-                        pmrkit::synchronized_resource<pmrkit::size_class_resource>>(upstream));
+             return own(
+                 std::make_unique<pmrkit::synchronized_resource<pmrkit::size_class_resource>>(
+                     upstream));
          }},
     {.name = "concurrent_pool",
      .note = "pmrkit::concurrent_pool_resource, default options (16 KiB batches)",

@@ -11,12 +11,16 @@
 
 #include <benchmark/benchmark.h>
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cmath>
 #include <condition_variable>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <map>
@@ -47,26 +51,30 @@ std::vector<std::uint32_t> permutation(std::size_t n, std::uint64_t seed) {
     return order;
 }
 
-// Strings of 20..60 characters: too long for the small-string buffer, so each one allocates.
-const std::vector<std::string>& texts() {
-    static const std::vector<std::string> all = [] {
-        std::mt19937_64 rng(1);
-        std::uniform_int_distribution<std::size_t> length(20, 60);
-        std::uniform_int_distribution<int> letter('a', 'z');
-        std::vector<std::string> v(4096);
-        for (std::string& s : v) {
-            s.resize(length(rng));
-            for (char& c : s) {
-                c = static_cast<char>(letter(rng));
-            }
+// 4096 strings of min_length..60 random letters.
+std::vector<std::string> random_texts(std::size_t min_length, std::uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    std::uniform_int_distribution<std::size_t> length(min_length, 60);
+    std::uniform_int_distribution<int> letter('a', 'z');
+    std::vector<std::string> v(4096);
+    for (std::string& s : v) {
+        s.resize(length(rng));
+        for (char& c : s) {
+            c = static_cast<char>(letter(rng));
         }
-        return v;
-    }();
-    return all;
+    }
+    return v;
 }
 
+// Strings of 20..60 characters: too long for the small-string buffer, so each one allocates.
 std::string_view text(std::size_t i) {
-    const auto& all = texts();
+    static const std::vector<std::string> all = random_texts(20, 1);
+    return all[i % all.size()];
+}
+
+// Strings of 10..60 characters, as a request's fields: the shortest fit the small-string buffer.
+std::string_view field_text(std::size_t i) {
+    static const std::vector<std::string> all = random_texts(10, 8);
     return all[i % all.size()];
 }
 
@@ -171,7 +179,9 @@ public:
         : workload_base(mr), m_steps(steps), m_blocks(live), m_alignment(alignment) {
         for (std::size_t i = 0; i < live; ++i) {
             m_blocks[i] = {take(mr, steps[i].bytes, alignment, m_misaligned), steps[i].bytes};
+            m_live_bytes += steps[i].bytes;
         }
+        m_peak_live_bytes = m_live_bytes;
     }
     live_set(const live_set&) = delete;
     live_set& operator=(const live_set&) = delete;
@@ -180,6 +190,9 @@ public:
             m_mr->deallocate(b.p, b.bytes, m_alignment);
         }
     }
+
+    // The most bytes live at once: the least a resource must hold from upstream.
+    [[nodiscard]] std::size_t peak_live_bytes() const { return m_peak_live_bytes; }
 
 protected:
     struct block {
@@ -193,6 +206,8 @@ protected:
         m_next = (m_next + 1) % m_steps.size();
         block& b = m_blocks[step.victim];
         m_mr->deallocate(b.p, b.bytes, m_alignment);
+        m_live_bytes = m_live_bytes - b.bytes + step.bytes;
+        m_peak_live_bytes = std::max(m_peak_live_bytes, m_live_bytes);
         b = {take(m_mr, step.bytes, m_alignment, m_misaligned), step.bytes};
         return b;
     }
@@ -202,6 +217,8 @@ private:
     std::vector<block> m_blocks;
     std::size_t m_alignment;
     std::size_t m_next = 0;
+    std::size_t m_live_bytes = 0;
+    std::size_t m_peak_live_bytes = 0;
 };
 
 // The sizes of W3 (and W6b, W6c): 8..1024 B, 70% <= 128 B; victims among 10,000 live blocks.
@@ -238,15 +255,19 @@ public:
 using mixed = mixed_of<pmrkit_bench::W3, alignof(std::max_align_t)>;
 using aligned_mixed = mixed_of<pmrkit_bench::W9, 64>;
 
-// W7: live set of 4 blocks of 256 KiB..4 MiB, random replacement, one byte written per page.
+// W7: live set of 4 blocks of 256 KiB x 2^u (u uniform in [0, 4)) rounded to 4 KiB, alignment
+// 16, random replacement, one byte written per page. Timed in a warm pool; W7f times fresh pools.
 class large : public live_set {
 public:
     static constexpr pmrkit_bench::workload id = pmrkit_bench::W7;
     static constexpr std::size_t ops = 1;
     static constexpr std::size_t live = 4;
     static constexpr std::size_t page = 4096;
+    // Untimed steps before timing a resource (new_delete itself has nothing to warm): enough for
+    // a pool's cache to have seen every size class of the cycle many times.
+    static constexpr std::size_t warm_up = 256;
 
-    explicit large(std::pmr::memory_resource* mr) : live_set(mr, steps(), live) {}
+    explicit large(std::pmr::memory_resource* mr) : live_set(mr, steps(), live, 16) {}
 
     void iteration() {
         const block& b = replace();
@@ -260,8 +281,9 @@ private:
     static const std::vector<replacement>& steps() {
         static const std::vector<replacement> all =
             replacements(1024, live, 7, [](std::mt19937_64& rng) {
-                std::uniform_int_distribution<std::size_t> pages(64, 1024);
-                return pages(rng) * page;
+                std::uniform_real_distribution<double> u(0.0, 4.0);
+                const double bytes = 256.0 * 1024.0 * std::exp2(u(rng));
+                return static_cast<std::size_t>(std::llround(bytes / page)) * page;
             });
         return all;
     }
@@ -334,7 +356,8 @@ public:
     }
 };
 
-// W5: one request: a vector of 200 strings and an unordered_map of 100 strings, then dropped.
+// W5: one request: a vector of 200 strings of 10..60 characters and an unordered_map of 100 such
+// strings, then dropped.
 class request : public workload_base {
 public:
     static constexpr pmrkit_bench::workload id = pmrkit_bench::W5;
@@ -344,11 +367,11 @@ public:
     void iteration() {
         std::pmr::vector<std::pmr::string> items(m_mr);
         for (std::size_t i = 0; i < 200; ++i) {
-            items.emplace_back(text(m_next++));
+            items.emplace_back(field_text(m_next++));
         }
         std::pmr::unordered_map<int, std::pmr::string> index(m_mr);
         for (int key = 0; key < 100; ++key) {
-            index.try_emplace(key, text(m_next++));
+            index.try_emplace(key, field_text(m_next++));
         }
         m_misaligned |= low_bits(items.data(), alignof(std::pmr::string));
     }
@@ -508,7 +531,10 @@ public:
     };
 
     larson(std::pmr::memory_resource* mr, std::size_t index, shared& s)
-        : workload_base(mr), m_index(index), m_shared(s), m_next(index * 7919) {}
+        // Each thread starts at its own place in the sizes (wrapped: with 9 threads or more the
+        // stride passes the end).
+        : workload_base(mr), m_index(index), m_shared(s),
+          m_next(index * 7919 % mixed_steps().size()) {}
 
     void round(std::size_t r) {
         std::pmr::memory_resource* mr = m_mr;
@@ -589,6 +615,52 @@ void run_threaded(benchmark::State& state, const row& r) {
 
 // --- The benchmark ------------------------------------------------------------------------------
 
+// The counters every single-threaded benchmark reports; peak_live_bytes only where the workload
+// keeps a live set (W3, W7, W9), so that the report can set the peak upstream against it.
+void set_counters(benchmark::State& state, double ops_per_iter, double calls_per_op,
+                  double peak_bytes, std::size_t peak_live_bytes) {
+    state.counters["ops_per_iter"] = ops_per_iter;
+    state.counters["upstream_calls_per_op"] = calls_per_op;
+    state.counters["upstream_peak_bytes"] = peak_bytes;
+    if (peak_live_bytes != 0) {
+        state.counters["peak_live_bytes"] = static_cast<double>(peak_live_bytes);
+    }
+    state.SetItemsProcessed(
+        static_cast<std::int64_t>(static_cast<double>(state.iterations()) * ops_per_iter));
+}
+
+// Workload::warm_up where the workload sets it, else 1.
+template <class Workload>
+constexpr std::size_t warm_up_iterations() {
+    if constexpr (requires { Workload::warm_up; }) {
+        return Workload::warm_up;
+    } else {
+        return 1;
+    }
+}
+
+template <class Workload>
+std::size_t peak_live_bytes_of(const Workload& w) {
+    if constexpr (requires { w.peak_live_bytes(); }) {
+        return w.peak_live_bytes();
+    } else {
+        return 0;
+    }
+}
+
+// Runs `steps` iterations of a workload over a fresh stack of row r on upstream.
+template <class Workload>
+struct fresh_run {
+    fresh_run(const row& r, std::pmr::memory_resource* upstream, std::size_t steps)
+        : stack(r.make(upstream)), workload(stack.resource) {
+        for (std::size_t i = 0; i < steps; ++i) {
+            workload.iteration();
+        }
+    }
+    pmrkit_bench::stack stack;
+    Workload workload;
+};
+
 template <class Workload>
 void run(benchmark::State& state, const row& r) {
     pmrkit_bench::counting_resource counting(std::pmr::new_delete_resource());
@@ -598,6 +670,7 @@ void run(benchmark::State& state, const row& r) {
 
     std::size_t calls = 0;
     bool misaligned = false;
+    std::size_t peak_live = 0;
     {
         Workload w(mr);
         const auto one_iteration = [&w, &stack] {
@@ -608,13 +681,17 @@ void run(benchmark::State& state, const row& r) {
         };
         // Untimed and uncounted: the counts show the steady state (an arena or a stack that keeps
         // its memory across requests makes no upstream call once warm).
-        one_iteration();
+        const std::size_t warm_up = r.is_upstream ? 1 : warm_up_iterations<Workload>();
+        for (std::size_t i = 0; i < warm_up; ++i) {
+            one_iteration();
+        }
         const std::size_t calls_before = counting.calls();
         for (auto _ : state) {
             one_iteration();
         }
         calls = counting.calls() - calls_before;
         misaligned = w.misaligned();
+        peak_live = peak_live_bytes_of(w);
     }
     const double ops = static_cast<double>(state.iterations()) * Workload::ops;
     double calls_per_op = static_cast<double>(calls) / ops;
@@ -630,12 +707,35 @@ void run(benchmark::State& state, const row& r) {
                        static_cast<double>(Workload::ops);
         peak_bytes = static_cast<double>(untimed.peak_bytes());
     }
-
-    state.counters["ops_per_iter"] = static_cast<double>(Workload::ops);
-    state.counters["upstream_calls_per_op"] = calls_per_op;
-    state.counters["upstream_peak_bytes"] = peak_bytes;
-    state.SetItemsProcessed(static_cast<std::int64_t>(ops));
+    set_counters(state, Workload::ops, calls_per_op, peak_bytes, peak_live);
     report_misaligned(state, r, Workload::id, misaligned);
+}
+
+// A fresh stack per benchmark iteration, which runs the workload's first Steps steps: what a pool
+// costs before it is warm, its construction, first blocks and destruction included (W7f).
+template <class Workload, pmrkit_bench::workload Id, std::size_t Steps>
+void run_fresh(benchmark::State& state, const row& r) {
+    static_assert(Workload::ops == 1, "a step is one operation");
+    pmrkit_bench::counting_resource counting(std::pmr::new_delete_resource());
+    bool misaligned = false;
+    std::size_t peak_live = 0;
+    for (auto _ : state) {
+        const fresh_run<Workload> one(
+            r, r.is_upstream ? std::pmr::new_delete_resource() : &counting, Steps);
+        misaligned = misaligned || one.workload.misaligned();
+        peak_live = std::max(peak_live, one.workload.peak_live_bytes());
+    }
+    const double ops = static_cast<double>(state.iterations()) * Steps;
+    double calls_per_op = static_cast<double>(counting.calls()) / ops;
+    auto peak_bytes = static_cast<double>(counting.peak_bytes());
+    if (r.is_upstream) {
+        pmrkit_bench::counting_resource untimed(std::pmr::new_delete_resource());
+        { const fresh_run<Workload> counted(r, &untimed, Steps); }
+        calls_per_op = static_cast<double>(untimed.calls()) / Steps;
+        peak_bytes = static_cast<double>(untimed.peak_bytes());
+    }
+    set_counters(state, Steps, calls_per_op, peak_bytes, peak_live);
+    report_misaligned(state, r, Id, misaligned);
 }
 
 struct workload_entry {
@@ -651,6 +751,11 @@ constexpr workload_entry entry(const char* name, const char* unit) {
     return {Workload::id, name, unit, &run<Workload>};
 }
 
+template <class Workload, pmrkit_bench::workload Id, std::size_t Steps>
+constexpr workload_entry fresh_entry(const char* name, const char* unit) {
+    return {Id, name, unit, &run_fresh<Workload, Id, Steps>};
+}
+
 template <class Threaded, std::size_t Threads>
 constexpr workload_entry threaded_entry(const char* name, const char* unit) {
     return {Threaded::id, name, unit, &run_threaded<Threaded, Threads>, true};
@@ -664,7 +769,10 @@ const workload_entry workloads[] = {
     entry<string_map>("W4b", "ns per insert or erase"),
     entry<hash_map>("W4c", "ns per insert"),
     entry<request>("W5", "ns per request"),
-    entry<large>("W7", "ns per free+alloc+touch"),
+    entry<large>("W7", "ns per free+alloc+touch, warm pool"),
+    fresh_entry<large, pmrkit_bench::W7f, 100>(
+        "W7f", "ns per free+alloc+touch, a fresh pool every 100 steps (its set-up and release "
+               "included)"),
     entry<aligned_churn>("W8", "ns per 256 B alloc+free, alignment 64"),
     entry<aligned_mixed>("W9", "ns per free+alloc, alignment 64"),
     threaded_entry<threaded_churn, 1>("W6a_t1", "ns per 64 B alloc+free, all threads"),
@@ -676,7 +784,38 @@ const workload_entry workloads[] = {
     threaded_entry<larson, 1>("W6c_t1", "ns per free+alloc, all threads"),
     threaded_entry<larson, 2>("W6c_t2", "ns per cross-thread free+alloc, all threads"),
     threaded_entry<larson, 4>("W6c_t4", "ns per cross-thread free+alloc, all threads"),
+    // More threads than this machine has cores, typically: a contention and correctness check.
+    threaded_entry<threaded_churn, 8>("W6a_t8", "ns per 64 B alloc+free, all threads"),
+    threaded_entry<threaded_churn, 16>("W6a_t16", "ns per 64 B alloc+free, all threads"),
+    threaded_entry<threaded_mixed, 8>("W6b_t8", "ns per free+alloc, all threads"),
+    threaded_entry<threaded_mixed, 16>("W6b_t16", "ns per free+alloc, all threads"),
+    threaded_entry<larson, 8>("W6c_t8", "ns per cross-thread free+alloc, all threads"),
+    threaded_entry<larson, 16>("W6c_t16", "ns per cross-thread free+alloc, all threads"),
 };
+
+// The state of glibc's malloc for large blocks, from the environment variable PMRKIT_BENCH_GLIBC
+// (compare.py runs W7 in one process per state). "mapped": the mmap threshold fixed at glibc's
+// default, 128 KiB (mallopt also turns off its dynamic raise), so that every block of 128 KiB or
+// more is mapped when allocated and unmapped when freed, as in a fresh process. "warm": one 16 MiB
+// block allocated and freed first, whose free raises glibc's dynamic mmap threshold to 16 MiB and
+// its trim threshold to 32 MiB, as the frees of a long-running process do: large blocks then come
+// from the heap and stay there. Returns the state set ("default" without the variable).
+std::string set_glibc_state() {
+    const char* wanted = std::getenv("PMRKIT_BENCH_GLIBC");
+    const std::string state = wanted == nullptr || *wanted == '\0' ? "default" : wanted;
+#if defined(__GLIBC__)
+    if (state == "mapped") {
+        return mallopt(M_MMAP_THRESHOLD, 128 * 1024) == 1 ? state : "mallopt failed";
+    }
+    if (state == "warm") {
+        void* block = std::malloc(std::size_t{16} << 20);
+        benchmark::DoNotOptimize(block);
+        std::free(block);
+        return state;
+    }
+#endif
+    return state == "default" ? state : "unknown (" + state + ")";
+}
 
 } // namespace
 
@@ -690,6 +829,7 @@ int main(int argc, char** argv) {
     benchmark::AddCustomContext("malloc_expected", check.expected);
     benchmark::AddCustomContext("malloc_resolved", check.resolved);
     benchmark::AddCustomContext("malloc_check", check.ok ? "ok" : "FAILED");
+    benchmark::AddCustomContext("glibc_state", set_glibc_state());
     if (!check.ok) {
         std::fprintf(stderr, "pmrkit_bench: malloc resolves to %s, expected %s\n",
                      check.resolved.c_str(), check.expected.c_str());

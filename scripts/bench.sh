@@ -1,28 +1,35 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # The benchmark comparison, from a fresh clone: installs missing Debian packages, builds the
-# release preset (build/release), runs rounds of the interleaved benchmarks and the callgrind
-# instruction counts, and prints the report (also in build/release/bench-report.md, per-round
-# ratios in build/release/bench-ratios.csv).
-#   scripts/bench.sh           full run, about 8 minutes on 2 cores
-#   scripts/bench.sh --quick   a couple of minutes (same as PMRKIT_BENCH_QUICK=1)
+# benchmark programs of the release preset (build/release; not the tests), runs rounds of the
+# interleaved benchmarks, prints a summary table after each round and the report at the end (also
+# in build/release/bench-report.md, per-round ratios in build/release/bench-ratios.csv).
+#   scripts/bench.sh          about 2 minutes of benchmarking on 2 cores: the headline workloads,
+#                             every pmrkit resource against new_delete, the std and Boost pools,
+#                             mimalloc and tcmalloc (--quick is the same)
+#   scripts/bench.sh --full   the publishable run, about 15 minutes: every workload, every malloc,
+#                             callgrind instruction counts, the real programs' traces replayed
+#                             (bench/real_programs.py); writes docs/benchmarks.md, the chart and
+#                             the per-round ratios
 # Progress goes to stderr, the report to stdout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-quick=()
-if [ "${PMRKIT_BENCH_QUICK:-0}" != 0 ]; then
-    quick=(--quick)
-fi
+mode=()
+targets=(pmrkit_bench)
 for arg in "$@"; do
     case "$arg" in
-    --quick) quick=(--quick) ;;
+    --quick) mode=() ;;
+    --full)
+        mode=(--full --docs-dir docs)
+        targets=(pmrkit_bench pmrkit_instructions pmrkit_object_bench pmrkit_replay)
+        ;;
     -h | --help)
-        sed -n '3,9p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '3,14p' "$0" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     *)
-        echo "usage: $0 [--quick]" >&2
+        echo "usage: $0 [--full]" >&2
         exit 2
         ;;
     esac
@@ -30,5 +37,11 @@ done
 
 scripts/install-deps.sh >&2
 cmake --preset release >&2
-cmake --build --preset release >&2
-python3 bench/compare.py --build-dir build/release "${quick[@]}"
+cmake --build --preset release --target "${targets[@]}" >&2
+python3 bench/compare.py --build-dir build/release "${mode[@]}"
+if [ ${#mode[@]} -gt 0 ]; then
+    {
+        printf '\n## Real programs\n\n'
+        python3 bench/real_programs.py --build-dir build/release
+    } | tee -a docs/benchmarks.md
+fi

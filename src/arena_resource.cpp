@@ -160,14 +160,41 @@ void arena_resource::trim_kept() noexcept {
     }
 }
 
-void arena_resource::reset() noexcept {
-    // Own blocks first, then the chunks, so that the next request meets the chunks first, in the
-    // order this one used them (the same layout fits again).
+void arena_resource::consolidate(std::size_t bytes) noexcept {
+    // Given back first, so that upstream can reuse that memory for the new chunk and the peak
+    // held from it does not double.
     while (!m_own_blocks.empty()) {
-        keep_front(m_own_blocks);
+        give_back_front(m_own_blocks);
     }
     while (!m_chunks.empty()) {
-        keep_front(m_chunks);
+        give_back_front(m_chunks);
+    }
+    try {
+        // bytes is a sum of chunk sizes, footers included: a multiple of the footer's alignment,
+        // so the new chunk is exactly that size.
+        const auto chunk =
+            take_block(m_kept, bytes - detail::chunk_list::overhead, alignof(std::max_align_t));
+        detail::asan_poison(chunk.begin, static_cast<std::size_t>(chunk.end - chunk.begin));
+    } catch (...) {
+        // reset() cannot fail: without the new chunk, the next request takes chunks as a first
+        // one does.
+    }
+}
+
+void arena_resource::reset() noexcept {
+    const std::size_t spanned = m_chunks.bytes() + m_own_blocks.bytes();
+    if (m_chunks.count() + m_own_blocks.count() > 1 && spanned <= m_options.max_chunk_size &&
+        spanned <= m_options.max_retained) {
+        consolidate(spanned);
+    } else {
+        // Own blocks first, then the chunks, so that the next request meets the chunks first, in
+        // the order this one used them (the same layout fits again).
+        while (!m_own_blocks.empty()) {
+            keep_front(m_own_blocks);
+        }
+        while (!m_chunks.empty()) {
+            keep_front(m_chunks);
+        }
     }
     if (m_kept.bytes() > m_options.max_retained) {
         trim_kept();

@@ -222,40 +222,128 @@ TEST_CASE("arena_resource: scopes nest and rewind on exit") {
 TEST_CASE("arena_resource: reset keeps memory, so a request like the last takes none") {
     checking_resource upstream;
     arena_resource arena({.first_chunk_size = 1024}, &upstream);
-    std::size_t first_calls = 0;
-    for (int request = 0; request < 10; ++request) {
+    REQUIRE(run_request(arena, 0) == 300);
+    const std::size_t first_calls = upstream.allocations();
+    const std::size_t spanned = upstream.live_bytes();
+    REQUIRE(first_calls > 1);
+    arena.reset();
+    // The request spanned several chunks: they went back, and one chunk of their total came.
+    CHECK(upstream.deallocations() == first_calls);
+    CHECK(upstream.allocations() == first_calls + 1);
+    CHECK(upstream.last_bytes() == spanned);
+    CHECK(upstream.live_bytes() == spanned);
+    CHECK(arena.chunk_count() == 1);
+    for (int request = 1; request < 10; ++request) {
         CHECK(run_request(arena, 0) == 300);
         CHECK(arena.peak_bytes_used() > 0);
         arena.reset();
         CHECK(arena.bytes_used() == 0);
         CHECK(arena.peak_bytes_used() == 0);
-        if (request == 0) {
-            first_calls = upstream.allocations();
-            CHECK(first_calls > 1);
-        } else {
-            CHECK_MESSAGE(upstream.allocations() == first_calls, "request " << request);
-        }
+        CHECK_MESSAGE(upstream.allocations() == first_calls + 1, "request " << request);
+        CHECK_MESSAGE(upstream.deallocations() == first_calls, "request " << request);
     }
-    CHECK(upstream.deallocations() == 0);
-    CHECK(arena.chunk_count() == upstream.live_blocks());
+    CHECK(arena.chunk_count() == 1);
+    CHECK(upstream.live_blocks() == 1);
 }
 
-TEST_CASE("arena_resource: after reset, a large request finds the kept block that fits") {
+TEST_CASE("arena_resource: after reset, a request that spanned chunks is served from one region") {
+    checking_resource upstream;
+    arena_resource arena({.first_chunk_size = 1024}, &upstream);
+    // 28 blocks of 104 bytes: 9 in the 1 KiB chunk, 19 in the 2 KiB one.
+    for (int i = 0; i < 28; ++i) {
+        (void)arena.allocate(104, 8);
+    }
+    REQUIRE(upstream.allocations() == 2);
+    arena.reset();
+    CHECK(upstream.deallocations() == 2);
+    CHECK(upstream.allocations() == 3);
+    CHECK(upstream.last_bytes() == 1024 + 2048);
+    CHECK(upstream.last_alignment() == alignof(std::max_align_t));
+    for (int round = 0; round < 3; ++round) {
+        auto* first = static_cast<std::byte*>(arena.allocate(104, 8));
+        for (int i = 1; i < 28; ++i) {
+            CHECK(arena.allocate(104, 8) == first + 104 * i);
+        }
+        arena.reset();
+    }
+    CHECK(upstream.allocations() == 3);
+    CHECK(upstream.deallocations() == 2);
+    // The growth sequence went on: the next new chunk is the third of it. The chunk of 3072
+    // bytes holds 29 blocks.
+    for (int i = 0; i < 30; ++i) {
+        (void)arena.allocate(104, 8);
+    }
+    CHECK(upstream.allocations() == 4);
+    CHECK(upstream.last_bytes() == 4096);
+}
+
+TEST_CASE("arena_resource: own blocks of large requests join the chunk that replaces them") {
     checking_resource upstream;
     arena_resource arena({.first_chunk_size = 1024}, &upstream);
     for (int round = 0; round < 3; ++round) {
-        // Kept after the first reset: the 1 and 2 KiB chunks first, then the own block, which
-        // the big request must find behind them.
         void* big = arena.allocate(50000, 64);
+        CHECK(is_aligned(big, 64));
         for (int i = 0; i < 25; ++i) {
             (void)arena.allocate(96, 8);
         }
-        CHECK(arena.bytes_used() == 50000 + 25 * 96);
+        CHECK(arena.bytes_used() >= 50000 + 25 * 96);
         arena.reset();
-        CHECK(big != nullptr);
     }
-    CHECK(upstream.allocations() == 3);
-    CHECK(arena.chunk_count() == 3);
+    // Round 0: the own block, the 1 and 2 KiB chunks; its reset: one chunk of their total, which
+    // serves rounds 1 and 2 alone.
+    const std::size_t total = own_block_bytes(50000) + 1024 + 2048;
+    CHECK(upstream.allocations() == 4);
+    CHECK(upstream.deallocations() == 3);
+    CHECK(upstream.last_bytes() == total);
+    CHECK(arena.chunk_count() == 1);
+    CHECK(arena.bytes_reserved() == total);
+}
+
+TEST_CASE("arena_resource: reset keeps the chunks when their total passes a cap") {
+    checking_resource upstream;
+    // Three requests of 28 blocks of 104 bytes: 1 and 2 KiB chunks, 3072 bytes in all.
+    const auto three_requests = [](arena_resource& arena) {
+        for (int round = 0; round < 3; ++round) {
+            for (int i = 0; i < 28; ++i) {
+                (void)arena.allocate(104, 8);
+            }
+            arena.reset();
+        }
+    };
+    SUBCASE("max_chunk_size") {
+        arena_resource arena({.first_chunk_size = 1024, .max_chunk_size = 2048}, &upstream);
+        three_requests(arena);
+        CHECK(arena.chunk_count() == 2);
+        CHECK(upstream.allocations() == 2);
+    }
+    SUBCASE("max_retained") {
+        arena_resource arena({.first_chunk_size = 1024, .max_retained = 3000}, &upstream);
+        three_requests(arena);
+        // Trimmed as before, the 2 KiB chunk kept: each later request takes the next chunk of the
+        // growth sequence (4, then 8 KiB), which its reset gives back.
+        CHECK(arena.chunk_count() == 1);
+        CHECK(arena.bytes_reserved() == 2048);
+        CHECK(upstream.allocations() == 4);
+        CHECK(upstream.last_bytes() == 8192);
+    }
+    CHECK(upstream.deallocations() + upstream.live_blocks() == upstream.allocations());
+}
+
+TEST_CASE("arena_resource: an upstream exception in reset leaves an empty, usable arena") {
+    checking_resource upstream;
+    arena_resource arena({.first_chunk_size = 1024}, &upstream);
+    for (int i = 0; i < 28; ++i) {
+        (void)arena.allocate(104, 8);
+    }
+    upstream.fail_next(1);
+    arena.reset(); // noexcept: the replacing chunk fails, the old ones are gone
+    CHECK(upstream.live_blocks() == 0);
+    CHECK(arena.chunk_count() == 0);
+    CHECK(arena.bytes_reserved() == 0);
+    void* p = arena.allocate(100, 8);
+    CHECK(p != nullptr);
+    CHECK(upstream.last_bytes() == 4096); // the growth sequence was not restarted
+    CHECK(upstream.live_blocks() == 1);
 }
 
 TEST_CASE("arena_resource: reset trims to max_retained, keeping the largest chunks") {

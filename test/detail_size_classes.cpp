@@ -224,47 +224,73 @@ TEST_CASE("detail::free_list: walking without popping") {
     CHECK(list.size() == 3);
 }
 
-TEST_CASE("detail::large_block_cache: bucket rounding, reuse, bounds, exact give-back") {
+TEST_CASE("detail::large_block_cache: rounding, best-fit reuse, exact give-back") {
     checking_resource upstream;
     detail::large_block_cache cache(&upstream, 1 << 20, 2);
-    CHECK(cache.upstream_size(100000, 16) == 114688);
+    CHECK(cache.upstream_size(100000, 16) == 102400); // 4 KiB pages from 64 KiB up
+    CHECK(cache.upstream_size(3000, 16) == 3072);     // 256 bytes below
     void* a = cache.allocate(100000, 16);
-    CHECK(upstream.last_bytes() == 114688);
+    CHECK(upstream.last_bytes() == 102400);
     CHECK(upstream.last_alignment() == detail::large_block_cache::cached_alignment);
     CHECK(detail::is_aligned(a, 4096));
     CHECK(cache.live_blocks() == 1);
     cache.deallocate(a, 100000, 16);
     CHECK(cache.cached_blocks() == 1);
-    CHECK(cache.cached_bytes() == 114688);
+    CHECK(cache.cached_bytes() == 102400);
     CHECK(upstream.live_blocks() == 2); // the block and the record table
     CHECK(cache.upstream_bytes() == upstream.live_bytes());
-    // Another size of the same bucket reuses the block without going upstream.
+    // A smaller request reuses the larger block when it wastes at most a quarter of the request.
     const std::size_t calls = upstream.allocations();
-    void* b = cache.allocate(110000, 64);
+    void* b = cache.allocate(90000, 64);
     CHECK(b == a);
     CHECK(upstream.allocations() == calls);
     CHECK(cache.cached_blocks() == 0);
-
-    // At most two per bucket: the third freed block of a bucket goes straight back.
-    void* c = cache.allocate(110000, 8);
-    void* d = cache.allocate(110000, 8);
-    cache.deallocate(b, 110000, 64);
-    cache.deallocate(c, 110000, 8);
+    // Given back with the size it was taken with, not the size asked this time.
+    cache.deallocate(b, 90000, 64);
+    CHECK(cache.cached_bytes() == 102400);
+    // One that would waste more goes upstream; the kept block, which would take live and kept
+    // blocks past 1.5 times the most asked for at once, goes back first.
     const std::size_t deallocations = upstream.deallocations();
-    cache.deallocate(d, 110000, 8);
+    void* c = cache.allocate(60000, 16);
+    CHECK(c != a);
+    CHECK(upstream.allocations() == calls + 1);
     CHECK(upstream.deallocations() == deallocations + 1);
-    CHECK(cache.cached_blocks() == 2);
-
-    // At most max_bytes in all: a 1 MiB block does not fit beside the cached ones.
-    void* e = cache.allocate(1 << 20, 8);
-    cache.deallocate(e, 1 << 20, 8);
-    CHECK(cache.cached_blocks() == 2);
-    CHECK(cache.upstream_bytes() == upstream.live_bytes());
+    CHECK(cache.cached_blocks() == 0);
+    cache.deallocate(c, 60000, 16);
 
     cache.trim();
     CHECK(cache.cached_blocks() == 0);
     CHECK(upstream.live_blocks() == 0);
     CHECK(cache.upstream_bytes() == 0);
+}
+
+TEST_CASE("detail::large_block_cache: kept blocks bounded by need, bucket, bytes and age") {
+    checking_resource upstream;
+    detail::large_block_cache cache(&upstream, 1 << 20, 2);
+    // Four blocks of one bucket live at once: at most two of them are kept.
+    std::vector<void*> blocks;
+    for (int i = 0; i < 4; ++i) {
+        blocks.push_back(cache.allocate(100000, 8));
+    }
+    for (void* p : blocks) {
+        cache.deallocate(p, 100000, 8);
+    }
+    CHECK(cache.cached_blocks() == 2);
+    CHECK(upstream.live_blocks() == 3);
+    // At most max_bytes in all: a 1 MiB block does not fit beside them.
+    void* big = cache.allocate(1 << 20, 8);
+    cache.deallocate(big, 1 << 20, 8);
+    CHECK(cache.cached_blocks() == 2);
+    CHECK(cache.upstream_bytes() == upstream.live_bytes());
+    // A kept block not reused within decay_operations large-block calls goes back.
+    for (std::size_t i = 0; i < detail::large_block_cache::decay_operations; ++i) {
+        void* p = cache.allocate(5000, 8);
+        cache.deallocate(p, 5000, 8);
+    }
+    CHECK(cache.cached_blocks() == 1); // the 5000-byte block, reused each time
+    CHECK(cache.cached_bytes() == 5120);
+    cache.release();
+    CHECK(upstream.live_blocks() == 0);
 }
 
 TEST_CASE("detail::large_block_cache: what is not cacheable passes through exactly") {

@@ -55,7 +55,8 @@ struct arena_options {
 // region moves the cursor back (a scratch buffer freed before the next allocation costs no space;
 // a std::vector's old buffer, freed after its new one is taken, is not reclaimed before a rewind
 // or reset). mark() O(1); rewind() and
-// reset() O(chunks let go); a reset() that must trim to max_retained sorts the chunks.
+// reset() O(chunks let go), plus one upstream call when reset() replaces several chunks by one; a
+// reset() that must trim to max_retained sorts the chunks.
 // Every power-of-two alignment is honoured (regions are padded; a chunk taken for an over-aligned
 // request is aligned for it); any other alignment, a size no upstream can serve, and passing
 // byte_limit throw std::bad_alloc. Zero-byte requests get distinct addresses. Never returns null;
@@ -123,7 +124,12 @@ public:
 
     // Effects: frees everything, but keeps the memory (up to options().max_retained bytes, largest
     // chunks first) for the next use, so that a request like the last takes nothing from upstream.
-    // The growth sequence is not restarted. Resets peak_bytes_used().
+    // When the memory used since the last reset spans several chunks or own blocks and their
+    // total is at most max_chunk_size and max_retained, they are given back and replaced by one
+    // kept chunk of that total (one upstream call), so that from the next request on, a request
+    // like the last is served from one region, with no region switch and no upstream call; if
+    // upstream throws there, nothing of them is kept. The growth sequence is not restarted. Resets
+    // peak_bytes_used().
     void reset() noexcept;
 
     // Effects: gives every chunk and block back to upstream with the size and alignment it was
@@ -213,6 +219,8 @@ private:
     void keep_front(detail::chunk_list& list) noexcept;
     void give_back_front(detail::chunk_list& list) noexcept;
     void trim_kept() noexcept;
+    // Replaces the chunks and own blocks in use by one kept chunk of `bytes` (their total).
+    void consolidate(std::size_t bytes) noexcept;
 
     // Fast-path fields first: the cursor and end of the current region, and its start for
     // deallocate's check.

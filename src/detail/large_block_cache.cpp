@@ -1,10 +1,25 @@
 // SPDX-License-Identifier: MIT
 #include "pmrkit/detail/large_block_cache.hpp"
 
+#include "pmrkit/detail/asan.hpp"
 #include "pmrkit/detail/math.hpp"
 #include "pmrkit/detail/size_classes.hpp"
 
+#include <algorithm>
+#include <bit>
+
 namespace pmrkit::detail {
+
+namespace {
+
+constexpr int steps_log2 = 2;
+constexpr std::size_t page_rounding_from = 64 * 1024;
+
+[[nodiscard]] std::size_t bucket_of(std::size_t bytes) noexcept {
+    return geometric_index(bytes, steps_log2, std::bit_width(small_block_limit) - 1);
+}
+
+} // namespace
 
 bool large_block_cache::cacheable(std::size_t bytes, std::size_t alignment) const noexcept {
     return m_max_bytes != 0 && m_per_bucket != 0 && bytes >= min_cached_bytes &&
@@ -13,7 +28,32 @@ bool large_block_cache::cacheable(std::size_t bytes, std::size_t alignment) cons
 
 std::size_t large_block_cache::upstream_size(std::size_t bytes,
                                              std::size_t alignment) const noexcept {
-    return cacheable(bytes, alignment) ? geometric_round(bytes, steps_log2) : bytes;
+    if (!cacheable(bytes, alignment)) {
+        return bytes;
+    }
+    return align_up(bytes, bytes >= page_rounding_from ? cached_alignment : 256);
+}
+
+large_block_cache::kept large_block_cache::take(std::size_t i) noexcept {
+    const kept k = m_kept[i];
+    std::copy(m_kept.begin() + static_cast<std::ptrdiff_t>(i) + 1,
+              m_kept.begin() + static_cast<std::ptrdiff_t>(m_kept_count),
+              m_kept.begin() + static_cast<std::ptrdiff_t>(i));
+    --m_kept_count;
+    m_kept_bytes -= k.bytes;
+    asan_unpoison(k.p, k.bytes);
+    return k;
+}
+
+void large_block_cache::give_back(const kept& k) noexcept {
+    m_blocks.deallocate(k.p, k.bytes, cached_alignment);
+}
+
+void large_block_cache::expire() noexcept {
+    // Oldest first: the expired ones are a prefix.
+    while (m_kept_count != 0 && m_kept[0].deadline < m_clock) {
+        give_back(take(0));
+    }
 }
 
 void* large_block_cache::allocate(std::size_t bytes, std::size_t alignment) {
@@ -22,17 +62,63 @@ void* large_block_cache::allocate(std::size_t bytes, std::size_t alignment) {
         ++m_upstream_calls;
         return p;
     }
-    const std::size_t bucket = geometric_index(bytes, steps_log2, base_log2);
-    const std::size_t size = geometric_round(bytes, steps_log2);
-    if (void* p = m_free[bucket].pop()) {
-        --m_counts[bucket];
-        --m_cached_blocks;
-        m_cached_bytes -= size;
-        return p;
+    ++m_clock;
+    expire();
+    // Best fit: the smallest kept block that holds the request with at most a quarter to spare.
+    std::size_t best = m_kept_count;
+    for (std::size_t i = 0; i < m_kept_count; ++i) {
+        const std::size_t size = m_kept[i].bytes;
+        if (size >= bytes && size - bytes <= bytes / 4 &&
+            (best == m_kept_count || size < m_kept[best].bytes)) {
+            best = i;
+        }
     }
-    void* p = m_blocks.allocate(size, cached_alignment);
-    ++m_upstream_calls;
+    void* p = nullptr;
+    std::size_t held = 0;
+    if (best != m_kept_count) {
+        const kept k = take(best);
+        p = k.p;
+        held = k.bytes;
+    } else {
+        held = upstream_size(bytes, alignment);
+        // Kept blocks that would take the total past the bound with this one go back first
+        // (oldest first), so that upstream can reuse their memory for it.
+        const std::size_t bound = bound_with(bytes);
+        while (m_kept_count != 0 && m_held_live + m_kept_bytes + held > bound) {
+            give_back(take(0));
+        }
+        p = m_blocks.allocate(held, cached_alignment);
+        ++m_upstream_calls;
+    }
+    m_held_live += held;
+    m_asked_live += bytes;
+    m_asked_peak = std::max(m_asked_peak, m_asked_live);
     return p;
+}
+
+std::size_t large_block_cache::bound_with(std::size_t asked) const noexcept {
+    const std::size_t peak = std::max(m_asked_peak, m_asked_live + asked);
+    return peak + peak / 2;
+}
+
+bool large_block_cache::room_for(std::size_t bytes) noexcept {
+    if (bytes > m_max_bytes - std::min(m_max_bytes, m_kept_bytes) ||
+        m_held_live + m_kept_bytes + bytes > bound_with(0)) {
+        return false;
+    }
+    std::size_t same_bucket = 0;
+    for (std::size_t i = 0; i < m_kept_count; ++i) {
+        if (bucket_of(m_kept[i].bytes) == bucket_of(bytes)) {
+            ++same_bucket;
+        }
+    }
+    if (same_bucket >= m_per_bucket) {
+        return false;
+    }
+    if (m_kept_count == max_kept) {
+        give_back(take(0));
+    }
+    return true;
 }
 
 void large_block_cache::deallocate(void* p, std::size_t bytes, std::size_t alignment) noexcept {
@@ -40,45 +126,42 @@ void large_block_cache::deallocate(void* p, std::size_t bytes, std::size_t align
         m_blocks.deallocate(p, bytes, alignment);
         return;
     }
-    if constexpr (hardened_build) {
-        // Caching a block it never handed out would hand that memory out again.
-        if (!m_blocks.contains(p)) [[unlikely]] {
-            report_heap_corruption("deallocate of a large block this resource did not hand out",
-                                   p);
-        }
-    }
-    const std::size_t bucket = geometric_index(bytes, steps_log2, base_log2);
-    const std::size_t size = geometric_round(bytes, steps_log2);
-    if (m_counts[bucket] < m_per_bucket && size <= m_max_bytes - m_cached_bytes) {
-        m_free[bucket].push(p);
-        ++m_counts[bucket];
-        ++m_cached_blocks;
-        m_cached_bytes += size;
+    // The size it was taken with: a reused block may be larger than the request.
+    const std::size_t held = m_blocks.size_of(p);
+    if (held == 0) [[unlikely]] {
+        // Not one of its blocks: never kept (it would be handed out again); upstream_blocks
+        // reports it in hardened builds and asserts in debug ones.
+        m_blocks.deallocate(p, bytes, alignment);
         return;
     }
-    m_blocks.deallocate(p, size, cached_alignment);
+    ++m_clock;
+    m_held_live -= held;
+    m_asked_live -= bytes;
+    expire();
+    if (!room_for(held)) {
+        m_blocks.deallocate(p, held, cached_alignment);
+        return;
+    }
+    asan_poison(p, held);
+    m_kept[m_kept_count++] = {p, held, m_clock + decay_operations};
+    m_kept_bytes += held;
 }
 
 void large_block_cache::trim() noexcept {
-    for (std::size_t bucket = 0; bucket < bucket_count; ++bucket) {
-        const std::size_t size = geometric_size(bucket, steps_log2, base_log2);
-        while (void* p = m_free[bucket].pop()) {
-            m_blocks.deallocate(p, size, cached_alignment);
-        }
-        m_counts[bucket] = 0;
+    while (m_kept_count != 0) {
+        give_back(take(m_kept_count - 1));
     }
-    m_cached_blocks = 0;
-    m_cached_bytes = 0;
     if (m_blocks.count() == 0) {
         m_blocks.release();
     }
 }
 
 void large_block_cache::release() noexcept {
-    // Cached blocks leave through their free lists, which give them back with their link words
-    // unpoisoned under ASan (upstream may write into what it gets back).
     trim();
     m_blocks.release();
+    m_asked_live = 0;
+    m_asked_peak = 0;
+    m_held_live = 0;
 }
 
 } // namespace pmrkit::detail

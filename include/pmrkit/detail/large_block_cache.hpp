@@ -1,25 +1,29 @@
 // SPDX-License-Identifier: MIT
-// Large blocks taken from upstream, with a small bounded cache of recently freed ones, so that a
-// program that frees and allocates a large buffer over and over does not round-trip to the
-// system each time (glibc unmaps such blocks and faults them back in).
+// Large blocks taken from upstream, with a small cache of recently freed ones, so that a program
+// that frees and allocates large buffers over and over does not round-trip to the system each
+// time (a fresh glibc unmaps such blocks and faults them back in), while holding no more than the
+// program needs.
 //
 // A cacheable request (small_block_limit < bytes <= max_cached_block, see config.hpp; alignment a
-// power of two <= 4096) is rounded up to its bucket, 4 buckets per power of two (so less than 25%
-// more), and upstream is asked for exactly the bucket size with alignment 4096. A freed block of a
-// bucket is kept for the next request of the same bucket while its bucket holds fewer than
-// `per_bucket` blocks and the cache fewer than `max_bytes` bytes; otherwise it goes back at once.
-// Upstream always gets back exactly the size and alignment it gave. Other requests (and every
-// request when max_bytes or per_bucket is 0) pass through with their exact size and alignment.
-// Every block, cached or live, is recorded in an upstream_blocks table, so release() gives back
-// all of them.
+// power of two <= 4096) is rounded up to 256 bytes (4 KiB from 64 KiB up; at most 12.5% more)
+// and taken with alignment 4096. A freed block is kept, and a request reuses the smallest kept
+// block that holds it with at most a quarter more bytes (best fit: a larger block serves a smaller
+// request; upstream still gets back exactly the size and alignment it gave). What it keeps is
+// bounded three ways:
+// - by what the program has needed: the blocks kept and live together stay within 1.5 times the
+//   most bytes of large blocks live at once (asked sizes), and within `max_bytes`;
+// - by use: a kept block not reused within decay_operations large-block calls goes back;
+// - by count: at most max_kept blocks, and at most `per_bucket` of one size bucket (4 buckets
+//   per power of two).
+// Other requests (and every request when max_bytes or per_bucket is 0) pass through with their
+// exact size and alignment. Every block, kept or live, is recorded in an upstream_blocks table, so
+// release() gives back all of them.
 #pragma once
 
 #include "pmrkit/detail/config.hpp"
-#include "pmrkit/detail/free_list.hpp"
 #include "pmrkit/detail/upstream_blocks.hpp"
 
 #include <array>
-#include <bit>
 #include <cstddef>
 #include <memory_resource>
 
@@ -30,7 +34,8 @@ public:
     static constexpr std::size_t min_cached_bytes = small_block_limit + 1;
     static constexpr std::size_t max_cached_bytes = max_cached_block;
     static constexpr std::size_t cached_alignment = 4096;
-    static constexpr int steps_log2 = 2;
+    static constexpr std::size_t max_kept = 32;
+    static constexpr std::size_t decay_operations = 64;
 
     large_block_cache(std::pmr::memory_resource* upstream, std::size_t max_bytes,
                       std::size_t per_bucket) noexcept
@@ -46,41 +51,56 @@ public:
     // Gives every block back, live or cached, and the record table.
     void release() noexcept;
 
-    // The size upstream is asked for: the bucket size when cacheable, else `bytes`.
+    // The size upstream is asked for a block of `bytes` that is not served from the cache.
     [[nodiscard]] std::size_t upstream_size(std::size_t bytes,
                                             std::size_t alignment) const noexcept;
 
     [[nodiscard]] std::size_t live_blocks() const noexcept {
-        return m_blocks.count() - m_cached_blocks;
+        return m_blocks.count() - m_kept_count;
     }
-    [[nodiscard]] std::size_t cached_blocks() const noexcept { return m_cached_blocks; }
-    [[nodiscard]] std::size_t cached_bytes() const noexcept { return m_cached_bytes; }
+    [[nodiscard]] std::size_t cached_blocks() const noexcept { return m_kept_count; }
+    [[nodiscard]] std::size_t cached_bytes() const noexcept { return m_kept_bytes; }
     // Every upstream allocate call since construction, the table's included.
     [[nodiscard]] std::size_t upstream_allocations() const noexcept {
         return m_blocks.upstream_allocations();
     }
     // Bytes of the live blocks, as upstream sized them.
     [[nodiscard]] std::size_t live_bytes() const noexcept {
-        return m_blocks.block_bytes() - m_cached_bytes;
+        return m_blocks.block_bytes() - m_kept_bytes;
     }
     // Bytes held from upstream: live and cached blocks, and the record table.
     [[nodiscard]] std::size_t upstream_bytes() const noexcept { return m_blocks.bytes(); }
-    // Calls to upstream's allocate since construction.
+    // Calls to upstream's allocate for blocks (not the table) since construction.
     [[nodiscard]] std::size_t upstream_calls() const noexcept { return m_upstream_calls; }
 
 private:
-    // Buckets above 2^base_log2 (the first holds min_cached_bytes) up to max_cached_bytes.
-    static constexpr int base_log2 = std::bit_width(small_block_limit) - 1;
-    static constexpr std::size_t bucket_count =
-        static_cast<std::size_t>(std::bit_width(max_cached_bytes) - 1 - base_log2) << steps_log2;
+    struct kept {
+        void* p;
+        std::size_t bytes;    // as upstream sized it
+        std::size_t deadline; // the m_clock value after which it goes back
+    };
 
     [[nodiscard]] bool cacheable(std::size_t bytes, std::size_t alignment) const noexcept;
+    // Takes kept block i out of the cache (for reuse or to give it back).
+    kept take(std::size_t i) noexcept;
+    void give_back(const kept& k) noexcept;
+    // Gives back the kept blocks past their deadline.
+    void expire() noexcept;
+    // Live and kept blocks together may hold this much (1.5 times the most bytes asked for at
+    // once), counting a request of `asked` more bytes.
+    [[nodiscard]] std::size_t bound_with(std::size_t asked) const noexcept;
+    // Whether a freed block of `bytes` may be kept beside the others, after making room for it
+    // by giving back the oldest ones where only the count stands in its way.
+    [[nodiscard]] bool room_for(std::size_t bytes) noexcept;
 
     upstream_blocks m_blocks;
-    std::array<free_list, bucket_count> m_free{};
-    std::array<std::size_t, bucket_count> m_counts{};
-    std::size_t m_cached_blocks = 0;
-    std::size_t m_cached_bytes = 0;
+    std::array<kept, max_kept> m_kept{}; // [0, m_kept_count), oldest first
+    std::size_t m_kept_count = 0;
+    std::size_t m_kept_bytes = 0;
+    std::size_t m_asked_live = 0; // bytes asked for by the live cacheable blocks
+    std::size_t m_asked_peak = 0; // most of m_asked_live since construction or release()
+    std::size_t m_held_live = 0;  // bytes upstream holds for them
+    std::size_t m_clock = 0;      // cacheable allocate and deallocate calls
     std::size_t m_upstream_calls = 0;
     std::size_t m_max_bytes;
     std::size_t m_per_bucket;

@@ -41,10 +41,12 @@ struct size_class_options {
     // as soon as one is found.
     std::size_t max_empty_spans = 1024;
     std::size_t max_empty_bytes = std::size_t{8} << 20;
-    // Large blocks kept after deallocate for reuse by the next request of the same bucket: at most
-    // this many bytes in all (0: no cache, large blocks pass through with their exact size) ...
+    // Large blocks kept after deallocate for reuse by a request they fit
+    // (detail::large_block_cache: best fit, kept within 1.5 times the most large-block bytes live
+    // at once, given back when not reused within 64 large-block calls): at most this many bytes in
+    // all (0: no cache, large blocks pass through with their exact size) ...
     std::size_t large_cache_bytes = std::size_t{128} << 20;
-    // ... and at most this many blocks per bucket (4 buckets per power of two).
+    // ... and at most this many blocks of one size bucket (4 buckets per power of two).
     std::size_t large_cache_per_bucket = 4;
 };
 
