@@ -38,6 +38,30 @@ TEST_CASE("detail::math: checked arithmetic throws instead of wrapping") {
     CHECK_FALSE(detail::is_satisfiable(max - 4095, 4096));
 }
 
+// The plain-C++ overflow tests (MSVC's) agree with the compiler builtins on every edge.
+TEST_CASE("detail::math: portable overflow tests agree with the builtins") {
+    constexpr auto max = std::numeric_limits<std::size_t>::max();
+    constexpr std::size_t half = max / 2 + 1;
+    const std::size_t values[] = {0,        1,    2,       3,  0xffff, std::size_t{1} << 32,
+                                  half - 1, half, max - 1, max};
+    for (const std::size_t a : values) {
+        for (const std::size_t b : values) {
+            std::size_t builtin = 0;
+            std::size_t portable = 0;
+            CHECK(detail::add_overflows(a, b, builtin) ==
+                  detail::add_overflows_portable(a, b, portable));
+            CHECK(builtin == portable);
+            CHECK(detail::mul_overflows(a, b, builtin) ==
+                  detail::mul_overflows_portable(a, b, portable));
+            CHECK(builtin == portable);
+        }
+    }
+    std::size_t r = 0;
+    CHECK(detail::mul_overflows_portable(half, 2, r));
+    CHECK_FALSE(detail::mul_overflows_portable(half - 1, 2, r));
+    CHECK(detail::add_overflows_portable(max, 1, r));
+}
+
 TEST_CASE("detail::math: is_satisfiable refuses what no allocator could honour") {
     constexpr auto max = std::numeric_limits<std::size_t>::max();
     CHECK(detail::is_satisfiable(0, 1));

@@ -116,6 +116,7 @@ TEST_CASE_TEMPLATE("hostile: alignments that are not powers of two", F,
     CHECK(upstream.live_blocks() == 0);
 }
 
+#if PMRKIT_DEATH_TESTS // see support/death.hpp
 // The pools in a hardened build: besides the free list's detections (test/security.cpp), the
 // foreign-pointer checks.
 TEST_CASE_TEMPLATE("hardened pools: double free, write after free and foreign pointers stop the "
@@ -180,6 +181,7 @@ TEST_CASE_TEMPLATE("hardened pools: double free, write after free and foreign po
         }
     }
 }
+#endif
 
 // ASan: a free pool block is poisoned whole, its link word included, and unpoisoned when handed
 // out again; a use after free inside the pool is reported by ASan.

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include "pmrkit/detail/config.hpp"
 #include "pmrkit/detail/thread_cache.hpp"
 #include "pmrkit/engine/size_class_heap.hpp"
 #include "pmrkit/resource_stats.hpp"
@@ -164,10 +165,10 @@ private:
         return this == &other;
     }
 
-    [[gnu::noinline]] void* allocate_slow(std::size_t bytes, std::size_t alignment);
-    [[gnu::noinline]] void deallocate_slow(void* p, std::size_t bytes,
-                                           std::size_t alignment) noexcept;
-    [[gnu::noinline]] void flush(cache& tc, std::size_t c) noexcept;
+    PMRKIT_NOINLINE void* allocate_slow(std::size_t bytes, std::size_t alignment);
+    PMRKIT_NOINLINE void deallocate_slow(void* p, std::size_t bytes,
+                                         std::size_t alignment) noexcept;
+    PMRKIT_NOINLINE void flush(cache& tc, std::size_t c) noexcept;
     // Hardened builds: the central pool's check, under the lock, before a block enters a cache
     // from which it could be handed out again.
     void check_pooled_block(const void* p, std::size_t bytes, std::size_t alignment) const noexcept;

@@ -4,6 +4,7 @@
 #include "pmrkit/detail/asan.hpp"
 #include "pmrkit/detail/bump_region.hpp"
 #include "pmrkit/detail/chunk_list.hpp"
+#include "pmrkit/detail/config.hpp"
 #include "pmrkit/detail/free_list.hpp"
 #include "pmrkit/detail/owned_ranges.hpp"
 #include "pmrkit/detail/thread_check.hpp"
@@ -149,7 +150,7 @@ private:
         return this == &other;
     }
 
-    [[gnu::noinline]] void* allocate_slow(std::size_t bytes, std::size_t alignment);
+    PMRKIT_NOINLINE void* allocate_slow(std::size_t bytes, std::size_t alignment);
     void add_chunk(std::size_t blocks);
 
     // Fast-path fields first, so that they share one cache line.

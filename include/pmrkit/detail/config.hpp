@@ -39,6 +39,26 @@
 #endif
 #endif
 
+// PMRKIT_NOINLINE, PMRKIT_COLD: keep slow paths and error reports out of the fast paths. GCC and
+// Clang spell them gnu::; MSVC has noinline only; elsewhere they are hints left out.
+// PMRKIT_TLS_INITIAL_EXEC: a thread_local reached by one thread-pointer-relative load, on ELF
+// targets (see thread_cache.hpp for its cost); elsewhere the platform's only model.
+#if defined(__GNUC__) || defined(__clang__)
+#define PMRKIT_NOINLINE [[gnu::noinline]]
+#define PMRKIT_COLD [[gnu::cold]]
+#elif defined(_MSC_VER)
+#define PMRKIT_NOINLINE __declspec(noinline)
+#define PMRKIT_COLD
+#else
+#define PMRKIT_NOINLINE
+#define PMRKIT_COLD
+#endif
+#if defined(__ELF__)
+#define PMRKIT_TLS_INITIAL_EXEC [[gnu::tls_model("initial-exec")]]
+#else
+#define PMRKIT_TLS_INITIAL_EXEC
+#endif
+
 namespace pmrkit::detail {
 
 #if defined(PMRKIT_HARDENED)
