@@ -7,16 +7,24 @@
 // and reports (Ir(pair loop) - Ir(empty loop)) / N. The loops have C names so that the toggle
 // names them exactly. The pseudo-row `virtual_call` (a resource that hands out one static block)
 // shows what the two virtual calls cost by themselves. Rows of W1 and of W6a (W1 in every thread)
-// are counted, the latter on one thread: the thread-safe pools' fast paths. Exits 3 when malloc is not the expected
-// library (see check_malloc).
+// are counted, the latter on one thread: the thread-safe pools' fast paths. Exits 3 when malloc is
+// not the expected library (see check_malloc).
+//
+// `pmrkit_instructions ROW N w3` counts pmrkit_mixed_loop instead: W3's shape (a live set of
+// 10,000 blocks of 8..1024 B, 70% <= 128 B, alignment 16, random replacement) from a fixed seed,
+// so that two builds run the same calls. Its loop overhead is not subtracted: compare builds by
+// their difference, Ir(pmrkit_mixed_loop) / N each.
 #include "rows.hpp"
 
 #include <benchmark/benchmark.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <random>
 #include <string_view>
+#include <vector>
 
 namespace {
 
@@ -35,6 +43,21 @@ class static_block_resource final : public pmrkit_bench::identity_resource {
     void do_deallocate(void*, std::size_t, std::size_t) override {}
     alignas(64) unsigned char m_block[block_bytes];
 };
+
+// W3's replacements: the victim's index and the size that replaces it.
+struct replacement {
+    std::uint32_t victim;
+    std::uint32_t bytes;
+};
+constexpr std::size_t mixed_live = 10'000;
+constexpr std::size_t mixed_alignment = 16;
+
+std::uint32_t mixed_size(std::mt19937_64& rng) {
+    std::bernoulli_distribution small(0.7);
+    std::uniform_int_distribution<std::uint32_t> small_size(8, 128);
+    std::uniform_int_distribution<std::uint32_t> large_size(129, 1024);
+    return small(rng) ? small_size(rng) : large_size(rng);
+}
 
 } // namespace
 
@@ -56,11 +79,47 @@ extern "C" {
     }
 }
 
+[[gnu::noinline]] void pmrkit_mixed_loop(std::pmr::memory_resource* mr, void** live,
+                                         std::uint32_t* sizes, const replacement* steps,
+                                         std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) {
+        const replacement step = steps[i];
+        mr->deallocate(live[step.victim], sizes[step.victim], mixed_alignment);
+        live[step.victim] = mr->allocate(step.bytes, mixed_alignment);
+        sizes[step.victim] = step.bytes;
+    }
+}
+
 } // extern "C"
 
+namespace {
+
+void run_mixed(std::pmr::memory_resource* mr, std::size_t n) {
+    std::mt19937_64 rng(3);
+    std::vector<void*> live(mixed_live);
+    std::vector<std::uint32_t> sizes(mixed_live);
+    for (std::size_t i = 0; i < mixed_live; ++i) {
+        sizes[i] = mixed_size(rng);
+        live[i] = mr->allocate(sizes[i], mixed_alignment);
+    }
+    std::uniform_int_distribution<std::uint32_t> victim(0, mixed_live - 1);
+    std::vector<replacement> steps(n + mixed_live);
+    for (replacement& step : steps) {
+        step = {victim(rng), mixed_size(rng)};
+    }
+    // Warm-up outside the counted call: the pool reaches its steady state.
+    pmrkit_mixed_loop(mr, live.data(), sizes.data(), steps.data() + n, mixed_live);
+    pmrkit_mixed_loop(mr, live.data(), sizes.data(), steps.data(), n);
+    for (std::size_t i = 0; i < mixed_live; ++i) {
+        mr->deallocate(live[i], sizes[i], mixed_alignment);
+    }
+}
+
+} // namespace
+
 int main(int argc, char** argv) {
-    if (argc != 3) {
-        std::fprintf(stderr, "usage: %s ROW|virtual_call|empty ITERATIONS\n", argv[0]);
+    if (argc != 3 && !(argc == 4 && std::string_view(argv[3]) == "w3")) {
+        std::fprintf(stderr, "usage: %s ROW|virtual_call|empty ITERATIONS [w3]\n", argv[0]);
         return 2;
     }
     const std::string_view name = argv[1];
@@ -89,6 +148,10 @@ int main(int argc, char** argv) {
     }
     std::pmr::memory_resource* mr = stack.resource;
     benchmark::DoNotOptimize(mr);
+    if (argc == 4) {
+        run_mixed(mr, n);
+        return 0;
+    }
 
     // Warm-up outside the counted function: first chunks taken, lazy set-up done.
     for (std::size_t i = 0; i < 1000; ++i) {

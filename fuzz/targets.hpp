@@ -18,6 +18,7 @@
 #pragma once
 
 #include "input.hpp"
+#include "support/death.hpp"
 
 #include "pmrkit/aligned_pool_resource.hpp"
 #include "pmrkit/arena_resource.hpp"
@@ -26,6 +27,8 @@
 #include "pmrkit/decorators/limit_resource.hpp"
 #include "pmrkit/decorators/stats_resource.hpp"
 #include "pmrkit/decorators/synchronized_resource.hpp"
+#include "pmrkit/detail/asan.hpp"
+#include "pmrkit/detail/free_list.hpp"
 #include "pmrkit/fixed_block_resource.hpp"
 #include "pmrkit/size_class_resource.hpp"
 #include "pmrkit/sources/heap_resource.hpp"
@@ -35,8 +38,10 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <memory_resource>
 #include <optional>
+#include <string>
 #include <vector>
 
 namespace pmrkit::fuzz {
@@ -344,6 +349,106 @@ struct size_class_over_heap : size_class {
         return s;
     }
     static std::size_t source_bytes() { return counted().bytes_in_use(); }
+};
+
+// size_class under the driver's operations, and now and then (control) an attack on a fresh pool
+// of each kind, in a forked child: a use-after-free write of a value from the input into a freed
+// block's link, or a double free (of a block of 16 bytes or more, where the mark is), then
+// allocations. Each attack must be caught (the child stops: pmrkit's report, or a crash on the
+// address a forged link decoded to, never the written one) or harmless; the child says so when an
+// allocation returns the written address or one block twice, and that stops the fuzzer. The
+// parent's pools are untouched. PMRKIT_UNPROTECTED builds skip the attacks.
+struct protected_lists : size_class {
+    static constexpr const char* name = "protected_lists";
+    protected_lists(std::pmr::memory_resource* upstream, input& in) : size_class(upstream, in) {}
+
+    effect control(input& in) {
+        if (in.below(4) != 0 || detail::build_protection == detail::link_protection::none) {
+            return size_class::control(in);
+        }
+        const std::size_t kind = in.below(4);
+        const std::size_t bytes = 16 + in.below(1000);
+        const bool double_free = in.boolean();
+        const std::size_t warm = in.below(40);
+        std::uintptr_t value = 0;
+        for (int i = 0; i < 8; ++i) {
+            value = (value << 8) | in.byte();
+        }
+        const test::child_end end = test::run_in_child([&] {
+            switch (kind) {
+            case 0: {
+                fixed_block_resource fresh({.block_size = bytes});
+                attack(fresh, bytes, double_free, warm, value);
+                break;
+            }
+            case 1: {
+                size_class_resource fresh;
+                attack(fresh, bytes, double_free, warm, value);
+                break;
+            }
+            case 2: {
+                aligned_pool_resource fresh;
+                attack(fresh, bytes, double_free, warm, value);
+                break;
+            }
+            default: {
+                concurrent_pool_resource fresh;
+                attack(fresh, bytes, double_free, warm, value);
+                break;
+            }
+            }
+        });
+        if (end.stderr_.find(attack_succeeded) != std::string::npos) {
+            std::fprintf(stderr, "pmrkit fuzz: %s (pool %zu, bytes %zu, value %#zx)\n",
+                         double_free ? "a double free handed one block out twice"
+                                     : "a written link was followed",
+                         kind, bytes, static_cast<std::size_t>(value));
+            std::abort();
+        }
+        if (double_free && !end.aborted) {
+            std::fprintf(stderr,
+                         "pmrkit fuzz: a double free was not stopped (pool %zu, bytes %zu)\n", kind,
+                         bytes);
+            std::abort();
+        }
+        return {};
+    }
+
+private:
+    static constexpr const char* attack_succeeded = "attack succeeded";
+
+    // In the child. `warm` blocks are taken and freed first, so that the attacked blocks sit on a
+    // list among others.
+    static void attack(std::pmr::memory_resource& pool, std::size_t bytes, bool double_free,
+                       std::size_t warm, std::uintptr_t value) {
+        std::vector<void*> blocks(warm);
+        for (void*& b : blocks) {
+            b = pool.allocate(bytes, 8);
+        }
+        for (void* b : blocks) {
+            pool.deallocate(b, bytes, 8);
+        }
+        void* a = pool.allocate(bytes, 8);
+        void* b = pool.allocate(bytes, 8);
+        pool.deallocate(a, bytes, 8);
+        pool.deallocate(b, bytes, 8);
+        if (double_free) {
+            pool.deallocate(a, bytes, 8);
+            if (pool.allocate(bytes, 8) == pool.allocate(bytes, 8)) {
+                std::fputs(attack_succeeded, stderr);
+            }
+            return;
+        }
+        // A write the pool cannot see, as a bug's or an attacker's would be.
+        detail::asan_unpoison(b, sizeof value);
+        std::memcpy(b, &value, sizeof value);
+        for (int i = 0; i < 3; ++i) {
+            void* p = pool.allocate(bytes, 8);
+            if (reinterpret_cast<std::uintptr_t>(p) == value && p != a && p != b) {
+                std::fputs(attack_succeeded, stderr);
+            }
+        }
+    }
 };
 
 } // namespace pmrkit::fuzz

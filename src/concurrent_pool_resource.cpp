@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: MIT
 #include "pmrkit/concurrent_pool_resource.hpp"
 
+#include "pmrkit/detail/thread_exit.hpp"
+
 #include <algorithm>
 #include <atomic>
+#include <memory>
 
 namespace pmrkit {
 
@@ -10,15 +13,12 @@ namespace {
 
 std::atomic<std::uint64_t> g_next_id{1};
 
-// Set once this thread's registry is destroyed: later calls on this thread (from other
-// thread_local destructors) go to the central pools directly.
-constinit thread_local bool t_exited = false;
-
 } // namespace
 
 // The calling thread's caches of every instance it has used; at thread exit each goes back to
-// its instance, if that is still alive.
-struct pool_thread_exit {
+// its instance, if that is still alive. On the heap, reached through detail::thread_exit: the
+// exit path must not depend on thread_local storage (MinGW frees it first).
+struct pool_thread_exit final : detail::thread_exit_state {
     struct entry {
         std::uint64_t id;
         std::shared_ptr<concurrent_pool_resource::control> control;
@@ -26,13 +26,14 @@ struct pool_thread_exit {
     };
     std::vector<entry> entries;
 
-    pool_thread_exit() = default;
-    pool_thread_exit(const pool_thread_exit&) = delete;
-    pool_thread_exit& operator=(const pool_thread_exit&) = delete;
-    ~pool_thread_exit() {
-        t_exited = true;
-        for (entry& e : entries) {
-            detail::cache_slots::of(e.id) = {};
+    pool_thread_exit() noexcept : thread_exit_state{&retire_all} {}
+
+    static void retire_all(detail::thread_exit_state* self) noexcept {
+        const std::unique_ptr<pool_thread_exit> registry(static_cast<pool_thread_exit*>(self));
+        for (entry& e : registry->entries) {
+            if constexpr (detail::thread_locals_live_at_exit) {
+                detail::cache_slots::of(e.id) = {};
+            }
             const std::lock_guard lock(e.control->mutex);
             if (e.control->pool != nullptr) {
                 e.control->pool->retire_locked(e.cache);
@@ -41,8 +42,12 @@ struct pool_thread_exit {
     }
 
     static pool_thread_exit& local() {
-        thread_local pool_thread_exit registry;
-        return registry;
+        if (detail::thread_exit_state* state = detail::this_thread_exit_state()) {
+            return *static_cast<pool_thread_exit*>(state);
+        }
+        auto registry = std::make_unique<pool_thread_exit>();
+        detail::set_this_thread_exit_state(registry.get());
+        return *registry.release();
     }
 
     // Forgets the caches of instances destroyed since (their caches were deleted with them).
@@ -123,7 +128,7 @@ resource_stats concurrent_pool_resource::stats() const {
 
 void* concurrent_pool_resource::allocate_slow(std::size_t bytes, std::size_t alignment) {
     const std::size_t c = m_central.class_of(bytes, alignment);
-    if (c != detail::size_class_heap::large && !t_exited) {
+    if (c != detail::size_class_heap::large && !detail::this_thread_exited()) {
         cache& tc = thread_cache();
         if (void* p = tc.pop(c)) {
             return p;
@@ -137,7 +142,7 @@ void* concurrent_pool_resource::allocate_slow(std::size_t bytes, std::size_t ali
 void concurrent_pool_resource::deallocate_slow(void* p, std::size_t bytes,
                                                std::size_t alignment) noexcept {
     const std::size_t c = m_central.class_of(bytes, alignment);
-    if (c != detail::size_class_heap::large && !t_exited) {
+    if (c != detail::size_class_heap::large && !detail::this_thread_exited()) {
         cache* tc = nullptr;
         try {
             tc = &thread_cache();
@@ -174,9 +179,9 @@ concurrent_pool_resource::cache& concurrent_pool_resource::thread_cache() {
     }
     registry.prune();
     registry.entries.reserve(registry.entries.size() + 1);
-    auto tc = std::make_unique<cache>();
+    auto tc = std::make_unique<cache>(m_central.key());
     for (std::size_t c = 0; c < classes::count; ++c) {
-        tc->set_limit(c, 2 * m_batch[c]);
+        tc->set_limit(c, 2 * m_batch[c], classes::size(c));
     }
     for (std::size_t r = 0; r < routes; ++r) {
         tc->set_route(r, classes::index_above(r * classes::granularity));

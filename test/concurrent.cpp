@@ -5,6 +5,7 @@
 // several pools in the same threads. Seeded; each test runs a bounded number of operations.
 #include "pmrkit/concurrent_arena_resource.hpp"
 #include "pmrkit/concurrent_pool_resource.hpp"
+#include "pmrkit/detail/thread_exit.hpp"
 #include "pmrkit/size_class_resource.hpp"
 #include "pmrkit/decorators/synchronized_resource.hpp"
 #include "support/checking_resource.hpp"
@@ -355,6 +356,30 @@ TEST_CASE("concurrent_pool_resource: many instances in the same threads keep the
     }
     all.clear();
     CHECK(upstream.live_blocks() == 0);
+}
+
+TEST_CASE("detail::thread_exit: a thread's state goes to its exit function once, at exit") {
+    struct state : detail::thread_exit_state {
+        std::atomic<int>* exits;
+    };
+    static constexpr auto on_exit = [](detail::thread_exit_state* self) noexcept {
+        auto* s = static_cast<state*>(self);
+        // The exited mark is set before the exit function runs.
+        if (detail::this_thread_exited()) {
+            s->exits->fetch_add(1);
+        }
+        delete s;
+    };
+    std::atomic<int> exits{0};
+    std::thread([&exits] {
+        CHECK(detail::this_thread_exit_state() == nullptr);
+        auto* s = new state{{on_exit}, &exits};
+        detail::set_this_thread_exit_state(s);
+        CHECK(detail::this_thread_exit_state() == s);
+        CHECK_FALSE(detail::this_thread_exited());
+    }).join();
+    CHECK(exits.load() == 1);
+    CHECK_FALSE(detail::this_thread_exited()); // another thread's exit
 }
 
 } // namespace pmrkit::test

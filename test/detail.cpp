@@ -38,6 +38,30 @@ TEST_CASE("detail::math: checked arithmetic throws instead of wrapping") {
     CHECK_FALSE(detail::is_satisfiable(max - 4095, 4096));
 }
 
+// The plain-C++ overflow tests (MSVC's) agree with the compiler builtins on every edge.
+TEST_CASE("detail::math: portable overflow tests agree with the builtins") {
+    constexpr auto max = std::numeric_limits<std::size_t>::max();
+    constexpr std::size_t half = max / 2 + 1;
+    const std::size_t values[] = {0,        1,    2,       3,  0xffff, std::size_t{1} << 32,
+                                  half - 1, half, max - 1, max};
+    for (const std::size_t a : values) {
+        for (const std::size_t b : values) {
+            std::size_t builtin = 0;
+            std::size_t portable = 0;
+            CHECK(detail::add_overflows(a, b, builtin) ==
+                  detail::add_overflows_portable(a, b, portable));
+            CHECK(builtin == portable);
+            CHECK(detail::mul_overflows(a, b, builtin) ==
+                  detail::mul_overflows_portable(a, b, portable));
+            CHECK(builtin == portable);
+        }
+    }
+    std::size_t r = 0;
+    CHECK(detail::mul_overflows_portable(half, 2, r));
+    CHECK_FALSE(detail::mul_overflows_portable(half - 1, 2, r));
+    CHECK(detail::add_overflows_portable(max, 1, r));
+}
+
 TEST_CASE("detail::math: is_satisfiable refuses what no allocator could honour") {
     constexpr auto max = std::numeric_limits<std::size_t>::max();
     CHECK(detail::is_satisfiable(0, 1));
@@ -53,59 +77,65 @@ TEST_CASE("detail::math: is_satisfiable refuses what no allocator could honour")
 TEST_CASE("detail::free_list: LIFO, intrusive") {
     std::array<void*, 3> blocks{};
     detail::free_list list;
+    const detail::free_list_key key;
+    constexpr std::size_t at = 0; // blocks of one word: no double-free mark
     CHECK(list.empty());
-    CHECK(list.pop() == nullptr);
+    CHECK(list.pop(key, at) == nullptr);
     for (void*& b : blocks) {
-        list.push(&b);
+        list.push(&b, key, at);
     }
-    CHECK(list.size() == 3);
-    CHECK(list.pop() == &blocks[2]);
-    CHECK(list.pop() == &blocks[1]);
-    CHECK(list.pop() == &blocks[0]);
-    CHECK(list.pop() == nullptr);
+    CHECK(list.size(key) == 3);
+    CHECK(list.pop(key, at) == &blocks[2]);
+    CHECK(list.pop(key, at) == &blocks[1]);
+    CHECK(list.pop(key, at) == &blocks[0]);
+    CHECK(list.pop(key, at) == nullptr);
 }
 
 TEST_CASE("detail::free_list: split_front detaches the most recent blocks, in order") {
     std::array<void*, 5> blocks{};
     detail::free_list list;
+    const detail::free_list_key key;
+    constexpr std::size_t at = 0; // blocks of one word: no double-free mark
     for (void*& b : blocks) {
-        list.push(&b);
+        list.push(&b, key, at);
     }
-    CHECK(list.split_front(0).empty());
-    detail::free_list front = list.split_front(2);
-    CHECK(front.size() == 2);
-    CHECK(list.size() == 3);
-    CHECK(front.pop() == &blocks[4]);
-    CHECK(front.pop() == &blocks[3]);
-    CHECK(front.pop() == nullptr);
-    detail::free_list rest = list.split_front(3);
+    CHECK(list.split_front(0, key, at).empty());
+    detail::free_list front = list.split_front(2, key, at);
+    CHECK(front.size(key) == 2);
+    CHECK(list.size(key) == 3);
+    CHECK(front.pop(key, at) == &blocks[4]);
+    CHECK(front.pop(key, at) == &blocks[3]);
+    CHECK(front.pop(key, at) == nullptr);
+    detail::free_list rest = list.split_front(3, key, at);
     CHECK(list.empty());
-    CHECK(rest.pop() == &blocks[2]);
-    rest.push(&blocks[4]); // a split list is an ordinary list
-    CHECK(rest.size() == 3);
+    CHECK(rest.pop(key, at) == &blocks[2]);
+    rest.push(&blocks[4], key, at); // a split list is an ordinary list
+    CHECK(rest.size(key) == 3);
 }
 
 TEST_CASE("detail::free_list: remove_range unlinks a run of blocks, anywhere, and hands them on") {
     std::array<void*, 6> blocks{};
     detail::free_list list;
+    const detail::free_list_key key;
+    constexpr std::size_t at = 0; // blocks of one word: no double-free mark
     for (void*& b : blocks) {
-        list.push(&b); // the list is 5 4 3 2 1 0
+        list.push(&b, key, at); // the list is 5 4 3 2 1 0
     }
     detail::free_list elsewhere;
-    list.remove_range(1, 2, [&](void* b) { elsewhere.push(b); }); // 4 and 3
-    CHECK(list.size() == 4);
-    CHECK(elsewhere.pop() == &blocks[3]);
-    CHECK(elsewhere.pop() == &blocks[4]);
+    list.remove_range(1, 2, key, at, [&](void* b) { elsewhere.push(b, key, at); }); // 4 and 3
+    CHECK(list.size(key) == 4);
+    CHECK(elsewhere.pop(key, at) == &blocks[3]);
+    CHECK(elsewhere.pop(key, at) == &blocks[4]);
     CHECK(elsewhere.empty());
-    list.remove_range(0, 1, [&](void* b) { elsewhere.push(b); }); // the front: 5
-    CHECK(elsewhere.pop() == &blocks[5]);
-    list.remove_range(2, 1, [&](void* b) { elsewhere.push(b); }); // the back: 0
-    CHECK(elsewhere.pop() == &blocks[0]);
-    list.remove_range(1, 0, [&](void* b) { elsewhere.push(b); });
+    list.remove_range(0, 1, key, at, [&](void* b) { elsewhere.push(b, key, at); }); // the front: 5
+    CHECK(elsewhere.pop(key, at) == &blocks[5]);
+    list.remove_range(2, 1, key, at, [&](void* b) { elsewhere.push(b, key, at); }); // the back: 0
+    CHECK(elsewhere.pop(key, at) == &blocks[0]);
+    list.remove_range(1, 0, key, at, [&](void* b) { elsewhere.push(b, key, at); });
     CHECK(elsewhere.empty());
-    CHECK(list.pop() == &blocks[2]);
-    CHECK(list.pop() == &blocks[1]);
-    CHECK(list.pop() == nullptr);
+    CHECK(list.pop(key, at) == &blocks[2]);
+    CHECK(list.pop(key, at) == &blocks[1]);
+    CHECK(list.pop(key, at) == nullptr);
 }
 
 TEST_CASE("detail::bump_region: aligned carving, refuses what does not fit") {
@@ -294,8 +324,8 @@ TEST_CASE("growth_policy: linear, exponential, custom") {
 }
 
 TEST_CASE("thread_cache: LIFO bins per class, full past their limit, cleared at once") {
-    detail::thread_cache<3> cache;
-    cache.set_limit(1, 2);
+    detail::thread_cache<3> cache{detail::free_list_key{}};
+    cache.set_limit(1, 2, 16);
     alignas(16) std::array<std::byte, 64> memory{};
     void* a = &memory[0];
     void* b = &memory[16];
@@ -316,32 +346,33 @@ TEST_CASE("thread_cache: LIFO bins per class, full past their limit, cleared at 
 }
 
 TEST_CASE("thread_cache: whole batches taken from and given to a bin, counted") {
-    detail::thread_cache<2> cache;
-    cache.set_limit(0, 4);
+    const detail::free_list_key key;
+    detail::thread_cache<2> cache{key};
+    cache.set_limit(0, 4, 16);
     alignas(16) std::array<std::byte, 112> memory{};
     for (std::size_t i = 0; i < 5; ++i) {
         (void)cache.push(0, &memory[16 * i]);
     }
     detail::free_list batch = cache.take(0, 3); // the three most recent
     CHECK(cache.count(0) == 2);
-    CHECK(batch.size() == 3);
+    CHECK(batch.size(key) == 3);
     CHECK_FALSE(cache.push(0, &memory[80])); // room again below the limit
-    detail::thread_cache<2> other;
-    other.set_limit(0, 4);
+    detail::thread_cache<2> other{key};
+    other.set_limit(0, 4, 16);
     other.give(0, batch, 3);
     CHECK(other.count(0) == 3);
     CHECK(other.pop(0) == &memory[64]);
     CHECK_FALSE(other.push(0, &memory[64]));
     CHECK_FALSE(other.push(0, &memory[96])); // four: at the limit, not past it
     CHECK(other.count(0) == 4);
-    CHECK(other.take_all(0).size() == 4);
+    CHECK(other.take_all(0).size(key) == 4);
     CHECK(other.count(0) == 0);
     CHECK(other.pop(0) == nullptr);
 }
 
 TEST_CASE("thread_cache: routes reach the bin they were set to") {
-    detail::thread_cache<3, 4> cache;
-    cache.set_limit(2, 1);
+    detail::thread_cache<3, 4> cache{detail::free_list_key{}};
+    cache.set_limit(2, 1, 16);
     cache.set_route(0, 0);
     cache.set_route(3, 2);
     alignas(16) std::array<std::byte, 32> memory{};

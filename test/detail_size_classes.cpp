@@ -11,8 +11,8 @@
 #include <doctest/doctest.h>
 
 #include <array>
-#include <cstdlib>
 #include <limits>
+#include <new>
 #include <set>
 #include <vector>
 
@@ -156,8 +156,8 @@ TEST_CASE("detail::size_class_map: spans hold their blocks and header, utilizati
 TEST_CASE("detail::span: lazy carving, owner by mask, live count") {
     const std::size_t c = map8::index(48);
     const detail::span_geometry& g = map8::geometry(c);
-    void* memory = std::aligned_alloc(g.span_bytes, g.span_bytes);
-    REQUIRE(memory != nullptr);
+    // Aligned operator new rather than std::aligned_alloc, which Windows' C runtime lacks.
+    void* memory = ::operator new (g.span_bytes, std::align_val_t{g.span_bytes});
     detail::span* s = detail::span::create(memory, g, c);
     CHECK(s->memory() == memory);
     CHECK(s->size_class() == c);
@@ -180,7 +180,7 @@ TEST_CASE("detail::span: lazy carving, owner by mask, live count") {
     CHECK(s->count_freed());
     s->count_allocated();
     CHECK(s->live() == 1);
-    std::free(memory);
+    ::operator delete (memory, std::align_val_t{g.span_bytes});
 }
 
 TEST_CASE("detail::span_list: push, remove anywhere, iterate") {
@@ -188,7 +188,7 @@ TEST_CASE("detail::span_list: push, remove anywhere, iterate") {
     std::vector<void*> memory;
     std::vector<detail::span*> spans;
     for (int i = 0; i < 4; ++i) {
-        memory.push_back(std::aligned_alloc(g.span_bytes, g.span_bytes));
+        memory.push_back(::operator new (g.span_bytes, std::align_val_t{g.span_bytes}));
         spans.push_back(detail::span::create(memory.back(), g, 0));
     }
     detail::span_list list;
@@ -207,21 +207,23 @@ TEST_CASE("detail::span_list: push, remove anywhere, iterate") {
     CHECK(list.front() == spans[3]);
     CHECK(detail::span_list::next(spans[3]) == spans[1]);
     for (void* m : memory) {
-        std::free(m);
+        ::operator delete (m, std::align_val_t{g.span_bytes});
     }
 }
 
 TEST_CASE("detail::free_list: walking without popping") {
     std::array<void*, 3> blocks{};
     detail::free_list list;
+    const detail::free_list_key key;
+    constexpr std::size_t at = 0; // blocks of one word: no double-free mark
     CHECK(list.front() == nullptr);
     for (void*& b : blocks) {
-        list.push(&b);
+        list.push(&b, key, at);
     }
     CHECK(list.front() == &blocks[2]);
-    CHECK(detail::free_list::next(list.front()) == &blocks[1]);
-    CHECK(detail::free_list::next(&blocks[0]) == nullptr);
-    CHECK(list.size() == 3);
+    CHECK(detail::free_list::next(list.front(), key) == &blocks[1]);
+    CHECK(detail::free_list::next(&blocks[0], key) == nullptr);
+    CHECK(list.size(key) == 3);
 }
 
 TEST_CASE("detail::large_block_cache: rounding, best-fit reuse, exact give-back") {

@@ -33,7 +33,9 @@ namespace {
 
 constexpr std::size_t mib = std::size_t{1} << 20;
 
-std::size_t os_page_size() { return static_cast<std::size_t>(::sysconf(_SC_PAGESIZE)); }
+std::size_t os_page_size() {
+    return static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+}
 
 // mincore fails with ENOMEM when part of the range is not mapped.
 bool is_mapped(const void* p, std::size_t bytes) {
@@ -118,6 +120,14 @@ static_assert(!std::is_move_constructible_v<page_resource>);
 TEST_CASE("page_resource: options and page size readable back; takes no memory") {
     const page_resource plain;
     CHECK(plain.page_size() == os_page_size());
+    // The kernel's THP size where it says, else one page table's reach (page_size / 8 pages).
+    std::ifstream pmd("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size");
+    std::size_t huge_page = 0;
+    if (!(pmd >> huge_page)) {
+        huge_page = os_page_size() * (os_page_size() / 8);
+    }
+    CHECK(plain.huge_page_size() == huge_page);
+    CHECK(detail::is_power_of_two(plain.huge_page_size()));
     CHECK_FALSE(plain.options().huge_pages);
     CHECK_FALSE(plain.options().prefault);
     CHECK(plain.mapped_bytes() == 0);
@@ -136,7 +146,10 @@ TEST_CASE("page_resource: whole pages, given back to the OS on deallocate") {
         std::size_t bytes;
         std::size_t mapped;
     };
-    for (const request r : {request{0, page}, {1, page}, {page, page}, {page + 1, 2 * page},
+    for (const request r : {request{0, page},
+                            {1, page},
+                            {page, page},
+                            {page + 1, 2 * page},
                             {5 * mib + 3, 5 * mib + page}}) {
         CAPTURE(r.bytes);
         void* p = pages.allocate(r.bytes, 8);
@@ -183,7 +196,8 @@ TEST_CASE("page_resource: a 2 MiB-aligned 2 MiB request maps at most 4 MiB and u
     CHECK(pages.mapped_bytes() == 0);
     CHECK_FALSE(is_mapped(p, 2 * mib));
     if (under_valgrind()) {
-        MESSAGE("under valgrind: the VmSize checks are skipped (VmSize counts the tool's mappings)");
+        MESSAGE(
+            "under valgrind: the VmSize checks are skipped (VmSize counts the tool's mappings)");
     } else {
         CHECK(vm_allocated - vm_before == 2 * mib); // the excess really was unmapped
         CHECK(vm_freed == vm_before);
@@ -229,10 +243,10 @@ TEST_CASE("page_resource: transparent huge pages when asked and the kernel allow
                 << (mode.empty() ? "absent" : "[never]") << ")");
         return;
     }
-    constexpr std::size_t bytes = 8 * mib;
     page_resource huge({.huge_pages = true, .prefault = true});
+    const std::size_t bytes = 4 * huge.huge_page_size();
     void* p = huge.allocate(bytes, 8);
-    CHECK(detail::is_aligned(p, page_resource::huge_page_size)); // so whole huge pages fit
+    CHECK(detail::is_aligned(p, huge.huge_page_size())); // so whole huge pages fit
     const std::size_t huge_bytes = anon_huge_bytes(p);
     MESSAGE("THP mode [" << mode << "]: AnonHugePages " << huge_bytes / 1024 << " kB of the "
                          << bytes / 1024 << " kB mapping with huge_pages (/proc/self/smaps)");
@@ -242,9 +256,9 @@ TEST_CASE("page_resource: transparent huge pages when asked and the kernel allow
     if (mode == "madvise") {
         // Only advised mappings get huge pages in this mode: the option is what makes them.
         page_resource small({.prefault = true});
-        void* q = small.allocate(bytes, page_resource::huge_page_size);
+        void* q = small.allocate(bytes, small.huge_page_size());
         CHECK(anon_huge_bytes(q) == 0);
-        small.deallocate(q, bytes, page_resource::huge_page_size);
+        small.deallocate(q, bytes, small.huge_page_size());
     }
 }
 

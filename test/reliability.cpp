@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Reliability: hostile requests on every resource (each with its documented result, and the
-// resource still whole after it), the hardened free list's detections (death tests, in every
-// build for the mechanism and in the hardened preset for the pools), and ASan poisoning of free
-// pool blocks (asan preset).
+// resource still whole after it), the hardened pools' detections (death tests in the hardened
+// preset; the free lists' own are in security.cpp), and ASan poisoning of free pool blocks (asan
+// preset).
 #include "conformance_fixtures.hpp"
 #include "support/checking_resource.hpp"
 #include "support/death.hpp"
@@ -44,8 +44,8 @@ TEST_CASE_TEMPLATE("hostile: impossible sizes and size + alignment overflow thro
             {max, 1},
             {max, 8},
             {max - 7, 8},
-            {max - 4095, 4096},    // the size rounds up past SIZE_MAX
-            {max / 2 + 1, 4096},   // no upstream can hold it
+            {max - 4095, 4096},  // the size rounds up past SIZE_MAX
+            {max / 2 + 1, 4096}, // no upstream can hold it
             {max / 2, 1 << 20},
             {8, std::size_t{1} << 63}, // the alignment alone overflows any padding
         }};
@@ -88,8 +88,8 @@ TEST_CASE_TEMPLATE("hostile: alignments that are not powers of two", F,
         }
         // Small ones: refused (std::bad_alloc), or served with a block of at least the size when
         // a pool's block is aligned to a power of two above them (fixed_block_resource up to its
-        // block alignment; size_class_resource, and the resources built on it, in release builds, asserting in debug builds, as its header says). Either way the
-        // resource stays whole.
+        // block alignment; size_class_resource, and the resources built on it, in release builds,
+        // asserting in debug builds, as its header says). Either way the resource stays whole.
 #if defined(NDEBUG)
         constexpr bool skip = false;
 #else
@@ -116,64 +116,9 @@ TEST_CASE_TEMPLATE("hostile: alignments that are not powers of two", F,
     CHECK(upstream.live_blocks() == 0);
 }
 
-// The hardened mechanism, tested in every build. Under ASan the free list keeps its link words
-// poisoned; the stray writes below first unpoison, as a write ASan cannot see would be.
-TEST_CASE("hardened free list: a double free stops the program") {
-    alignas(16) static std::array<std::uint64_t, 8> blocks{};
-    const child_end end = run_in_child([] {
-        detail::basic_free_list<true> list;
-        list.push(&blocks[0]);
-        list.push(&blocks[2]);
-        list.push(&blocks[0]);
-    });
-    CHECK(end.aborted);
-    CHECK(end.stderr_.find("pmrkit: double free") != std::string::npos);
-}
-
-TEST_CASE("hardened free list: a write into a freed block stops the program") {
-    alignas(16) static std::array<std::uint64_t, 8> blocks{};
-    for (const std::uint64_t stray : {std::uint64_t{0}, std::uint64_t{1} << 20,
-                                      reinterpret_cast<std::uint64_t>(&blocks[4])}) {
-        const child_end end = run_in_child([stray] {
-            detail::basic_free_list<true> list;
-            list.push(&blocks[0]);
-            list.push(&blocks[2]);
-            detail::asan_unpoison(&blocks[2], 8);
-            blocks[2] = stray;
-            (void)list.pop();
-        });
-        CHECK(end.aborted);
-        CHECK(end.stderr_.find("pmrkit: free-list link overwritten") != std::string::npos);
-    }
-}
-
-TEST_CASE("hardened free list: a live block holding a valid-looking link is not a double free") {
-    // The first word of a live block may hold anything, a copy of a free block's link included.
-    alignas(16) static std::array<std::uint64_t, 8> blocks{};
-    detail::basic_free_list<true> list;
-    list.push(&blocks[0]);
-    list.push(&blocks[2]);
-    CHECK(list.pop() == &blocks[2]);
-    blocks[2] = detail::link_codec::encode(&blocks[0], &blocks[2]);
-    list.push(&blocks[2]);
-    CHECK(list.size() == 2);
-    CHECK(list.pop() == &blocks[2]);
-    CHECK(list.pop() == &blocks[0]);
-    CHECK(list.pop() == nullptr);
-}
-
-TEST_CASE("hardened free list: links round-trip and reject a forged value") {
-    alignas(16) static std::array<std::uint64_t, 4> blocks{};
-    void* next = nullptr;
-    const std::uintptr_t link = detail::link_codec::encode(&blocks[2], &blocks[0]);
-    CHECK(detail::link_codec::decode(link, &blocks[0], next));
-    CHECK(next == &blocks[2]);
-    CHECK_FALSE(detail::link_codec::decode(link, &blocks[2], next)); // moved to another block
-    CHECK_FALSE(detail::link_codec::decode(link ^ 0x10, &blocks[0], next));
-    CHECK_FALSE(detail::link_codec::decode(0, &blocks[0], next));
-}
-
-// The pools in a hardened build: their detections go through the free list above.
+#if PMRKIT_DEATH_TESTS // see support/death.hpp
+// The pools in a hardened build: besides the free list's detections (test/security.cpp), the
+// foreign-pointer checks.
 TEST_CASE_TEMPLATE("hardened pools: double free, write after free and foreign pointers stop the "
                    "program",
                    Pool, fixed_block_resource, size_class_resource, aligned_pool_resource,
@@ -222,7 +167,9 @@ TEST_CASE_TEMPLATE("hardened pools: double free, write after free and foreign po
             foreign([](void* own, Pool&) {
                 return std::pair{static_cast<void*>(static_cast<char*>(own) + 8), bytes};
             }),
-            foreign([](void*, Pool&) { return std::pair{::operator new(bytes), bytes}; }),
+            foreign([](void*, Pool&) {
+                return std::pair{::operator new(bytes), bytes};
+            }),
             foreign([](void*, Pool&) {
                 constexpr std::size_t large = 100000;
                 return std::pair{::operator new(large), large};
@@ -234,6 +181,7 @@ TEST_CASE_TEMPLATE("hardened pools: double free, write after free and foreign po
         }
     }
 }
+#endif
 
 // ASan: a free pool block is poisoned whole, its link word included, and unpoisoned when handed
 // out again; a use after free inside the pool is reported by ASan.

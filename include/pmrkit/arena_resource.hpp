@@ -4,6 +4,7 @@
 #include "pmrkit/detail/asan.hpp"
 #include "pmrkit/detail/bump_region.hpp"
 #include "pmrkit/detail/chunk_list.hpp"
+#include "pmrkit/detail/config.hpp"
 #include "pmrkit/detail/math.hpp"
 #include "pmrkit/detail/thread_check.hpp"
 #include "pmrkit/resource_stats.hpp"
@@ -213,7 +214,7 @@ private:
         return this == &other;
     }
 
-    [[gnu::noinline]] void* allocate_slow(std::size_t bytes, std::size_t alignment);
+    PMRKIT_NOINLINE void* allocate_slow(std::size_t bytes, std::size_t alignment);
     // Makes the front of m_chunks the current region and serves the request (which fits) from it.
     void* allocate_in_new_region(std::size_t bytes, std::size_t alignment) noexcept;
     detail::chunk_list::payload take_block(detail::chunk_list& list, std::size_t bytes,

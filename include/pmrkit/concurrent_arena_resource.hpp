@@ -2,6 +2,7 @@
 #pragma once
 
 #include "pmrkit/detail/chunk_list.hpp"
+#include "pmrkit/detail/config.hpp"
 #include "pmrkit/detail/math.hpp"
 #include "pmrkit/resource_stats.hpp"
 
@@ -108,7 +109,7 @@ private:
         return this == &other;
     }
 
-    [[gnu::noinline]] void* allocate_slow(std::size_t bytes, std::size_t alignment);
+    PMRKIT_NOINLINE void* allocate_slow(std::size_t bytes, std::size_t alignment);
     void rewind(region* r) noexcept;
 
     std::atomic<region*> m_current{nullptr};

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include "pmrkit/detail/config.hpp"
 #include "pmrkit/detail/thread_cache.hpp"
 #include "pmrkit/engine/size_class_heap.hpp"
 #include "pmrkit/resource_stats.hpp"
@@ -59,7 +60,11 @@ struct concurrent_pool_options {
 // batches per class in transit, which trim() gives back. The first use by a thread allocates its
 // cache (about 3 KiB, from operator new).
 //
-// Hardened builds (PMRKIT_HARDENED): the caches' free lists check their links as the pools' do,
+// Safety: the caches' and transfer batches' free lists are protected as size_class_resource's are
+// (encoded links, a double-free mark; see detail/free_list.hpp and docs/security.md), with the
+// central heap's key, so that batches move whole; a double free is caught while the block is
+// still in the freeing thread's bin.
+// Hardened builds (PMRKIT_HARDENED): the caches' free lists add their hardened checks,
 // and every deallocate first asks the central pool, under its lock, whether the pointer is one
 // of its blocks (see size_class_resource), so a foreign pointer stops the program before it can
 // enter a cache. That lock on every free is a hardened build's cost, not a normal build's.
@@ -168,10 +173,10 @@ private:
         return this == &other;
     }
 
-    [[gnu::noinline]] void* allocate_slow(std::size_t bytes, std::size_t alignment);
-    [[gnu::noinline]] void deallocate_slow(void* p, std::size_t bytes,
-                                           std::size_t alignment) noexcept;
-    [[gnu::noinline]] void flush(cache& tc, std::size_t c) noexcept;
+    PMRKIT_NOINLINE void* allocate_slow(std::size_t bytes, std::size_t alignment);
+    PMRKIT_NOINLINE void deallocate_slow(void* p, std::size_t bytes,
+                                         std::size_t alignment) noexcept;
+    PMRKIT_NOINLINE void flush(cache& tc, std::size_t c) noexcept;
     // Hardened builds: the central pool's check, under the lock, before a block enters a cache
     // from which it could be handed out again.
     void check_pooled_block(const void* p, std::size_t bytes, std::size_t alignment) const noexcept;

@@ -4,10 +4,11 @@
 #include "pmrkit/detail/asan.hpp"
 #include "pmrkit/detail/bump_region.hpp"
 #include "pmrkit/detail/chunk_list.hpp"
+#include "pmrkit/detail/config.hpp"
 #include "pmrkit/detail/free_list.hpp"
 #include "pmrkit/detail/owned_ranges.hpp"
-#include "pmrkit/detail/upstream_blocks.hpp"
 #include "pmrkit/detail/thread_check.hpp"
+#include "pmrkit/detail/upstream_blocks.hpp"
 #include "pmrkit/growth_policy.hpp"
 #include "pmrkit/resource_stats.hpp"
 
@@ -48,9 +49,12 @@ struct fixed_block_options {
 // Never returns null: exhaustion of max_blocks throws std::bad_alloc, and an exception from
 // upstream propagates unchanged; in both cases the resource stays usable and unchanged.
 //
-// Hardened builds (PMRKIT_HARDENED) check every free: besides the free list's own checks (double
-// free, write into a freed block), a pointer that is not the start of a block of one of its chunks
-// and was not passed through stops the program with a report (O(log chunks) per deallocate).
+// Safety: the free list's links are encoded and checked, and blocks of 16 bytes or more carry a
+// double-free mark (see detail/free_list.hpp and docs/security.md): a use-after-free write into a
+// block's link or a double free of the block on top stops the program with a message.
+// Hardened builds (PMRKIT_HARDENED) check every free: besides the free list's checks, a pointer
+// that is not the start of a block of one of its chunks and was not passed through stops the
+// program with a report (O(log chunks) per deallocate).
 //
 // Thread safety: none. One thread at a time may use an instance (use a synchronized or concurrent
 // resource for sharing).
@@ -63,9 +67,9 @@ public:
     // Takes no memory: the first chunk is taken on first use.
     // Throws std::invalid_argument if options.block_alignment is not a power of two, or
     // std::bad_alloc if the block size overflows.
-    explicit fixed_block_resource(const fixed_block_options& options = {},
-                                  std::pmr::memory_resource* upstream =
-                                      std::pmr::get_default_resource());
+    explicit fixed_block_resource(
+        const fixed_block_options& options = {},
+        std::pmr::memory_resource* upstream = std::pmr::get_default_resource());
     explicit fixed_block_resource(std::pmr::memory_resource* upstream)
         : fixed_block_resource(fixed_block_options{}, upstream) {}
 
@@ -84,7 +88,9 @@ public:
     // would pass max_blocks; upstream exceptions propagate; either way nothing changes.
     void reserve(std::size_t blocks);
 
-    [[nodiscard]] std::pmr::memory_resource* upstream_resource() const noexcept { return m_upstream; }
+    [[nodiscard]] std::pmr::memory_resource* upstream_resource() const noexcept {
+        return m_upstream;
+    }
     // The options after normalization (effective block size, alignment, first chunk).
     [[nodiscard]] const fixed_block_options& options() const noexcept { return m_options; }
 
@@ -94,7 +100,7 @@ public:
     [[nodiscard]] std::size_t capacity() const noexcept { return m_capacity; }
     // O(free blocks): it counts the free list, so that allocate and deallocate do not pay for a
     // counter (a read-modify-write chained through every pair cost 8% on 64-byte churn).
-    [[nodiscard]] std::size_t blocks_in_use() const noexcept { return m_peak - m_free.size(); }
+    [[nodiscard]] std::size_t blocks_in_use() const noexcept { return m_peak - m_free.size(m_key); }
     // Most blocks in use at once since construction or release().
     [[nodiscard]] std::size_t peak_blocks_in_use() const noexcept { return m_peak; }
     // Chunks currently held from upstream.
@@ -121,7 +127,7 @@ private:
     void* do_allocate(std::size_t bytes, std::size_t alignment) override {
         PMRKIT_THREAD_CHECK(m_in_use, "fixed_block_resource");
         if (fits(bytes, alignment)) [[likely]] {
-            if (void* block = m_free.pop()) [[likely]] {
+            if (void* block = m_free.pop(m_key, m_mark_at)) [[likely]] {
                 detail::asan_unpoison(block, m_block_size);
                 return block;
             }
@@ -134,7 +140,7 @@ private:
         if (fits(bytes, alignment)) [[likely]] {
             m_owned.check_block(p, m_block_size);
             detail::asan_poison(p, m_block_size);
-            m_free.push(p);
+            m_free.push(p, m_key, m_mark_at);
             return;
         }
         m_oversize.deallocate(p, bytes, alignment);
@@ -144,13 +150,15 @@ private:
         return this == &other;
     }
 
-    [[gnu::noinline]] void* allocate_slow(std::size_t bytes, std::size_t alignment);
+    PMRKIT_NOINLINE void* allocate_slow(std::size_t bytes, std::size_t alignment);
     void add_chunk(std::size_t blocks);
 
     // Fast-path fields first, so that they share one cache line.
     detail::free_list m_free;
     std::size_t m_block_size;
     std::size_t m_block_alignment;
+    detail::free_list_key m_key; // of m_free and m_spare, see free_list.hpp
+    std::size_t m_mark_at;       // detail::free_list::mark_offset(m_block_size)
 
     // Never-used blocks: the newest chunk's uncarved tail, and tails that reserve() set aside.
     // Blocks are only taken from here when m_free is empty, so the number taken is the peak, and

@@ -59,8 +59,10 @@ namespace pmrkit {
 // found empty. Never returns null: impossible sizes throw std::bad_alloc, upstream exceptions
 // propagate unchanged, and the resource stays usable after either.
 //
-// Hardened builds (PMRKIT_HARDENED) check every free: besides the free lists' own checks (double
-// free, write into a freed block), a pointer that is not the start of a block of a span of the
+// Safety: the free lists' links are encoded and checked, and blocks of 16 bytes or more carry a
+// double-free mark (see detail/free_list.hpp and docs/security.md): a use-after-free write into a
+// block's link or a double free of a block still on its class's list stops the program.
+// Hardened builds (PMRKIT_HARDENED) check every free: besides the free lists' checks, a pointer that is not the start of a block of a span of the
 // class its size maps to (another resource's, one inside a block, or a free with the wrong size),
 // and a large block it did not hand out, stop the program with a report (O(log spans) per
 // deallocate).

@@ -14,10 +14,12 @@ size_class_options size_class_heap::normalized(const class_table& table,
 
 size_class_heap::size_class_heap(const class_table& table, const size_class_options& options,
                                  std::pmr::memory_resource* upstream)
-    : m_table(table), m_class_count(0), m_upstream(upstream), m_options(normalized(table, options)),
+    : m_key(table.granularity), m_table(table), m_class_count(0), m_upstream(upstream),
+      m_options(normalized(table, options)),
       m_large(upstream, m_options.large_cache_bytes, m_options.large_cache_per_bucket) {
     assert(table.count <= max_classes && table.lookup_limit >= fast_limit);
     m_class_count = table.index(m_options.max_pooled_size) + 1;
+    set_mark_offsets();
     for (std::size_t r = 0; r < m_routes.size(); ++r) {
         m_routes[r] = &m_lists[table.index_above(r * route_granule)];
     }
@@ -39,7 +41,7 @@ std::size_t size_class_heap::take(std::size_t c, std::size_t n, free_list& out) 
     std::size_t taken = 0;
     try {
         for (; taken < n; ++taken) {
-            out.push(allocate_in(m_lists[c]));
+            out.push(allocate_in(m_lists[c]), m_key, m_lists[c].mark_at);
         }
     } catch (...) { // upstream is out of memory: the blocks taken so far are the batch
         if (taken == 0) {
@@ -50,7 +52,7 @@ std::size_t size_class_heap::take(std::size_t c, std::size_t n, free_list& out) 
 }
 
 void size_class_heap::give(std::size_t c, free_list blocks) noexcept {
-    while (void* p = blocks.pop()) {
+    while (void* p = blocks.pop(m_key, m_lists[c].mark_at)) {
         deallocate_in(p, m_lists[c]);
     }
 }
@@ -130,6 +132,12 @@ span* size_class_heap::new_span(std::size_t c) {
     return s;
 }
 
+void size_class_heap::set_mark_offsets() noexcept {
+    for (std::size_t c = 0; c < m_table.count; ++c) {
+        m_lists[c].mark_at = static_cast<std::uint32_t>(free_list::mark_offset(class_size(c)));
+    }
+}
+
 void size_class_heap::note_peak() noexcept {
     m_peak_bytes = std::max(m_peak_bytes, upstream_bytes());
 }
@@ -141,23 +149,28 @@ void size_class_heap::settle(class_list& list) noexcept {
     }
 }
 
+void size_class_heap::push_and_settle(void* p, class_list& list) noexcept {
+    list.blocks.push(p, m_key, list.mark_at);
+    settle(list);
+}
+
 void size_class_heap::count_frees(std::size_t c, std::size_t keep) noexcept {
     class_list& list = m_lists[c];
     class_state& state = m_classes[c];
-    list.blocks.remove_range(keep, list.uncounted - keep, [&](void* block) {
+    list.blocks.remove_range(keep, list.uncounted - keep, m_key, list.mark_at, [&](void* block) {
         span* s = owner(block, c);
         if (!s->has_free()) {
             state.others.remove(s);
             state.with_free.push_front(s);
         }
-        s->keep_free(block);
+        s->keep_free(block, m_key, list.mark_at);
         if (s->count_freed() && !s->carving() && !s->reported()) {
             s->set_reported(true);
             ++m_reported;
             m_reported_bytes += s->bytes();
         }
     });
-    list.uncounted = keep;
+    list.uncounted = static_cast<std::uint32_t>(keep);
 }
 
 void size_class_heap::give_back(span* s) noexcept {
@@ -188,9 +201,10 @@ void size_class_heap::give_back_empty_spans(bool with_carving) noexcept {
         // The class's list now holds only blocks taken from one span's list (counted free); one
         // pass takes the doomed spans' blocks off it. Their own lists go with them.
         free_list kept;
-        while (void* block = m_lists[c].blocks.pop()) {
+        const std::size_t mark_at = m_lists[c].mark_at;
+        while (void* block = m_lists[c].blocks.pop(m_key, mark_at)) {
             if (!owner(block, c)->doomed()) {
-                kept.push(block);
+                kept.push(block, m_key, mark_at);
             }
         }
         m_lists[c].blocks = kept;
@@ -220,6 +234,7 @@ void size_class_heap::release() noexcept {
         state = class_state{};
         m_lists[c] = class_list{};
     }
+    set_mark_offsets();
     m_large.release();
     m_owned.clear();
     m_reported = 0;
@@ -230,7 +245,7 @@ void size_class_heap::release() noexcept {
 
 size_class_stats size_class_heap::class_stats(std::size_t c) const noexcept {
     const class_state& state = m_classes[c];
-    std::size_t in_use = 0 - m_lists[c].uncounted; // still counted by their spans
+    std::size_t in_use = 0 - std::size_t{m_lists[c].uncounted}; // still counted by their spans
     for_each_span(state, [&](const span* s, const span_list&) { in_use += s->live(); });
     return {class_size(c), in_use, state.with_free.count() + state.others.count(), state.peak_spans,
             state.upstream_allocations};

@@ -6,11 +6,21 @@
 #include <algorithm>
 #include <cassert>
 #include <cstdint>
+#include <cstdio>
 #include <new>
 
 #if defined(__linux__)
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#elif defined(_WIN32)
+#ifndef NOMINMAX
+#define NOMINMAX
+#endif
+#ifndef WIN32_LEAN_AND_MEAN
+#define WIN32_LEAN_AND_MEAN
+#endif
+#include <windows.h>
 #endif
 
 namespace pmrkit {
@@ -20,22 +30,46 @@ namespace {
 std::size_t system_page_size() noexcept {
 #if defined(__linux__)
     return static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+#elif defined(_WIN32)
+    SYSTEM_INFO info;
+    ::GetSystemInfo(&info);
+    return info.dwPageSize;
 #else
-    return 4096;
+    return 4096; // no portable query: the smallest page of the platforms pmrkit knows
 #endif
+}
+
+// One page table of page_size / 8 entries maps a huge page (a PMD on x86-64 and AArch64).
+std::size_t system_huge_page_size(std::size_t page_size) noexcept {
+#if defined(__linux__)
+    // Absent without THP in the kernel; without fopen's buffer: no allocation in a constructor.
+    if (const int fd = ::open("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size", O_RDONLY);
+        fd >= 0) {
+        char text[32] = {};
+        const ssize_t length = ::read(fd, text, sizeof(text) - 1);
+        ::close(fd);
+        unsigned long long bytes = 0;
+        if (length > 0 && std::sscanf(text, "%llu", &bytes) == 1 &&
+            detail::is_power_of_two(static_cast<std::size_t>(bytes)) && bytes > page_size) {
+            return static_cast<std::size_t>(bytes);
+        }
+    }
+#endif
+    return page_size * (page_size / 8);
 }
 
 } // namespace
 
 page_resource::page_resource(const page_options& options) noexcept
-    : m_options(options), m_page_size(system_page_size()) {}
+    : m_options(options), m_page_size(system_page_size()),
+      m_huge_page_size(system_huge_page_size(m_page_size)) {}
 
 page_resource::shape page_resource::shape_of(std::size_t bytes,
                                              std::size_t alignment) const noexcept {
     shape s{detail::align_up(std::max<std::size_t>(bytes, 1), m_page_size),
             std::max(alignment, m_page_size)};
-    if (m_options.huge_pages && s.bytes >= huge_page_size) {
-        s.alignment = std::max(s.alignment, huge_page_size);
+    if (m_options.huge_pages && s.bytes >= m_huge_page_size) {
+        s.alignment = std::max(s.alignment, m_huge_page_size);
     }
     return s;
 }
@@ -112,16 +146,51 @@ void page_resource::unmap(void* p, shape s) noexcept {
     count_unmapped(s.bytes);
 }
 
-#else
+#elif defined(_WIN32)
 
 void* page_resource::map(shape s) {
-    void* p = ::operator new(s.bytes, std::align_val_t{s.alignment});
+    void* p = ::VirtualAlloc(nullptr, s.bytes, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
+    // VirtualAlloc places at the allocation granularity (64 KiB); beyond it, find an aligned
+    // address in a reservation large enough, give it back and map there. Another thread may map
+    // at that address in between: then try again.
+    if (p != nullptr && !detail::is_aligned(p, s.alignment)) {
+        ::VirtualFree(p, 0, MEM_RELEASE);
+        p = nullptr;
+        for (int attempt = 0; p == nullptr && attempt < 16; ++attempt) {
+            void* const reserved =
+                ::VirtualAlloc(nullptr, s.bytes + s.alignment, MEM_RESERVE, PAGE_NOACCESS);
+            if (reserved == nullptr) {
+                break;
+            }
+            const auto address = reinterpret_cast<std::uintptr_t>(reserved);
+            auto* const aligned = reinterpret_cast<void*>(detail::align_up(address, s.alignment));
+            ::VirtualFree(reserved, 0, MEM_RELEASE);
+            p = ::VirtualAlloc(aligned, s.bytes, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
+        }
+    }
+    if (p == nullptr) {
+        detail::throw_bad_alloc();
+    }
     count_mapped(s.bytes);
     return p;
 }
 
 void page_resource::unmap(void* p, shape s) noexcept {
-    ::operator delete(p, std::align_val_t{s.alignment});
+    [[maybe_unused]] const BOOL released = ::VirtualFree(p, 0, MEM_RELEASE);
+    assert(released != FALSE && "deallocate of a block this resource did not map");
+    count_unmapped(s.bytes);
+}
+
+#else
+
+void* page_resource::map(shape s) {
+    void* p = ::operator new (s.bytes, std::align_val_t{s.alignment});
+    count_mapped(s.bytes);
+    return p;
+}
+
+void page_resource::unmap(void* p, shape s) noexcept {
+    ::operator delete (p, std::align_val_t{s.alignment});
     count_unmapped(s.bytes);
 }
 

@@ -2,7 +2,13 @@
 # Installs pmrkit from BUILD_DIR into a fresh prefix, then configures, builds and runs the consumer
 # project against it through find_package, and again through add_subdirectory(SOURCE_DIR), with
 # the compiler and flags of the build under test (a sanitizer build needs its runtime at link).
+# A cross build passes its TOOLCHAIN file and its EMULATOR ('|'-separated), which runs the program.
 set(work ${WORK_DIR})
+string(REPLACE "|" ";" emulator "${EMULATOR}")
+set(toolchain "")
+if(TOOLCHAIN)
+    set(toolchain -DCMAKE_TOOLCHAIN_FILE=${TOOLCHAIN})
+endif()
 file(REMOVE_RECURSE ${work})
 file(MAKE_DIRECTORY ${work})
 
@@ -15,11 +21,14 @@ function(run)
 endfunction()
 
 run(${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${work}/prefix)
-run(${CMAKE_COMMAND} -S ${CMAKE_CURRENT_LIST_DIR}/project -B ${work}/installed -G Ninja
-    -DCMAKE_CXX_COMPILER=${CXX} "-DCMAKE_CXX_FLAGS=${CXX_FLAGS}" -DCMAKE_PREFIX_PATH=${work}/prefix)
+# The package folder itself: a cross toolchain searches for packages under its target root only.
+file(GLOB_RECURSE config ${work}/prefix/*/pmrkit-config.cmake)
+cmake_path(GET config PARENT_PATH config_dir)
+run(${CMAKE_COMMAND} -S ${CMAKE_CURRENT_LIST_DIR}/project -B ${work}/installed -G Ninja ${toolchain}
+    -DCMAKE_CXX_COMPILER=${CXX} "-DCMAKE_CXX_FLAGS=${CXX_FLAGS}" -Dpmrkit_DIR=${config_dir})
 run(${CMAKE_COMMAND} --build ${work}/installed)
-run(${work}/installed/consumer)
+run(${emulator} ${work}/installed/consumer)
 run(${CMAKE_COMMAND} -S ${CMAKE_CURRENT_LIST_DIR}/project -B ${work}/subdirectory -G Ninja
-    -DCMAKE_CXX_COMPILER=${CXX} "-DCMAKE_CXX_FLAGS=${CXX_FLAGS}" -DPMRKIT_SOURCE_DIR=${SOURCE_DIR})
+    ${toolchain} -DCMAKE_CXX_COMPILER=${CXX} "-DCMAKE_CXX_FLAGS=${CXX_FLAGS}" -DPMRKIT_SOURCE_DIR=${SOURCE_DIR})
 run(${CMAKE_COMMAND} --build ${work}/subdirectory)
-run(${work}/subdirectory/consumer)
+run(${emulator} ${work}/subdirectory/consumer)

@@ -1,7 +1,14 @@
 // SPDX-License-Identifier: MIT
 // Death tests: runs a function in a forked child and reports how the child ended and what it
 // wrote to stderr, so that a test can check that a detection stops the program with its message.
+// POSIX-only (PMRKIT_DEATH_TESTS): Windows has no fork(), and a death test there would have to
+// start the test program again for the one case; the death tests are compiled out there.
 #pragma once
+
+#ifdef _WIN32
+#define PMRKIT_DEATH_TESTS 0
+#else
+#define PMRKIT_DEATH_TESTS 1
 
 #include <csignal>
 #include <cstdio>
@@ -46,3 +53,5 @@ child_end run_in_child(F&& f) {
 }
 
 } // namespace pmrkit::test
+
+#endif

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include "pmrkit/detail/config.hpp"
 #include "pmrkit/resource_stats.hpp"
 
 #include <cstddef>
@@ -89,7 +90,7 @@ private:
         return this == &other;
     }
 
-    [[noreturn, gnu::noinline]] void refuse(std::size_t bytes);
+    [[noreturn]] PMRKIT_NOINLINE void refuse(std::size_t bytes);
 
     std::size_t m_limit;
     std::size_t m_in_use = 0;

@@ -7,8 +7,17 @@
 
 #include <cstddef>
 
-// PMRKIT_HARDENED (CMake -DPMRKIT_HARDENED=ON): the pools check every free against the memory
-// they own and check their free-list links on every pop (see free_list.hpp, owned_ranges.hpp).
+// Free-list protection (see free_list.hpp and docs/security.md). The default build encodes every
+// free-list link with a per-pool secret key, checks it on every pop and marks free blocks against
+// double frees.
+// PMRKIT_HARDENED (CMake -DPMRKIT_HARDENED=ON) adds the costly checks: the pools check every free
+// against the memory they own (owned_ranges.hpp), and every pop checks the free block's first 16
+// bytes.
+// PMRKIT_UNPROTECTED (CMake -DPMRKIT_UNPROTECTED=ON), UNSAFE: raw links, no check, no mark; a
+// use-after-free write or a double free silently corrupts the pools.
+#if defined(PMRKIT_HARDENED) && defined(PMRKIT_UNPROTECTED)
+#error "PMRKIT_HARDENED and PMRKIT_UNPROTECTED contradict each other"
+#endif
 //
 // PMRKIT_THREAD_CHECKS (CMake PMRKIT_THREAD_CHECKS=AUTO|ON|OFF): a single-threaded resource used
 // by two threads at once stops the program (see thread_check.hpp). AUTO: on unless NDEBUG.
@@ -30,12 +39,46 @@
 #endif
 #endif
 
+// PMRKIT_NOINLINE, PMRKIT_COLD: keep slow paths and error reports out of the fast paths. GCC and
+// Clang spell them gnu::; MSVC has noinline only; elsewhere they are hints left out.
+// PMRKIT_TLS_INITIAL_EXEC: a thread_local reached by one thread-pointer-relative load, on ELF
+// targets (see thread_cache.hpp for its cost); elsewhere the platform's only model.
+#if defined(__GNUC__) || defined(__clang__)
+#define PMRKIT_NOINLINE [[gnu::noinline]]
+#define PMRKIT_COLD [[gnu::cold]]
+#elif defined(_MSC_VER)
+#define PMRKIT_NOINLINE __declspec(noinline)
+#define PMRKIT_COLD
+#else
+#define PMRKIT_NOINLINE
+#define PMRKIT_COLD
+#endif
+#if defined(__ELF__)
+#define PMRKIT_TLS_INITIAL_EXEC [[gnu::tls_model("initial-exec")]]
+#else
+#define PMRKIT_TLS_INITIAL_EXEC
+#endif
+
 namespace pmrkit::detail {
 
 #if defined(PMRKIT_HARDENED)
 inline constexpr bool hardened_build = true;
 #else
 inline constexpr bool hardened_build = false;
+#endif
+
+enum class link_protection {
+    none,     // PMRKIT_UNPROTECTED: raw links
+    checked,  // the default: encoded links, alignment check, double-free mark
+    hardened, // PMRKIT_HARDENED: also the mark bound to the link, checked on every pop
+};
+
+#if defined(PMRKIT_UNPROTECTED)
+inline constexpr link_protection build_protection = link_protection::none;
+#elif defined(PMRKIT_HARDENED)
+inline constexpr link_protection build_protection = link_protection::hardened;
+#else
+inline constexpr link_protection build_protection = link_protection::checked;
 #endif
 
 #if defined(PMRKIT_ASAN)

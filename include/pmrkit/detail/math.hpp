@@ -12,7 +12,9 @@
 
 namespace pmrkit::detail {
 
-[[nodiscard]] constexpr bool is_power_of_two(std::size_t x) noexcept { return std::has_single_bit(x); }
+[[nodiscard]] constexpr bool is_power_of_two(std::size_t x) noexcept {
+    return std::has_single_bit(x);
+}
 
 // Precondition: alignment is a power of two. Wraps on overflow; use checked_align_up for sizes
 // that come from a caller.
@@ -24,11 +26,41 @@ namespace pmrkit::detail {
     return (reinterpret_cast<std::uintptr_t>(p) & (alignment - 1)) == 0;
 }
 
-[[noreturn]] inline void throw_bad_alloc() { throw std::bad_alloc(); }
+[[noreturn]] inline void throw_bad_alloc() {
+    throw std::bad_alloc();
+}
+
+// a + b and a * b into r; true when they overflowed (r then holds the wrapped value). GCC and Clang
+// have builtins (one flag test); the plain-C++ forms are for the others (MSVC) and are tested on
+// every build.
+[[nodiscard]] constexpr bool add_overflows_portable(std::size_t a, std::size_t b,
+                                                    std::size_t& r) noexcept {
+    r = a + b;
+    return r < a;
+}
+[[nodiscard]] constexpr bool mul_overflows_portable(std::size_t a, std::size_t b,
+                                                    std::size_t& r) noexcept {
+    r = a * b;
+    return a != 0 && r / a != b;
+}
+[[nodiscard]] constexpr bool add_overflows(std::size_t a, std::size_t b, std::size_t& r) noexcept {
+#if defined(__GNUC__) || defined(__clang__)
+    return __builtin_add_overflow(a, b, &r);
+#else
+    return add_overflows_portable(a, b, r);
+#endif
+}
+[[nodiscard]] constexpr bool mul_overflows(std::size_t a, std::size_t b, std::size_t& r) noexcept {
+#if defined(__GNUC__) || defined(__clang__)
+    return __builtin_mul_overflow(a, b, &r);
+#else
+    return mul_overflows_portable(a, b, r);
+#endif
+}
 
 [[nodiscard]] inline std::size_t checked_add(std::size_t a, std::size_t b) {
     std::size_t sum = 0;
-    if (__builtin_add_overflow(a, b, &sum)) {
+    if (add_overflows(a, b, sum)) {
         throw_bad_alloc();
     }
     return sum;
@@ -36,7 +68,7 @@ namespace pmrkit::detail {
 
 [[nodiscard]] inline std::size_t checked_mul(std::size_t a, std::size_t b) {
     std::size_t product = 0;
-    if (__builtin_mul_overflow(a, b, &product)) {
+    if (mul_overflows(a, b, product)) {
         throw_bad_alloc();
     }
     return product;
@@ -58,6 +90,8 @@ namespace pmrkit::detail {
 }
 
 // Largest power of two dividing n (n > 0).
-[[nodiscard]] constexpr std::size_t natural_alignment(std::size_t n) noexcept { return n & (~n + 1); }
+[[nodiscard]] constexpr std::size_t natural_alignment(std::size_t n) noexcept {
+    return n & (~n + 1);
+}
 
 } // namespace pmrkit::detail

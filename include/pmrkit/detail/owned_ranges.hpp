@@ -14,6 +14,7 @@
 // compile to nothing, so the pools' fast paths are what they are without hardening.
 #pragma once
 
+#include "pmrkit/detail/config.hpp"
 #include "pmrkit/detail/free_list.hpp"
 
 #include <algorithm>
@@ -58,7 +59,7 @@ private:
         std::size_t stride;
     };
 
-    [[noreturn, gnu::cold]] static void report_foreign_pointer(const void* p) noexcept;
+    [[noreturn]] PMRKIT_COLD static void report_foreign_pointer(const void* p) noexcept;
     // The first range that ends after address a.
     [[nodiscard]] std::vector<range>::const_iterator after(std::uintptr_t a) const noexcept;
 

@@ -54,9 +54,12 @@ public:
     // Whether blocks remain to be carved.
     [[nodiscard]] bool carving() const noexcept { return m_fresh.remaining() != 0; }
 
-    // The span's own free list: blocks counted free, kept here until a pool takes them all.
+    // The span's own free list: blocks counted free, kept here until a pool takes them all, linked
+    // with the pool's key (see free_list).
     [[nodiscard]] bool has_free() const noexcept { return !m_free.empty(); }
-    void keep_free(void* block) noexcept { m_free.push(block); }
+    void keep_free(void* block, const free_list_key& key, std::size_t mark_at) noexcept {
+        m_free.push(block, key, mark_at);
+    }
     [[nodiscard]] free_list take_free() noexcept {
         const free_list blocks = m_free;
         m_free.clear();

@@ -3,8 +3,9 @@
 // thread's cache for a given pool instance.
 //
 // A thread_cache is touched by one thread only (its owner), so a bin is a plain intrusive free
-// list and a count: no lock, no atomic. The bin reports when it has grown past its limit so that
-// the pool can move a batch back to its central pool.
+// list and a count: no lock, no atomic. Its lists are linked with its pool's key, so that whole
+// lists move between the pool and its caches. The bin reports when it has grown past its limit so
+// that the pool can move a batch back to its central pool.
 //
 // cache_slots: every thread has a small direct-mapped table from an instance id to that instance's
 // cache for the thread. Ids come from one global counter and are never reused, so a slot left
@@ -13,6 +14,7 @@
 // reaching it is a plain TLS access with no initialization guard.
 #pragma once
 
+#include "pmrkit/detail/config.hpp"
 #include "pmrkit/detail/free_list.hpp"
 
 #include <array>
@@ -28,7 +30,7 @@ namespace pmrkit::detail {
 template <std::size_t Classes, std::size_t Routes = 0>
 class alignas(64) thread_cache {
 public:
-    thread_cache() = default;
+    explicit thread_cache(const free_list_key& key) noexcept : m_key(key) {}
     // Routes point into the cache itself.
     thread_cache(const thread_cache&) = delete;
     thread_cache& operator=(const thread_cache&) = delete;
@@ -40,11 +42,13 @@ public:
         return push(*m_routes[r], p);
     }
 
-    // Bin c holds at most limit blocks before push() reports it full. Set before the bin is used.
-    void set_limit(std::size_t c, std::uint32_t limit) noexcept {
+    // Bin c holds at most limit blocks of block_size bytes before push() reports it full. Set
+    // before the bin is used.
+    void set_limit(std::size_t c, std::uint32_t limit, std::size_t block_size) noexcept {
         bin& b = m_bins[c];
         b.room = static_cast<std::uint32_t>(limit + 1 - count(c));
         b.limit = limit;
+        b.mark_at = static_cast<std::uint32_t>(free_list::mark_offset(block_size));
     }
 
     // A cached block of class c, or nullptr.
@@ -57,7 +61,7 @@ public:
     [[nodiscard]] free_list take(std::size_t c, std::uint32_t n) noexcept {
         bin& b = m_bins[c];
         b.room += n;
-        return b.blocks.split_front(n);
+        return b.blocks.split_front(n, m_key, b.mark_at);
     }
 
     // Detaches every cached block of class c.
@@ -93,21 +97,23 @@ private:
         free_list blocks;
         std::uint32_t room = 1; // blocks it takes before it is over its limit: limit + 1 - count
         std::uint32_t limit = 0;
+        std::uint32_t mark_at = 0; // free_list::mark_offset of the bin's block size
     };
 
-    static void* pop(bin& b) noexcept {
-        void* p = b.blocks.pop();
+    void* pop(bin& b) noexcept {
+        void* p = b.blocks.pop(m_key, b.mark_at);
         if (p != nullptr) [[likely]] {
             ++b.room;
         }
         return p;
     }
     // Counting down the room left, not up to the limit, makes the test a flag of the decrement.
-    static bool push(bin& b, void* p) noexcept {
-        b.blocks.push(p);
+    bool push(bin& b, void* p) noexcept {
+        b.blocks.push(p, m_key, b.mark_at);
         return --b.room == 0;
     }
 
+    free_list_key m_key;
     std::array<bin, Classes> m_bins{};
     std::array<bin*, Routes> m_routes{};
 };
@@ -135,7 +141,7 @@ struct cache_slots {
 // a thread_local through a call to __tls_get_addr, and that call made GCC save six registers in
 // the fast paths; initial-exec is one %fs-relative load. Its cost: a shared library holding it
 // must be loaded at program start (or fit glibc's small static-TLS surplus when dlopen()ed).
-inline constinit thread_local cache_slots t_cache_slots [[gnu::tls_model("initial-exec")]]{};
+inline constinit thread_local cache_slots t_cache_slots PMRKIT_TLS_INITIAL_EXEC{};
 
 inline cache_slots::slot& cache_slots::at(std::size_t offset) noexcept {
     auto* table = reinterpret_cast<unsigned char*>(t_cache_slots.slots.data());

@@ -26,7 +26,7 @@ namespace pmrkit::detail {
 using concurrent_use_handler = void (*)(const char* resource);
 // Installs a handler (nullptr: the default) and returns the previous one.
 concurrent_use_handler set_concurrent_use_handler(concurrent_use_handler handler) noexcept;
-[[gnu::cold, gnu::noinline]] void report_concurrent_use(const char* resource);
+PMRKIT_COLD PMRKIT_NOINLINE void report_concurrent_use(const char* resource);
 
 class entry_flag {
 public:

@@ -133,12 +133,15 @@ public:
     [[nodiscard]] std::size_t class_of(std::size_t bytes, std::size_t alignment) const noexcept;
     [[nodiscard]] std::size_t class_size(std::size_t c) const noexcept { return m_table.size(c); }
 
-    // Batches, for a front end that caches blocks elsewhere (concurrent_pool_resource's threads).
-    // take: pushes up to n blocks of class c onto `out` and returns how many; upstream's exception
-    // propagates only if not one block could be taken.
+    // Batches, for a front end that caches blocks elsewhere (concurrent_pool_resource's threads),
+    // on lists linked with key() (the front end links its caches with it too, so that lists move
+    // whole). take: pushes up to n blocks of class c onto `out` and returns how many; upstream's
+    // exception propagates only if not one block could be taken.
     std::size_t take(std::size_t c, std::size_t n, free_list& out);
     // give: every block of `blocks` (class-c blocks of this heap) is free again.
     void give(std::size_t c, free_list blocks) noexcept;
+    // The key of every free list of this heap (see free_list.hpp). Constant.
+    [[nodiscard]] const free_list_key& key() const noexcept { return m_key; }
     // Hardened builds: stops the program with a report unless p is the start of a class-c block of
     // one of this heap's spans. Does nothing in other builds. O(log spans).
     void check_block(const void* p, std::size_t c) const noexcept {
@@ -178,9 +181,11 @@ public:
 
 private:
     // A class's free list; its top `uncounted` blocks are still counted live by their spans.
+    // 32-bit fields keep it at 16 bytes.
     struct class_list {
         free_list blocks;
-        std::size_t uncounted = 0;
+        std::uint32_t uncounted = 0;
+        std::uint32_t mark_at = 0; // free_list::mark_offset of the class's size
     };
 
     struct class_state {
@@ -200,7 +205,7 @@ private:
     // The fast paths. What they rarely do (refill, count, settle) is out of line and given the
     // list, not its class, so that no class index or table load is computed on the common path.
     void* allocate_in(class_list& list) {
-        void* block = list.blocks.pop();
+        void* block = list.blocks.pop(m_key, list.mark_at);
         if (block == nullptr) [[unlikely]] {
             return refill(list);
         }
@@ -216,10 +221,12 @@ private:
     void deallocate_in(void* p, class_list& list) noexcept {
         m_owned.check_block(p, class_size(class_of(list)));
         asan_poison(p, class_size(class_of(list)));
-        list.blocks.push(p);
+        // Both paths end in a call: the fast path saves no register (see free_list::push).
         if (++list.uncounted > max_uncounted) [[unlikely]] {
-            settle(list);
+            push_and_settle(p, list);
+            return;
         }
+        list.blocks.push(p, m_key, list.mark_at);
     }
 
     [[nodiscard]] std::size_t class_of(const class_list& list) const noexcept {
@@ -230,14 +237,20 @@ private:
         return span::owner(block, at.mask, at.offset);
     }
 
-    [[gnu::noinline]] void* allocate_slow(std::size_t bytes, std::size_t alignment);
-    [[gnu::noinline]] void deallocate_slow(void* p, std::size_t bytes,
-                                           std::size_t alignment) noexcept;
-    [[gnu::noinline]] void* refill(class_list& list);
-    [[gnu::noinline]] void count_allocated(const void* block, const class_list& list) noexcept;
+    PMRKIT_NOINLINE void* allocate_slow(std::size_t bytes, std::size_t alignment);
+    PMRKIT_NOINLINE void deallocate_slow(void* p, std::size_t bytes,
+                                         std::size_t alignment) noexcept;
+    PMRKIT_NOINLINE void* refill(class_list& list);
+    PMRKIT_NOINLINE void count_allocated(const void* block, const class_list& list) noexcept;
     // Counts the older half of the list's uncounted blocks freed, and gives empty spans back
     // when more than the options allow have been found.
+<<<<<<< HEAD
     [[gnu::noinline]] void settle(class_list& list) noexcept;
+    // Pushes p onto the list, then settles it.
+    [[gnu::noinline]] void push_and_settle(void* p, class_list& list) noexcept;
+=======
+    PMRKIT_NOINLINE void settle(class_list& list) noexcept;
+>>>>>>> platform
     // Moves all but the top `keep` uncounted blocks of class c to their spans' lists, counted
     // freed; flags spans emptied.
     void count_frees(std::size_t c, std::size_t keep) noexcept;
@@ -249,10 +262,12 @@ private:
     void give_back_empty_spans(bool with_carving) noexcept;
     void give_back(span* s) noexcept;
     void note_peak() noexcept;
+    void set_mark_offsets() noexcept;
 
-    // The fast paths touch only m_lists and m_routes (and rarely a span's header). A route per
-    // granule of the fast paths' reach leads to the granule's class list in one load: two
+    // The fast paths touch only m_key, m_lists and m_routes (and rarely a span's header). A route
+    // per granule of the fast paths' reach leads to the granule's class list in one load: two
     // instructions and a load fewer than the class table, a scaling and an add.
+    free_list_key m_key; // of every list: the classes', the spans', the front end's batches
     std::array<class_list, max_classes> m_lists{};
     std::array<class_list*, fast_limit / route_granule> m_routes;
     const class_table& m_table;

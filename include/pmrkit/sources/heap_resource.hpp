@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include "pmrkit/detail/config.hpp"
 #include "pmrkit/resource_stats.hpp"
 
 #include <algorithm>
@@ -108,7 +109,7 @@ private:
 
     // Zero-byte, over-aligned and impossible requests. A member, though it uses no state, so that
     // the fast path passes its arguments on in the registers they came in.
-    [[gnu::noinline]] void* allocate_slow(std::size_t bytes, std::size_t alignment) const;
+    PMRKIT_NOINLINE void* allocate_slow(std::size_t bytes, std::size_t alignment) const;
 };
 
 // The heap_resource to share. Never destroyed, so static destructors may still give memory back

@@ -11,7 +11,7 @@ namespace pmrkit {
 
 struct page_options {
     // Ask for transparent huge pages (madvise(MADV_HUGEPAGE)); mappings of at least
-    // page_resource::huge_page_size are then also aligned to it, so that whole huge pages fit.
+    // huge_page_size() are then also aligned to it, so that whole huge pages fit.
     // Advice only: without THP in the kernel, or with THP set to "never", nothing changes.
     bool huge_pages = false;
     // Fault every page in before allocate returns (after any huge-page advice), so that first use
@@ -29,6 +29,11 @@ struct page_options {
 // mapping size + alignment - page bytes and unmapping the misaligned head and tail before
 // returning: the excess never exceeds the alignment and lasts only during the call (a 2 MiB
 // request aligned to 2 MiB maps 4 MiB - 4 KiB, then keeps 2 MiB).
+// Windows: each allocate is one VirtualAlloc (reserve and commit) of whole pages; deallocate
+// releases it. An alignment above the allocation granularity (64 KiB) reserves size + alignment to
+// find an aligned address, releases it and maps exactly there (again if another thread took it
+// meanwhile), so nothing beyond the block stays mapped; huge_pages is ignored (large pages need a
+// privilege most processes lack).
 // Elsewhere: aligned operator new of whole pages, aligned to at least a page; huge_pages is
 // ignored.
 //
@@ -47,9 +52,6 @@ struct page_options {
 //     pmrkit::fixed_block_resource pool({.block_size = 256, .initial_blocks = 8192}, &pages);
 class page_resource final : public std::pmr::memory_resource {
 public:
-    // The transparent huge page size (a PMD on x86-64, and on arm64 with 4 KiB pages).
-    static constexpr std::size_t huge_page_size = std::size_t{2} << 20;
-
     // Takes no memory.
     explicit page_resource(const page_options& options = {}) noexcept;
 
@@ -58,8 +60,13 @@ public:
     ~page_resource() override = default;
 
     [[nodiscard]] const page_options& options() const noexcept { return m_options; }
-    // The granularity of every mapping (sysconf(_SC_PAGESIZE)).
+    // The granularity of every mapping (sysconf(_SC_PAGESIZE); on Windows GetSystemInfo), read at
+    // construction: 4 KiB on x86-64, 4, 16 or 64 KiB on AArch64 kernels.
     [[nodiscard]] std::size_t page_size() const noexcept { return m_page_size; }
+    // The transparent huge page size, read at construction: the kernel's (Linux:
+    // transparent_hugepage/hpage_pmd_size), else what one page table of this page size maps
+    // (page_size() / 8 pages: 2 MiB at 4 KiB pages, 32 MiB at 16 KiB, 512 MiB at 64 KiB).
+    [[nodiscard]] std::size_t huge_page_size() const noexcept { return m_huge_page_size; }
     // Bytes currently mapped by this resource.
     [[nodiscard]] std::size_t mapped_bytes() const noexcept {
         return m_mapped.load(std::memory_order_relaxed);
@@ -96,6 +103,7 @@ private:
 
     page_options m_options;
     std::size_t m_page_size;
+    std::size_t m_huge_page_size;
     std::atomic<std::size_t> m_mapped{0};
     std::atomic<std::size_t> m_peak{0};
 };

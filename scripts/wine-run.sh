@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Runs a Windows program under Wine for ctest (the MinGW preset's CMAKE_CROSSCOMPILING_EMULATOR)
+# in a Wine prefix of its own, made on first use. A crash must fail the test: by default Wine
+# starts a debugger on an unhandled exception, and a crash in a thread other than the main one
+# can then end the process with status 0. The prefix's AeDebug debugger is a program that does
+# not exist, so an unhandled exception ends the process at once with the exception's code.
+set -euo pipefail
+export WINEPREFIX="${PMRKIT_WINEPREFIX:-${XDG_CACHE_HOME:-$HOME/.cache}/pmrkit-wine}"
+export WINEDEBUG="${WINEDEBUG:--all}"
+export WINEDLLOVERRIDES="${WINEDLLOVERRIDES:-mscoree,mshtml=}" # no Mono or Gecko installer
+aedebug='HKLM\Software\Microsoft\Windows NT\CurrentVersion\AeDebug'
+mkdir -p "$(dirname "$WINEPREFIX")"
+(
+    flock 9 # ctest runs tests in parallel: one of them makes the prefix
+    if [ ! -f "$WINEPREFIX/.pmrkit-ready" ]; then
+        wineboot --init >/dev/null 2>&1
+        wine reg add "$aedebug" /v Debugger /d 'pmrkit-no-debugger.exe' /f >/dev/null 2>&1
+        wine reg add "$aedebug" /v Auto /d 1 /f >/dev/null 2>&1
+        wineserver --wait
+        touch "$WINEPREFIX/.pmrkit-ready"
+    fi
+) 9>"$WINEPREFIX.lock"
+exec wine "$@"
