@@ -51,7 +51,7 @@
 namespace pmrkit::detail {
 
 // Prints "pmrkit: <what> (block <block>)" to stderr and aborts.
-[[noreturn, gnu::cold]] void report_heap_corruption(const char* what, const void* block) noexcept;
+[[noreturn]] PMRKIT_COLD void report_heap_corruption(const char* what, const void* block) noexcept;
 
 // The secrets of one owner's free lists. Each key is new: it mixes a per-process secret, read once
 // from the system (getrandom(2), else std::random_device), with a count of the keys made, so no two
@@ -258,7 +258,7 @@ private:
     // The push of a block whose mark says it is free: a double free, or a live block whose word
     // happens to hold the mark (only if it was copied there); the walk tells which. Out of line
     // and whole, so that a push ends in it (a tail call) and the fast paths save no register.
-    [[gnu::noinline, gnu::cold]] void push_marked(std::byte* b, const free_list_key& key,
+    PMRKIT_NOINLINE PMRKIT_COLD void push_marked(std::byte* b, const free_list_key& key,
                                                   std::size_t mark_at) noexcept {
         for (const void* p = m_head; p != nullptr; p = next(p, key)) {
             if (p == b) {

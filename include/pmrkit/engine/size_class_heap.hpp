@@ -244,13 +244,9 @@ private:
     PMRKIT_NOINLINE void count_allocated(const void* block, const class_list& list) noexcept;
     // Counts the older half of the list's uncounted blocks freed, and gives empty spans back
     // when more than the options allow have been found.
-<<<<<<< HEAD
-    [[gnu::noinline]] void settle(class_list& list) noexcept;
-    // Pushes p onto the list, then settles it.
-    [[gnu::noinline]] void push_and_settle(void* p, class_list& list) noexcept;
-=======
     PMRKIT_NOINLINE void settle(class_list& list) noexcept;
->>>>>>> platform
+    // Pushes p onto the list, then settles it.
+    PMRKIT_NOINLINE void push_and_settle(void* p, class_list& list) noexcept;
     // Moves all but the top `keep` uncounted blocks of class c to their spans' lists, counted
     // freed; flags spans emptied.
     void count_frees(std::size_t c, std::size_t keep) noexcept;
