@@ -59,6 +59,14 @@
 #define PMRKIT_TLS_INITIAL_EXEC
 #endif
 
+// PMRKIT_VALGRIND (CMake -DPMRKIT_VALGRIND=ON; the memcheck preset): a free pushed onto a
+// protected free list reads the block's first two words for the double-free check, and the program
+// may never have written them; under valgrind memcheck they are first marked defined, so that the
+// check is not reported as a use of uninitialised memory. Needs <valgrind/memcheck.h>.
+#ifndef PMRKIT_VALGRIND
+#define PMRKIT_VALGRIND 0
+#endif
+
 namespace pmrkit::detail {
 
 #if defined(PMRKIT_HARDENED)

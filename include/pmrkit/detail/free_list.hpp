@@ -44,6 +44,10 @@
 #include "pmrkit/detail/asan.hpp"
 #include "pmrkit/detail/config.hpp"
 
+#if PMRKIT_VALGRIND
+#include <valgrind/memcheck.h>
+#endif
+
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -87,6 +91,9 @@ public:
         auto* b = static_cast<std::byte*>(block);
         asan_unpoison(b, mark_at + word);
         if constexpr (Protection != link_protection::none) {
+#if PMRKIT_VALGRIND
+            VALGRIND_MAKE_MEM_DEFINED(b, mark_at + word);
+#endif
             if (load(b + mark_at) == mark(load(b), key)) [[unlikely]] {
                 push_marked(b, key, mark_at);
                 return;
