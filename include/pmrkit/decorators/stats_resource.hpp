@@ -58,32 +58,34 @@ private:
 
 } // namespace detail
 
-// stats_resource: a pass-through that counts what goes through it: allocations, deallocations,
-// bytes in use, peak bytes in use, total bytes, and power-of-two histograms of request sizes and
-// alignments. Put one wherever a stack needs measuring (above a pool to size it, below it to see
-// its upstream traffic); stats() gives a snapshot in the common shape and to_json() a report.
-//
-// Two versions, one implementation:
-//   stats_resource              plain counters. Thread safety: none, one thread at a time.
-//   concurrent_stats_resource   relaxed atomic counters. Thread safety: allocate and deallocate
-//                               from any threads; each counter is exact, a snapshot taken while
-//                               other threads allocate may mix counters from different instants.
-//
-// Cost: counting happens after upstream returns, so a failed allocation is counted in
-// failed_allocations only. The number of allocations is the sum of the size histogram rather
-// than a counter of its own. Complexity O(1); never allocates.
-//
-// Errors: upstream exceptions propagate unchanged. Bytes are the requested bytes, so deallocate
-// must be given the size of the allocation (as every memory_resource requires).
-//
-// Example:
-//     pmrkit::stats_resource stats(&pool);
-//     std::pmr::vector<int> v(&stats);
-//     ...
-//     std::cout << pmrkit::to_json(stats.stats()) << '\n';
+/// stats_resource: a pass-through that counts what goes through it: allocations, deallocations,
+/// bytes in use, peak bytes in use, total bytes, and power-of-two histograms of request sizes and
+/// alignments. Put one wherever a stack needs measuring (above a pool to size it, below it to see
+/// its upstream traffic); stats() gives a snapshot in the common shape and to_json() a report.
+///
+/// Two versions, one implementation:
+///   stats_resource              plain counters. Thread safety: none, one thread at a time.
+///   concurrent_stats_resource   relaxed atomic counters. Thread safety: allocate and deallocate
+///                               from any threads; each counter is exact, a snapshot taken while
+///                               other threads allocate may mix counters from different instants.
+///
+/// Cost: counting happens after upstream returns, so a failed allocation is counted in
+/// failed_allocations only. The number of allocations is the sum of the size histogram rather
+/// than a counter of its own. Complexity O(1); never allocates.
+///
+/// Errors: upstream exceptions propagate unchanged. Bytes are the requested bytes, so deallocate
+/// must be given the size of the allocation (as every memory_resource requires).
+///
+/// Example:
+///
+///     pmrkit::stats_resource stats(&pool);
+///     std::pmr::vector<int> v(&stats);
+///     ...
+///     std::cout << pmrkit::to_json(stats.stats()) << '\n';
 template <class Counter>
 class basic_stats_resource final : public std::pmr::memory_resource {
 public:
+    /// Counts what passes to `upstream`. Takes no memory.
     explicit basic_stats_resource(
         std::pmr::memory_resource* upstream = std::pmr::get_default_resource()) noexcept
         : m_upstream(upstream) {}
@@ -92,26 +94,35 @@ public:
     basic_stats_resource& operator=(const basic_stats_resource&) = delete;
     ~basic_stats_resource() override = default;
 
+    /// The resource every call passes to.
     [[nodiscard]] std::pmr::memory_resource* upstream_resource() const noexcept {
         return m_upstream;
     }
 
+    /// Allocations that upstream served (the sum of the size histogram).
     [[nodiscard]] std::uint64_t allocations() const noexcept { return histogram(m_sizes).total(); }
+    /// Deallocations passed to upstream.
     [[nodiscard]] std::uint64_t deallocations() const noexcept { return m_deallocations.load(); }
+    /// Allocations whose upstream call threw.
     [[nodiscard]] std::uint64_t failed_allocations() const noexcept { return m_failed.load(); }
-    // Deallocations are read first, so that blocks allocated and freed while this runs do not
-    // make the difference negative.
+    /// Deallocations are read first, so that blocks allocated and freed while this runs do not
+    /// make the difference negative.
     [[nodiscard]] std::uint64_t blocks_in_use() const noexcept {
         const std::uint64_t freed = deallocations();
         return m_blocks_at_reset.load() + allocations() - freed;
     }
+    /// Requested bytes allocated and not yet deallocated.
     [[nodiscard]] std::uint64_t bytes_in_use() const noexcept { return m_bytes_in_use.load(); }
+    /// Most bytes in use at once since construction or reset().
     [[nodiscard]] std::uint64_t peak_bytes_in_use() const noexcept { return m_peak_bytes.load(); }
+    /// Requested bytes of every allocation since construction or reset().
     [[nodiscard]] std::uint64_t total_bytes() const noexcept { return m_total_bytes.load(); }
+    /// Allocations by requested size, per power of two.
     [[nodiscard]] pow2_histogram sizes() const noexcept { return histogram(m_sizes); }
+    /// Allocations by requested alignment.
     [[nodiscard]] pow2_histogram alignments() const noexcept { return histogram(m_alignments); }
 
-    // The snapshot in the common shape (resource "stats_resource" or "concurrent_stats_resource").
+    /// The snapshot in the common shape (resource "stats_resource" or "concurrent_stats_resource").
     [[nodiscard]] resource_stats stats() const noexcept {
         resource_stats s;
         s.resource = is_concurrent ? "concurrent_stats_resource" : "stats_resource";
@@ -127,9 +138,9 @@ public:
         return s;
     }
 
-    // Zeroes the counts and histograms; what is in use stays counted as in use (so later
-    // deallocations balance), and the peak restarts from it. Not atomic with respect to
-    // concurrent allocations.
+    /// Zeroes the counts and histograms; what is in use stays counted as in use (so later
+    /// deallocations balance), and the peak restarts from it. Not atomic with respect to
+    /// concurrent allocations.
     void reset() noexcept {
         m_blocks_at_reset.store(blocks_in_use());
         m_peak_bytes.store(bytes_in_use());
@@ -192,7 +203,9 @@ private:
     std::array<Counter, pow2_histogram::buckets> m_alignments{};
 };
 
+/// The stats_resource for one thread at a time: plain counters.
 using stats_resource = basic_stats_resource<detail::plain_counter>;
+/// The stats_resource any threads may share: relaxed atomic counters.
 using concurrent_stats_resource = basic_stats_resource<detail::relaxed_counter>;
 
 extern template class basic_stats_resource<detail::plain_counter>;

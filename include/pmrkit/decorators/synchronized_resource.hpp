@@ -11,27 +11,29 @@
 
 namespace pmrkit {
 
-// synchronized_resource<R, Mutex>: any resource R behind one lock, so that several threads may
-// share it. The simple answer when contention is low (a few threads allocating now and then); for
-// many threads allocating all the time, concurrent_pool_resource scales and this does not.
-//
-// R is constructed in place from the constructor's arguments and used only under the lock; the
-// memory R takes from its upstream is therefore also requested under the lock (the upstream need
-// not be thread-safe unless shared with something else). Mutex is any type with lock() and
-// unlock() (std::mutex by default; a spin lock for very short sections).
-//
-// Oversize and over-aligned requests: exactly as R handles them. Complexity: R's plus one lock
-// and unlock per call. Exceptions from R propagate, the lock released.
-//
-// Thread safety: allocate, deallocate, stats() and with_lock() from any thread at once.
-// Destruction requires that no other thread uses the resource.
-//
-// Example:
-//     pmrkit::synchronized_resource<pmrkit::size_class_resource> shared(options, upstream);
-//     shared.with_lock([](pmrkit::size_class_resource& pool) { pool.trim(); });
+/// synchronized_resource<R, Mutex>: any resource R behind one lock, so that several threads may
+/// share it. The simple answer when contention is low (a few threads allocating now and then); for
+/// many threads allocating all the time, concurrent_pool_resource scales and this does not.
+///
+/// R is constructed in place from the constructor's arguments and used only under the lock; the
+/// memory R takes from its upstream is therefore also requested under the lock (the upstream need
+/// not be thread-safe unless shared with something else). Mutex is any type with lock() and
+/// unlock() (std::mutex by default; a spin lock for very short sections).
+///
+/// Oversize and over-aligned requests: exactly as R handles them. Complexity: R's plus one lock
+/// and unlock per call. Exceptions from R propagate, the lock released.
+///
+/// Thread safety: allocate, deallocate, stats() and with_lock() from any thread at once.
+/// Destruction requires that no other thread uses the resource.
+///
+/// Example:
+///
+///     pmrkit::synchronized_resource<pmrkit::size_class_resource> shared(options, upstream);
+///     shared.with_lock([](pmrkit::size_class_resource& pool) { pool.trim(); });
 template <class R, class Mutex = std::mutex>
 class synchronized_resource final : public std::pmr::memory_resource {
 public:
+    /// Constructs R in place from `args` (R's own constructor arguments, its upstream included).
     template <class... Args>
         requires std::constructible_from<R, Args...>
     explicit synchronized_resource(Args&&... args) : m_resource(std::forward<Args>(args)...) {}
@@ -40,15 +42,15 @@ public:
     synchronized_resource& operator=(const synchronized_resource&) = delete;
     ~synchronized_resource() override = default;
 
-    // Calls f(R&) under the lock and returns its result: the way to reach R's own members
-    // (release(), trim(), observers).
+    /// Calls f(R&) under the lock and returns its result: the way to reach R's own members
+    /// (release(), trim(), observers).
     template <class F>
     decltype(auto) with_lock(F&& f) {
         const std::lock_guard lock(m_mutex);
         return std::forward<F>(f)(m_resource);
     }
 
-    // R's statistics, read under the lock.
+    /// R's statistics, read under the lock.
     [[nodiscard]] resource_stats stats() const
         requires reports_stats<R>
     {

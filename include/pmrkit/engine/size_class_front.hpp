@@ -15,58 +15,65 @@
 
 namespace pmrkit::detail {
 
+/// The members size_class_resource and aligned_pool_resource share: release(), trim(), the
+/// observers and stats(), over one size-class heap. Internal: use it through those two classes.
 class size_class_front : public std::pmr::memory_resource {
 public:
     size_class_front(const size_class_front&) = delete;
     size_class_front& operator=(const size_class_front&) = delete;
 
-    // Gives every span and every large block (live or cached) back to upstream with the size and
-    // alignment it was taken with, and returns to the state right after construction. Blocks
-    // handed out before become invalid.
+    /// Gives every span and every large block (live or cached) back to upstream with the size and
+    /// alignment it was taken with, and returns to the state right after construction. Blocks
+    /// handed out before become invalid.
     void release() noexcept { m_heap.release(); }
 
-    // Gives back every empty span (including a class's span being carved, if empty) and every
-    // cached large block. After everything is deallocated, trim() leaves upstream_bytes() == 0.
-    // O(spans + free blocks of the classes that had an empty span).
+    /// Gives back every empty span (including a class's span being carved, if empty) and every
+    /// cached large block. After everything is deallocated, trim() leaves upstream_bytes() == 0.
+    /// O(spans + free blocks of the classes that had an empty span).
     void trim() noexcept { m_heap.trim(); }
 
+    /// The resource spans and large blocks come from.
     [[nodiscard]] std::pmr::memory_resource* upstream_resource() const noexcept {
         return m_heap.upstream_resource();
     }
 
-    // Classes served, from 0 to class_count() - 1, smallest first.
+    /// Classes served, from 0 to class_count() - 1, smallest first.
     [[nodiscard]] std::size_t class_count() const noexcept { return m_heap.class_count(); }
-    // Precondition: c < class_count(). O(spans of the class).
+    /// The statistics of class c.
+    /// Precondition: c < class_count(). O(spans of the class).
     [[nodiscard]] size_class_stats class_stats(std::size_t c) const noexcept {
         return m_heap.class_stats(c);
     }
-    // Bytes held from upstream now: spans, large blocks (live and cached) and their table.
+    /// Bytes held from upstream now: spans, large blocks (live and cached) and their table.
     [[nodiscard]] std::size_t upstream_bytes() const noexcept { return m_heap.upstream_bytes(); }
-    // Most bytes held from upstream at once since construction or release().
+    /// Most bytes held from upstream at once since construction or release().
     [[nodiscard]] std::size_t peak_upstream_bytes() const noexcept {
         return m_heap.peak_upstream_bytes();
     }
-    // Spans held now, in all classes.
+    /// Spans held now, in all classes.
     [[nodiscard]] std::size_t span_count() const noexcept { return m_heap.span_count(); }
+    /// Large blocks (above options().max_pooled_size) allocated and not yet deallocated.
     [[nodiscard]] std::size_t large_blocks_in_use() const noexcept {
         return m_heap.large_blocks_in_use();
     }
+    /// Large blocks kept in the cache for reuse.
     [[nodiscard]] std::size_t large_blocks_cached() const noexcept {
         return m_heap.large_blocks_cached();
     }
-    // Large-block allocations that went to upstream (cache misses and uncached requests).
+    /// Large-block allocations that went to upstream (cache misses and uncached requests).
     [[nodiscard]] std::size_t large_upstream_allocations() const noexcept {
         return m_heap.large_upstream_allocations();
     }
+    /// Deprecated since 0.2 (removed in 0.3): large_upstream_allocations().
     [[deprecated("use large_upstream_allocations()")]] [[nodiscard]] std::size_t
     large_upstream_calls() const noexcept {
         return large_upstream_allocations();
     }
 
-    // The snapshot in the common shape, O(spans). Bytes are whole blocks (large blocks as sized
-    // for upstream); upstream_allocations counts spans since construction or release() plus large
-    // blocks and their table since construction. The fast path counts nothing, so allocations,
-    // deallocations and served_locally are not known here (put a stats_resource above the pool).
+    /// The snapshot in the common shape, O(spans). Bytes are whole blocks (large blocks as sized
+    /// for upstream); upstream_allocations counts spans since construction or release() plus large
+    /// blocks and their table since construction. The fast path counts nothing, so allocations,
+    /// deallocations and served_locally are not known here (put a stats_resource above the pool).
     [[nodiscard]] resource_stats stats() const noexcept {
         resource_stats s = m_heap.stats();
         s.resource = m_name;
@@ -74,12 +81,13 @@ public:
     }
 
 protected:
-    // `name` (a string literal) names the resource in stats() and in thread-check reports.
+    /// `name` (a string literal) names the resource in stats() and in thread-check reports.
     size_class_front(const char* name, const class_table& table, const size_class_options& options,
                      std::pmr::memory_resource* upstream)
         : m_heap(table, options, upstream), m_name(name) {}
     ~size_class_front() override = default;
 
+    /// The heap's options after normalization, which the derived class's options() reports.
     [[nodiscard]] const size_class_options& heap_options() const noexcept {
         return m_heap.options();
     }

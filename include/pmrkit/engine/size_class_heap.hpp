@@ -30,43 +30,51 @@
 
 namespace pmrkit {
 
+/// Options of size_class_resource (and of the pools on the same engine), for designated
+/// initializers; normalized by the constructor.
 struct size_class_options {
-    // Largest request served from the size classes (its size rounded up to its alignment).
-    // Rounded up to a class size and clamped to [2 KiB, 64 KiB] (detail::small_block_limit and
-    // detail::max_pooled_limit). Larger requests are large blocks.
+    /// Largest request served from the size classes (its size rounded up to its alignment).
+    /// Rounded up to a class size and clamped to [2 KiB, 64 KiB] (detail::small_block_limit and
+    /// detail::max_pooled_limit). Larger requests are large blocks.
     std::size_t max_pooled_size = 32 * 1024;
-    // Empty spans kept for reuse, at most this many and at most max_empty_bytes bytes. When more
-    // spans (or bytes) than this have become empty since the last sweep, every empty span is given
-    // back to upstream (besides each class's span still being carved). 0 gives empty spans back
-    // as soon as one is found.
+    /// Empty spans kept for reuse, at most this many and at most max_empty_bytes bytes. When more
+    /// spans (or bytes) than this have become empty since the last sweep, every empty span is given
+    /// back to upstream (besides each class's span still being carved). 0 gives empty spans back
+    /// as soon as one is found.
     std::size_t max_empty_spans = 1024;
+    /// The byte bound on empty spans kept (see max_empty_spans).
     std::size_t max_empty_bytes = std::size_t{8} << 20;
-    // Large blocks kept after deallocate for reuse by a request they fit
-    // (detail::large_block_cache: best fit, kept within 1.5 times the most large-block bytes live
-    // at once, given back when not reused within 64 large-block calls): at most this many bytes in
-    // all (0: no cache, large blocks pass through with their exact size) ...
+    /// Large blocks kept after deallocate for reuse by a request they fit
+    /// (detail::large_block_cache: best fit, kept within 1.5 times the most large-block bytes live
+    /// at once, given back when not reused within 64 large-block calls): at most this many bytes in
+    /// all (0: no cache, large blocks pass through with their exact size) ...
     std::size_t large_cache_bytes = std::size_t{128} << 20;
-    // ... and at most this many blocks of one size bucket (4 buckets per power of two).
+    /// ... and at most this many blocks of one size bucket (4 buckets per power of two).
     std::size_t large_cache_per_bucket = 4;
 };
 
-// Statistics of one size class.
+/// Statistics of one size class.
 struct size_class_stats {
+    /// Size of every block of the class.
     std::size_t block_size;
+    /// Blocks allocated and not yet deallocated (a count settled lazily: see size_class_resource).
     std::size_t blocks_in_use;
-    std::size_t spans;                // held now
-    std::size_t peak_spans;           // most held at once since construction or release()
-    std::size_t upstream_allocations; // spans taken from upstream since construction or release()
+    std::size_t spans;                ///< held now
+    std::size_t peak_spans;           ///< most held at once since construction or release()
+    std::size_t upstream_allocations; ///< spans taken from upstream since construction or release()
 };
 
-// One row of the utilization report: how a class's span is used.
+/// One row of the utilization report: how a class's span is used.
 struct size_class_utilization {
+    /// Size of every block of the class.
     std::size_t block_size;
-    std::size_t alignment; // of every block
+    std::size_t alignment; ///< of every block
+    /// Bytes of one span of the class, as taken from upstream.
     std::size_t span_bytes;
+    /// Blocks one span holds.
     std::size_t blocks_per_span;
-    std::size_t wasted_bytes; // per span: header, alignment padding and tail
-    double utilization;       // blocks_per_span * block_size / span_bytes
+    std::size_t wasted_bytes; ///< per span: header, alignment padding and tail
+    double utilization;       ///< blocks_per_span * block_size / span_bytes
 };
 
 namespace detail {
