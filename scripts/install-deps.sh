@@ -3,9 +3,9 @@
 # Installs the Debian 12 packages pmrkit needs to build, test and benchmark, and does nothing
 # when they are all present. Boost 1.81 -dev packages conflict with the 1.74 ones; apt removes
 # those if they are installed.
-# Arguments name the platform jobs whose extra packages to install as well (scripts/test.sh passes
-# each job's own): libcxx (clang 16, libc++ 16), mingw (MinGW-w64, Wine), aarch64 (cross g++,
-# qemu-user).
+# Arguments name the jobs whose extra packages to install as well (scripts/test.sh passes each
+# job's own): docs (doxygen, for the API reference), libcxx (clang 16, libc++ 16), mingw
+# (MinGW-w64, Wine), aarch64 (cross g++, qemu-user).
 set -euo pipefail
 
 packages=(
@@ -16,10 +16,11 @@ packages=(
 )
 for job in "$@"; do
     case "$job" in
+        docs) packages+=(doxygen) ;;
         libcxx) packages+=(clang-16 libc++-16-dev libc++abi-16-dev) ;;
         mingw) packages+=(g++-mingw-w64-x86-64-posix wine wine64) ;;
         aarch64) packages+=(g++-aarch64-linux-gnu qemu-user) ;;
-        *) echo "pmrkit: unknown job '$job' (libcxx, mingw, aarch64)" >&2; exit 2 ;;
+        *) echo "pmrkit: unknown job '$job' (docs, libcxx, mingw, aarch64)" >&2; exit 2 ;;
     esac
 done
 
