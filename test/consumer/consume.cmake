@@ -2,6 +2,7 @@
 # Installs pmrkit from BUILD_DIR into a fresh prefix, then configures, builds and runs the consumer
 # project against it through find_package, and again through add_subdirectory(SOURCE_DIR), with
 # the compiler and flags of the build under test (a sanitizer build needs its runtime at link).
+# version/ checks that the installed package refuses a request for the previous minor version.
 # A cross build passes its TOOLCHAIN file and its EMULATOR ('|'-separated), which runs the program.
 set(work ${WORK_DIR})
 string(REPLACE "|" ";" emulator "${EMULATOR}")
@@ -28,6 +29,8 @@ run(${CMAKE_COMMAND} -S ${CMAKE_CURRENT_LIST_DIR}/project -B ${work}/installed -
     -DCMAKE_CXX_COMPILER=${CXX} "-DCMAKE_CXX_FLAGS=${CXX_FLAGS}" -Dpmrkit_DIR=${config_dir})
 run(${CMAKE_COMMAND} --build ${work}/installed)
 run(${emulator} ${work}/installed/consumer)
+run(${CMAKE_COMMAND} -S ${CMAKE_CURRENT_LIST_DIR}/version -B ${work}/version -G Ninja
+    -Dpmrkit_DIR=${config_dir})
 run(${CMAKE_COMMAND} -S ${CMAKE_CURRENT_LIST_DIR}/project -B ${work}/subdirectory -G Ninja
     ${toolchain} -DCMAKE_CXX_COMPILER=${CXX} "-DCMAKE_CXX_FLAGS=${CXX_FLAGS}" -DPMRKIT_SOURCE_DIR=${SOURCE_DIR})
 run(${CMAKE_COMMAND} --build ${work}/subdirectory)
