@@ -26,6 +26,8 @@
 #include <string>
 #include <string_view>
 
+/// std::pmr::memory_resource classes: pools, arenas, decorators and sources, each usable alone or
+/// stacked through upstream pointers. pmrkit::detail is internal.
 namespace pmrkit {
 
 /// Counts by power of two: bucket k >= 1 holds values in [2^(k-1), 2^k), bucket 0 holds 0.
