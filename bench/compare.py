@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 import chart
+import headline
 import report
 
 # label -> library file; the Debian packages from scripts/install-deps.sh.
@@ -203,6 +204,9 @@ def main():
     parser.add_argument("--docs-dir",
                         help="with --full, also write benchmarks.md, bench-chart.svg and "
                              "bench-ratios.csv there")
+    parser.add_argument("--readme",
+                        help="with --docs-dir, also rewrite this README's headline table from the "
+                             "run (bench/headline.py)")
     parser.add_argument("--rounds", type=int, help="override the mode's number of rounds")
     parser.add_argument("--budget", type=int, help="override the mode's time budget in seconds")
     args = parser.parse_args()
@@ -210,6 +214,8 @@ def main():
         parser.error("--full and --quick exclude each other")
     if args.docs_dir and not args.full:
         parser.error("--docs-dir needs --full: the docs come from the publishable run")
+    if args.readme and not args.docs_dir:
+        parser.error("--readme needs --docs-dir: the headline comes from the docs' run")
 
     build = Path(args.build_dir)
     bench = args.bench or str(build / "bench" / "pmrkit_bench")
@@ -263,6 +269,10 @@ def main():
         (directory / "bench-ratios.csv").write_text(csv_text)
         (directory / "bench-chart.svg").write_text(svg)
         written.append(str(directory / report_name))
+    if args.readme:
+        docs = Path(args.docs_dir)
+        headline.update(docs / "bench-ratios.csv", docs / "benchmarks.md", args.readme)
+        written.append(f"{args.readme} (headline table)")
     print(markdown)
     progress(f"done in {mode['wall_seconds']} s; report, chart (bench-chart.svg) and per-round "
              f"ratios (bench-ratios.csv): {', '.join(written)}")

@@ -56,9 +56,9 @@ std::optional<std::size_t> handle_request(pmrkit::arena_resource& arena, std::st
         const boost::json::value v = parser.release();
         top_level = v.is_object() ? v.get_object().size() : v.is_array() ? v.get_array().size() : 1;
         std::printf("%s, request %d: %zu bytes of JSON -> %zu bytes used in the arena, "
-                    "%zu reserved, %zu chunk(s), %zu upstream call(s) so far\n",
-                    what, request, text.size(), arena.bytes_used(), arena.bytes_reserved(),
-                    arena.chunk_count(), arena.upstream_calls());
+                    "%zu held from upstream in %zu chunk(s), %zu upstream allocation(s) so far\n",
+                    what, request, text.size(), arena.bytes_used(), arena.upstream_bytes(),
+                    arena.chunk_count(), arena.upstream_allocations());
     }
     arena.reset();
     return top_level;
@@ -69,9 +69,9 @@ std::optional<std::size_t> handle_request(pmrkit::arena_resource& arena, std::st
 std::optional<std::size_t> serve_twice(std::string_view text, const char* what) {
     pmrkit::arena_resource arena;
     const auto first = handle_request(arena, text, what, 1);
-    const std::size_t calls = arena.upstream_calls();
+    const std::size_t calls = arena.upstream_allocations();
     const auto second = handle_request(arena, text, what, 2);
-    const bool ok = first && second == first && arena.upstream_calls() == calls;
+    const bool ok = first && second == first && arena.upstream_allocations() == calls;
     std::printf("%s: %s\n", what, ok ? "ok (second request: 0 upstream calls)" : "FAILED");
     return ok ? first : std::nullopt;
 }

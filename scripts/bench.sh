@@ -9,8 +9,8 @@
 #                             mimalloc and tcmalloc (--quick is the same)
 #   scripts/bench.sh --full   the publishable run, about 15 minutes: every workload, every malloc,
 #                             callgrind instruction counts, the real programs' traces replayed
-#                             (bench/real_programs.py); writes docs/benchmarks.md, the chart and
-#                             the per-round ratios
+#                             (bench/real_programs.py); writes docs/benchmarks.md, the chart,
+#                             the per-round ratios and the README's headline table
 # Progress goes to stderr, the report to stdout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,7 +21,7 @@ for arg in "$@"; do
     case "$arg" in
     --quick) mode=() ;;
     --full)
-        mode=(--full --docs-dir docs)
+        mode=(--full --docs-dir docs --readme README.md)
         targets=(pmrkit_bench pmrkit_instructions pmrkit_object_bench pmrkit_replay)
         ;;
     -h | --help)

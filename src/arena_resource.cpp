@@ -62,7 +62,7 @@ void arena_resource::enter_region(std::byte* begin, std::byte* cursor, std::byte
 detail::chunk_list::payload arena_resource::take_block(detail::chunk_list& list, std::size_t bytes,
                                                        std::size_t alignment) {
     const auto block = list.allocate(*m_upstream, bytes, alignment);
-    ++m_upstream_calls;
+    ++m_upstream_allocations;
     return block;
 }
 

@@ -15,57 +15,17 @@ std::atomic<std::uint64_t> g_next_id{1};
 
 } // namespace
 
-// The calling thread's caches of every instance it has used; at thread exit each goes back to
-// its instance, if that is still alive. On the heap, reached through detail::thread_exit: the
-// exit path must not depend on thread_local storage (MinGW frees it first).
-struct pool_thread_exit final : detail::thread_exit_state {
-    struct entry {
-        std::uint64_t id;
-        std::shared_ptr<concurrent_pool_resource::control> control;
-        concurrent_pool_resource::cache* cache;
-    };
-    std::vector<entry> entries;
-
-    pool_thread_exit() noexcept : thread_exit_state{&retire_all} {}
-
-    static void retire_all(detail::thread_exit_state* self) noexcept {
-        const std::unique_ptr<pool_thread_exit> registry(static_cast<pool_thread_exit*>(self));
-        for (entry& e : registry->entries) {
-            if constexpr (detail::thread_locals_live_at_exit) {
-                detail::cache_slots::of(e.id) = {};
-            }
-            const std::lock_guard lock(e.control->mutex);
-            if (e.control->pool != nullptr) {
-                e.control->pool->retire_locked(e.cache);
-            }
-        }
-    }
-
-    static pool_thread_exit& local() {
-        if (detail::thread_exit_state* state = detail::this_thread_exit_state()) {
-            return *static_cast<pool_thread_exit*>(state);
-        }
-        auto registry = std::make_unique<pool_thread_exit>();
-        detail::set_this_thread_exit_state(registry.get());
-        return *registry.release();
-    }
-
-    // Forgets the caches of instances destroyed since (their caches were deleted with them).
-    void prune() {
-        std::erase_if(entries, [](const entry& e) {
-            const std::lock_guard lock(e.control->mutex);
-            return e.control->pool == nullptr;
-        });
-    }
-};
-
 concurrent_pool_resource::concurrent_pool_resource(const detail::class_table& table,
                                                    const concurrent_pool_options& options,
                                                    std::pmr::memory_resource* upstream)
     : m_id(g_next_id.fetch_add(1, std::memory_order_relaxed)),
-      m_slot_offset(detail::cache_slots::offset_of(m_id)), m_control(std::make_shared<control>()),
-      m_options(options), m_upstream(upstream), m_central(table, options.central, upstream) {
-    m_control->pool = this;
+      m_slot_offset(detail::cache_slots::offset_of(m_id)),
+      m_control(std::make_shared<detail::cache_owner>()), m_options(options), m_upstream(upstream),
+      m_central(table, options.central, upstream) {
+    m_control->instance = this;
+    m_control->retire = [](void* pool, void* tc) noexcept {
+        static_cast<concurrent_pool_resource*>(pool)->retire_locked(static_cast<cache*>(tc));
+    };
     for (std::size_t c = 0; c < classes::count; ++c) {
         const std::size_t blocks = m_options.batch_bytes / classes::size(c);
         m_batch[c] = static_cast<std::uint32_t>(std::clamp<std::size_t>(blocks, 2, 256));
@@ -74,7 +34,7 @@ concurrent_pool_resource::concurrent_pool_resource(const detail::class_table& ta
 
 concurrent_pool_resource::~concurrent_pool_resource() {
     const std::lock_guard lock(m_control->mutex);
-    m_control->pool = nullptr;
+    m_control->instance = nullptr;
     for (cache* tc : m_caches) {
         delete tc;
     }
@@ -87,7 +47,7 @@ void concurrent_pool_resource::release() noexcept {
     for (cache* tc : m_caches) {
         tc->clear();
     }
-    m_transfer = {};
+    m_transfer.clear();
     m_central.release();
 }
 
@@ -114,7 +74,7 @@ std::size_t concurrent_pool_resource::cached_blocks() const {
         for (const cache* tc : m_caches) {
             n += tc->count(c);
         }
-        n += m_transfer[c].count * m_batch[c];
+        n += m_transfer.batches(c) * m_batch[c];
     }
     return n;
 }
@@ -169,16 +129,12 @@ void concurrent_pool_resource::check_pooled_block(const void* p, std::size_t byt
 }
 
 concurrent_pool_resource::cache& concurrent_pool_resource::thread_cache() {
-    pool_thread_exit& registry = pool_thread_exit::local();
     detail::cache_slots::slot& slot = detail::cache_slots::of(m_id);
-    for (const pool_thread_exit::entry& e : registry.entries) {
-        if (e.id == m_id) {
-            slot = {m_id, e.cache};
-            return *e.cache;
-        }
+    if (void* known = detail::registered_cache(m_id)) {
+        slot = {m_id, known};
+        return *static_cast<cache*>(known);
     }
-    registry.prune();
-    registry.entries.reserve(registry.entries.size() + 1);
+    detail::reserve_cache_entry();
     auto tc = std::make_unique<cache>(m_central.key());
     for (std::size_t c = 0; c < classes::count; ++c) {
         tc->set_limit(c, 2 * m_batch[c], classes::size(c));
@@ -190,7 +146,7 @@ concurrent_pool_resource::cache& concurrent_pool_resource::thread_cache() {
         const std::lock_guard lock(m_control->mutex);
         m_caches.push_back(tc.get());
     }
-    registry.entries.push_back({m_id, m_control, tc.get()});
+    detail::register_cache(m_id, m_control, tc.get());
     slot = {m_id, tc.get()};
     return *tc.release();
 }
@@ -200,8 +156,7 @@ void* concurrent_pool_resource::refill(cache& tc, std::size_t c) {
     std::size_t n = 0;
     {
         const std::lock_guard lock(m_control->mutex);
-        if (transfer_cache& transfer = m_transfer[c]; transfer.count != 0) {
-            batch = transfer.batches[--transfer.count];
+        if (m_transfer.take(c, batch)) {
             n = m_batch[c];
         } else {
             // Fewer than a batch when upstream runs out part way; none throws.
@@ -215,11 +170,9 @@ void* concurrent_pool_resource::refill(cache& tc, std::size_t c) {
 void concurrent_pool_resource::flush(cache& tc, std::size_t c) noexcept {
     const detail::free_list batch = tc.take(c, m_batch[c]);
     const std::lock_guard lock(m_control->mutex);
-    if (transfer_cache& transfer = m_transfer[c]; transfer.count != transfer_batches) {
-        transfer.batches[transfer.count++] = batch;
-        return;
+    if (!m_transfer.park(c, batch)) {
+        m_central.give(c, batch);
     }
-    m_central.give(c, batch);
 }
 
 void concurrent_pool_resource::give_back_locked(cache& tc) noexcept {
@@ -232,12 +185,8 @@ void concurrent_pool_resource::drain_all_locked() noexcept {
     for (cache* tc : m_caches) {
         give_back_locked(*tc);
     }
-    for (std::size_t c = 0; c < classes::count; ++c) {
-        transfer_cache& transfer = m_transfer[c];
-        for (; transfer.count != 0; --transfer.count) {
-            m_central.give(c, transfer.batches[transfer.count - 1]);
-        }
-    }
+    m_transfer.drain(
+        [this](std::size_t c, const detail::free_list& batch) { m_central.give(c, batch); });
 }
 
 void concurrent_pool_resource::retire_locked(cache* tc) noexcept {

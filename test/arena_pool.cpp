@@ -129,7 +129,7 @@ TEST_CASE("arena_pool: threads sharing a pool get warm arenas and intact memory"
     {
         arena_resource probe({}, &checking);
         CHECK(run_request(probe, 1000) == 300);
-        one_request_calls = probe.upstream_calls();
+        one_request_calls = probe.upstream_allocations();
     }
     {
         arena_pool pool({.max_idle = threads}, &upstream);

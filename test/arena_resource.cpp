@@ -65,7 +65,7 @@ TEST_CASE("arena_resource: takes no memory until first use; the initial buffer i
     alignas(16) std::array<std::byte, 1024> buffer{};
     arena_resource arena(buffer.data(), buffer.size(), {}, &upstream);
     CHECK(upstream.allocations() == 0);
-    CHECK(arena.bytes_reserved() == 1024);
+    CHECK(arena.upstream_bytes() == 0);
     void* a = arena.allocate(100, 16);
     CHECK(a == buffer.data());
     void* b = arena.allocate(900, 8);
@@ -76,7 +76,7 @@ TEST_CASE("arena_resource: takes no memory until first use; the initial buffer i
     CHECK(upstream.allocations() == 1);
     CHECK(upstream.last_bytes() == 4096);
     CHECK(arena.bytes_used() == 1004 + 64); // the buffer's unused tail is not counted
-    CHECK(arena.bytes_reserved() == 1024 + 4096);
+    CHECK(arena.upstream_bytes() == 4096);
     CHECK(is_aligned(c, 8));
 }
 
@@ -100,7 +100,7 @@ TEST_CASE("arena_resource: chunks grow geometrically up to the cap") {
         CHECK(sizes[i] == 4096);
     }
     CHECK(arena.chunk_count() == sizes.size());
-    CHECK(arena.upstream_calls() == sizes.size());
+    CHECK(arena.upstream_allocations() == sizes.size());
 
     arena_resource slow({.first_chunk_size = 1024, .growth_factor = 1.5}, &upstream);
     (void)slow.allocate(1000, 8);
@@ -189,11 +189,11 @@ TEST_CASE("arena_resource: rewind frees what came after the marker and gives chu
         keeping.rewind(start);
         CHECK(keeping.bytes_used() == 0);
     }
-    const std::size_t calls = keeping.upstream_calls();
+    const std::size_t calls = keeping.upstream_allocations();
     for (int i = 0; i < 100; ++i) {
         (void)keeping.allocate(200, 8);
     }
-    CHECK(keeping.upstream_calls() == calls);
+    CHECK(keeping.upstream_allocations() == calls);
 }
 
 TEST_CASE("arena_resource: scopes nest and rewind on exit") {
@@ -296,7 +296,7 @@ TEST_CASE("arena_resource: own blocks of large requests join the chunk that repl
     CHECK(upstream.deallocations() == 3);
     CHECK(upstream.last_bytes() == total);
     CHECK(arena.chunk_count() == 1);
-    CHECK(arena.bytes_reserved() == total);
+    CHECK(arena.upstream_bytes() == total);
 }
 
 TEST_CASE("arena_resource: reset keeps the chunks when their total passes a cap") {
@@ -322,7 +322,7 @@ TEST_CASE("arena_resource: reset keeps the chunks when their total passes a cap"
         // Trimmed as before, the 2 KiB chunk kept: each later request takes the next chunk of the
         // growth sequence (4, then 8 KiB), which its reset gives back.
         CHECK(arena.chunk_count() == 1);
-        CHECK(arena.bytes_reserved() == 2048);
+        CHECK(arena.upstream_bytes() == 2048);
         CHECK(upstream.allocations() == 4);
         CHECK(upstream.last_bytes() == 8192);
     }
@@ -339,7 +339,7 @@ TEST_CASE("arena_resource: an upstream exception in reset leaves an empty, usabl
     arena.reset(); // noexcept: the replacing chunk fails, the old ones are gone
     CHECK(upstream.live_blocks() == 0);
     CHECK(arena.chunk_count() == 0);
-    CHECK(arena.bytes_reserved() == 0);
+    CHECK(arena.upstream_bytes() == 0);
     void* p = arena.allocate(100, 8);
     CHECK(p != nullptr);
     CHECK(upstream.last_bytes() == 4096); // the growth sequence was not restarted
@@ -360,7 +360,7 @@ TEST_CASE("arena_resource: reset trims to max_retained, keeping the largest chun
     arena.reset();
     // Largest first, each one that still fits: 30 024, not 20 024, 8192, not 4096, not 2048, 1024.
     const std::size_t kept = own_block_bytes(30000) + 8192 + 1024;
-    CHECK(arena.bytes_reserved() == kept);
+    CHECK(arena.upstream_bytes() == kept);
     CHECK(arena.chunk_count() == 3);
     CHECK(upstream.live_bytes() == kept);
     // The next request starts in the largest chunk.
@@ -390,7 +390,7 @@ TEST_CASE("arena_resource: release restores the construction state, initial buff
         CHECK(upstream.live_blocks() == 0);
         CHECK(arena.chunk_count() == 0);
         CHECK(arena.bytes_used() == 0);
-        CHECK(arena.bytes_reserved() == 512);
+        CHECK(arena.upstream_bytes() == 0);
     }
     (void)arena.allocate(600, 8);
     CHECK(upstream.last_bytes() == 1024); // the growth sequence restarted
@@ -435,12 +435,12 @@ TEST_CASE("arena_resource: an upstream exception leaves the arena as it was") {
     arena_resource arena({.first_chunk_size = 512}, &upstream);
     void* a = arena.allocate(400, 8);
     const std::size_t used = arena.bytes_used();
-    const std::size_t reserved = arena.bytes_reserved();
+    const std::size_t reserved = arena.upstream_bytes();
     upstream.fail_next(2);
     CHECK_THROWS_AS((void)arena.allocate(400, 8), injected_bad_alloc);
     CHECK_THROWS_AS((void)arena.allocate(100000, 8), injected_bad_alloc);
     CHECK(arena.bytes_used() == used);
-    CHECK(arena.bytes_reserved() == reserved);
+    CHECK(arena.upstream_bytes() == reserved);
     CHECK(arena.allocate(16, 8) == static_cast<std::byte*>(a) + 400);
     CHECK(upstream.last_bytes() == 512);
     (void)arena.allocate(400, 8);
@@ -625,7 +625,7 @@ TEST_CASE("arena_resource: the header's example") {
         arena.reset(); // the containers are gone; the memory is kept
     }
     CHECK(handled == 3);
-    CHECK(arena.upstream_calls() == 0);
+    CHECK(arena.upstream_allocations() == 0);
 }
 
 TEST_CASE("arena_resource: stats() in the common shape agree with the observers and upstream") {

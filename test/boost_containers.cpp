@@ -88,7 +88,7 @@ TEST_CASE("Boost containers with std::pmr::polymorphic_allocator over a pmrkit r
             CHECK(m.at(7).get_allocator().resource() == &pool);
             // Boost 1.81's flat_map::emplace builds the pair outside the buffer and moves it in,
             // so std's uses-allocator construction never reaches the mapped string: built from
-            // the bare text, it lands on the default resource (the README's cookbook says so).
+            // the bare text, it lands on the default resource (docs/guide.md's pitfalls say so).
             m.emplace(100, long_text);
             CHECK(m.at(100).get_allocator().resource() == std::pmr::get_default_resource());
         });

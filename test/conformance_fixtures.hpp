@@ -16,21 +16,23 @@
 #pragma once
 
 #include "pmrkit/aligned_pool_resource.hpp"
-#include "pmrkit/arena_resource.hpp"
+#if PMRKIT_TEST_BOOST
 #include "pmrkit/boost/adaptor.hpp"
+#endif
+#include "pmrkit/arena_resource.hpp"
 #include "pmrkit/concurrent_arena_resource.hpp"
 #include "pmrkit/concurrent_pool_resource.hpp"
+#include "pmrkit/decorators/limit_resource.hpp"
+#include "pmrkit/decorators/stats_resource.hpp"
+#include "pmrkit/decorators/synchronized_resource.hpp"
+#include "pmrkit/decorators/test_resource.hpp"
 #include "pmrkit/fixed_block_resource.hpp"
 #include "pmrkit/monotonic_buffer_resource.hpp"
+#include "pmrkit/size_class_resource.hpp"
+#include "pmrkit/sources/heap_resource.hpp"
+#include "pmrkit/sources/page_resource.hpp"
 #include "pmrkit/synchronized_pool_resource.hpp"
 #include "pmrkit/unsynchronized_pool_resource.hpp"
-#include "pmrkit/sources/heap_resource.hpp"
-#include "pmrkit/decorators/limit_resource.hpp"
-#include "pmrkit/sources/page_resource.hpp"
-#include "pmrkit/decorators/stats_resource.hpp"
-#include "pmrkit/decorators/test_resource.hpp"
-#include "pmrkit/size_class_resource.hpp"
-#include "pmrkit/decorators/synchronized_resource.hpp"
 
 #include "support/checking_resource.hpp"
 
@@ -93,6 +95,8 @@ using arena_default = arena_fixture<0, 4096, std::size_t{1} << 20>;
 using arena_with_buffer = arena_fixture<3000, 4096, std::size_t{1} << 20>;
 using arena_small_chunks = arena_fixture<0, 256, 2048>;
 
+// Boost is optional (PMRKIT_TEST_BOOST: its headers were found): the suite runs without it.
+#if PMRKIT_TEST_BOOST
 // The two Boost adaptors in a round trip, std -> Boost -> std, over a pool: whatever the suite
 // checks must pass through both unchanged.
 struct boost_round_trip {
@@ -112,6 +116,10 @@ struct boost_round_trip {
     static constexpr std::size_t max_alignment = 4096;
     static constexpr freed_memory freed = freed_memory::reused;
 };
+#define PMRKIT_BOOST_FIXTURES pmrkit::test::boost_round_trip,
+#else
+#define PMRKIT_BOOST_FIXTURES
+#endif
 
 using fixed_block_64 = fixed_block_fixture<64, alignof(std::max_align_t)>;
 using fixed_block_16 = fixed_block_fixture<16, 8>;
@@ -214,8 +222,7 @@ struct std_monotonic_fixture {
     make(std::pmr::memory_resource* upstream) {
         deleter_owning<std::byte[]> d{BufferSize == 0 ? nullptr
                                                       : std::make_unique<std::byte[]>(BufferSize)};
-        return {new monotonic_buffer_resource(d.owned.get(), BufferSize, upstream),
-                std::move(d)};
+        return {new monotonic_buffer_resource(d.owned.get(), BufferSize, upstream), std::move(d)};
     }
     static constexpr std::size_t max_alignment = 4096;
     static constexpr freed_memory freed = freed_memory::released;
@@ -228,14 +235,15 @@ template <std::size_t FirstChunk>
 struct concurrent_arena_fixture {
     using resource = concurrent_arena_resource;
     static std::unique_ptr<resource> make(std::pmr::memory_resource* upstream) {
-        return std::make_unique<resource>(
-            concurrent_arena_options{.first_chunk_size = FirstChunk}, upstream);
+        return std::make_unique<resource>(concurrent_arena_options{.first_chunk_size = FirstChunk},
+                                          upstream);
     }
     static constexpr std::size_t max_alignment = 4096;
     static constexpr freed_memory freed = freed_memory::reused_after_reset;
 };
 
-using concurrent_arena_default = concurrent_arena_fixture<concurrent_arena_options{}.first_chunk_size>;
+using concurrent_arena_default =
+    concurrent_arena_fixture<concurrent_arena_options{}.first_chunk_size>;
 using concurrent_arena_small_chunks = concurrent_arena_fixture<4096>;
 
 struct synchronized_size_class {
@@ -286,7 +294,9 @@ inline std::pmr::memory_resource* shared_pages() {
     static page_resource pages;
     return &pages;
 }
-inline std::pmr::memory_resource* shared_heap() { return heap(); }
+inline std::pmr::memory_resource* shared_heap() {
+    return heap();
+}
 
 using fixed_block_64_on_pages = stacked_on<fixed_block_64, shared_pages>;
 using fixed_block_4096_aligned_on_pages = stacked_on<fixed_block_4096_aligned, shared_pages>;
@@ -296,7 +306,9 @@ using size_class_default_on_pages = stacked_on<size_class_default, shared_pages>
 
 // How the suites build a fixture's resource.
 template <class F>
-concept takes_upstream = requires(std::pmr::memory_resource* upstream) { F::make(upstream); };
+concept takes_upstream = requires(std::pmr::memory_resource* upstream) {
+    F::make(upstream);
+};
 
 // The fixture's resource, over `upstream` if it takes one; `upstream` then stays unused, and its
 // checks pass trivially.
@@ -331,7 +343,9 @@ TYPE_TO_STRING(pmrkit::test::limit_1gib);
 TYPE_TO_STRING(pmrkit::test::arena_default);
 TYPE_TO_STRING(pmrkit::test::arena_with_buffer);
 TYPE_TO_STRING(pmrkit::test::arena_small_chunks);
+#if PMRKIT_TEST_BOOST
 TYPE_TO_STRING(pmrkit::test::boost_round_trip);
+#endif
 TYPE_TO_STRING(pmrkit::test::size_class_default);
 TYPE_TO_STRING(pmrkit::test::size_class_eager);
 TYPE_TO_STRING(pmrkit::test::size_class_wide);
@@ -364,17 +378,16 @@ TYPE_TO_STRING(pmrkit::test::std_monotonic_buffer);
         pmrkit::test::fixed_block_4096_aligned, pmrkit::test::stats,                               \
         pmrkit::test::concurrent_stats, pmrkit::test::checking_test_resource,                      \
         pmrkit::test::limit_1gib, pmrkit::test::arena_default, pmrkit::test::arena_with_buffer,    \
-        pmrkit::test::arena_small_chunks, pmrkit::test::boost_round_trip,                          \
-        pmrkit::test::size_class_default, pmrkit::test::size_class_eager,                          \
-        pmrkit::test::size_class_wide, pmrkit::test::heap_fixture, pmrkit::test::page_plain,       \
-        pmrkit::test::page_huge_prefaulted, pmrkit::test::fixed_block_64_on_pages,                 \
-        pmrkit::test::fixed_block_4096_aligned_on_pages, pmrkit::test::fixed_block_64_on_heap,     \
-        pmrkit::test::aligned_pool_16, pmrkit::test::aligned_pool_32,                              \
-        pmrkit::test::aligned_pool_64, pmrkit::test::aligned_pool_4096,                            \
-        pmrkit::test::aligned_pool_64_on_pages, pmrkit::test::size_class_default_on_pages,         \
-        pmrkit::test::concurrent_pool_default, pmrkit::test::concurrent_pool_small_batches,        \
-        pmrkit::test::concurrent_arena_default, pmrkit::test::concurrent_arena_small_chunks,       \
-        pmrkit::test::synchronized_size_class, pmrkit::test::std_unsync_default,               \
-        pmrkit::test::std_unsync_small_chunks, pmrkit::test::std_sync_default,                     \
-        pmrkit::test::std_sync_small_chunks, pmrkit::test::std_monotonic_default,                  \
-        pmrkit::test::std_monotonic_buffer
+        pmrkit::test::arena_small_chunks, PMRKIT_BOOST_FIXTURES pmrkit::test::size_class_default,  \
+        pmrkit::test::size_class_eager, pmrkit::test::size_class_wide, pmrkit::test::heap_fixture, \
+        pmrkit::test::page_plain, pmrkit::test::page_huge_prefaulted,                              \
+        pmrkit::test::fixed_block_64_on_pages, pmrkit::test::fixed_block_4096_aligned_on_pages,    \
+        pmrkit::test::fixed_block_64_on_heap, pmrkit::test::aligned_pool_16,                       \
+        pmrkit::test::aligned_pool_32, pmrkit::test::aligned_pool_64,                              \
+        pmrkit::test::aligned_pool_4096, pmrkit::test::aligned_pool_64_on_pages,                   \
+        pmrkit::test::size_class_default_on_pages, pmrkit::test::concurrent_pool_default,          \
+        pmrkit::test::concurrent_pool_small_batches, pmrkit::test::concurrent_arena_default,       \
+        pmrkit::test::concurrent_arena_small_chunks, pmrkit::test::synchronized_size_class,        \
+        pmrkit::test::std_unsync_default, pmrkit::test::std_unsync_small_chunks,                   \
+        pmrkit::test::std_sync_default, pmrkit::test::std_sync_small_chunks,                       \
+        pmrkit::test::std_monotonic_default, pmrkit::test::std_monotonic_buffer

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// The std::pmr::polymorphic_allocator pitfalls the README's cookbook names, each shown happening:
+// The std::pmr::polymorphic_allocator pitfalls docs/guide.md names, each shown happening:
 // copies do not propagate the resource, a resource must outlive its containers, and a temporary
 // string pushed into a container allocates from the default resource first.
 #include "pmrkit/fixed_block_resource.hpp"

@@ -157,26 +157,39 @@ public:
     [[nodiscard]] std::size_t peak_bytes_used() const noexcept {
         return std::max(m_peak, bytes_used());
     }
-    // Memory the arena holds: the initial buffer plus everything held from upstream.
-    [[nodiscard]] std::size_t bytes_reserved() const noexcept {
-        return m_buffer_size + m_chunks.bytes() + m_own_blocks.bytes() + m_kept.bytes();
+    // Bytes held from upstream: chunks in use, own blocks of large requests and kept chunks (the
+    // initial buffer is not counted: it is the caller's).
+    [[nodiscard]] std::size_t upstream_bytes() const noexcept {
+        return m_chunks.bytes() + m_own_blocks.bytes() + m_kept.bytes();
     }
     // Blocks held from upstream: chunks in use, own blocks of large requests and kept chunks.
     [[nodiscard]] std::size_t chunk_count() const noexcept {
         return m_chunks.count() + m_own_blocks.count() + m_kept.count();
     }
     // Allocations asked of upstream since construction (not reset by reset() or release()).
-    [[nodiscard]] std::size_t upstream_calls() const noexcept { return m_upstream_calls; }
+    [[nodiscard]] std::size_t upstream_allocations() const noexcept {
+        return m_upstream_allocations;
+    }
 
-    // The snapshot in the common shape: bytes_used(), peak_bytes_used(), upstream_calls() and the
-    // bytes held from upstream (the initial buffer is not). The arena counts bytes, not blocks.
+    // The 0.1 names: bytes_reserved() counted the initial buffer too.
+    [[deprecated("use upstream_bytes() (+ the initial buffer's size)")]] [[nodiscard]] std::size_t
+    bytes_reserved() const noexcept {
+        return m_buffer_size + upstream_bytes();
+    }
+    [[deprecated("use upstream_allocations()")]] [[nodiscard]] std::size_t
+    upstream_calls() const noexcept {
+        return upstream_allocations();
+    }
+
+    // The snapshot in the common shape: bytes_used(), peak_bytes_used(), upstream_allocations()
+    // and upstream_bytes(). The arena counts bytes, not blocks.
     [[nodiscard]] resource_stats stats() const noexcept {
         resource_stats s;
         s.resource = "arena_resource";
         s.bytes_in_use = bytes_used();
         s.peak_bytes_in_use = peak_bytes_used();
-        s.upstream_allocations = upstream_calls();
-        s.upstream_bytes = bytes_reserved() - m_buffer_size;
+        s.upstream_allocations = upstream_allocations();
+        s.upstream_bytes = upstream_bytes();
         return s;
     }
 
@@ -238,7 +251,7 @@ private:
     std::size_t m_used_before = 0;
     std::size_t m_peak = 0;
     std::size_t m_next_chunk_size;
-    std::size_t m_upstream_calls = 0;
+    std::size_t m_upstream_allocations = 0;
     detail::chunk_list m_chunks;     // regions after the initial buffer, newest (current) first
     detail::chunk_list m_own_blocks; // blocks of large requests, newest first
     detail::chunk_list m_kept;       // chunks kept by reset() or rewind(), next to use first

@@ -1,16 +1,18 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include "pmrkit/detail/cache_registry.hpp"
 #include "pmrkit/detail/config.hpp"
 #include "pmrkit/detail/thread_cache.hpp"
+#include "pmrkit/detail/transfer_cache.hpp"
 #include "pmrkit/engine/size_class_heap.hpp"
 #include "pmrkit/resource_stats.hpp"
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <memory_resource>
-#include <mutex>
 #include <vector>
 
 namespace pmrkit {
@@ -123,12 +125,6 @@ public:
     [[nodiscard]] resource_stats stats() const;
 
 private:
-    // Shared with the threads that hold a cache: outlives the instance while any of them lives.
-    struct control {
-        std::mutex mutex;
-        concurrent_pool_resource* pool; // nullptr once the instance is gone
-    };
-    friend struct pool_thread_exit;
     friend class synchronized_pool_resource;
 
     // table: the default classes with spans of their own size (detail::capped_class_table), which
@@ -191,17 +187,15 @@ private:
 
     std::uint64_t m_id;
     std::size_t m_slot_offset; // detail::cache_slots::offset_of(m_id)
-    std::shared_ptr<control> m_control;
+    // Shared with the threads that hold a cache; its mutex is the central lock.
+    std::shared_ptr<detail::cache_owner> m_control;
     concurrent_pool_options m_options;
     std::pmr::memory_resource* m_upstream;
     detail::size_class_heap m_central; // guarded by m_control->mutex
     std::vector<cache*> m_caches;      // guarded by m_control->mutex; owned
     std::array<std::uint32_t, classes::count> m_batch{};
-    struct transfer_cache {                                        // guarded by m_control->mutex
-        std::array<detail::free_list, transfer_batches> batches{}; // of m_batch[c] blocks each
-        std::size_t count = 0;
-    };
-    std::array<transfer_cache, classes::count> m_transfer{};
+    // Batches of m_batch[c] blocks; guarded by m_control->mutex.
+    detail::transfer_cache<classes::count, transfer_batches> m_transfer;
 };
 
 } // namespace pmrkit

@@ -59,7 +59,7 @@ void large_block_cache::expire() noexcept {
 void* large_block_cache::allocate(std::size_t bytes, std::size_t alignment) {
     if (!cacheable(bytes, alignment)) {
         void* p = m_blocks.allocate(bytes, alignment);
-        ++m_upstream_calls;
+        ++m_block_allocations;
         return p;
     }
     ++m_clock;
@@ -88,7 +88,7 @@ void* large_block_cache::allocate(std::size_t bytes, std::size_t alignment) {
             give_back(take(0));
         }
         p = m_blocks.allocate(held, cached_alignment);
-        ++m_upstream_calls;
+        ++m_block_allocations;
     }
     m_held_live += held;
     m_asked_live += bytes;

@@ -1,17 +1,9 @@
 // SPDX-License-Identifier: MIT
 #include "pmrkit/detail/thread_exit.hpp"
 
-#include <new>
+#include "windows.hpp"
 
-#ifdef _WIN32
-#ifndef NOMINMAX
-#define NOMINMAX
-#endif
-#ifndef WIN32_LEAN_AND_MEAN
-#define WIN32_LEAN_AND_MEAN
-#endif
-#include <windows.h>
-#endif
+#include <new>
 
 namespace pmrkit::detail {
 

@@ -14,13 +14,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 #elif defined(_WIN32)
-#ifndef NOMINMAX
-#define NOMINMAX
-#endif
-#ifndef WIN32_LEAN_AND_MEAN
-#define WIN32_LEAN_AND_MEAN
-#endif
-#include <windows.h>
+#include "../detail/windows.hpp"
 #endif
 
 namespace pmrkit {

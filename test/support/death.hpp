@@ -22,6 +22,7 @@ namespace pmrkit::test {
 struct child_end {
     bool aborted;        // ended by SIGABRT
     std::string stderr_; // everything the child wrote to stderr
+    int exit_status;     // the child's exit status if it exited, else -1
 };
 
 template <class F>
@@ -49,7 +50,8 @@ child_end run_in_child(F&& f) {
     close(fds[0]);
     int status = 0;
     waitpid(pid, &status, 0);
-    return {WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT, text};
+    return {WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT, text,
+            WIFEXITED(status) ? WEXITSTATUS(status) : -1};
 }
 
 } // namespace pmrkit::test

@@ -71,7 +71,7 @@ public:
     // Bytes held from upstream: live and cached blocks, and the record table.
     [[nodiscard]] std::size_t upstream_bytes() const noexcept { return m_blocks.bytes(); }
     // Calls to upstream's allocate for blocks (not the table) since construction.
-    [[nodiscard]] std::size_t upstream_calls() const noexcept { return m_upstream_calls; }
+    [[nodiscard]] std::size_t block_allocations() const noexcept { return m_block_allocations; }
 
 private:
     struct kept {
@@ -101,7 +101,7 @@ private:
     std::size_t m_asked_peak = 0; // most of m_asked_live since construction or release()
     std::size_t m_held_live = 0;  // bytes upstream holds for them
     std::size_t m_clock = 0;      // cacheable allocate and deallocate calls
-    std::size_t m_upstream_calls = 0;
+    std::size_t m_block_allocations = 0;
     std::size_t m_max_bytes;
     std::size_t m_per_bucket;
 };

@@ -5,14 +5,14 @@
 // Why not a thread_local object with a destructor: under MinGW-w64 (GCC's emulated TLS over
 // winpthreads) a thread started by std::thread has the storage of all its thread_local variables
 // freed before the destructors of its thread_local objects run (GCC PR 80816), so such a
-// destructor reads freed memory; concurrent_pool_resource's registry of thread caches crashed
-// that way at thread exit. Here the state lives on the heap and the exit path reaches it without
+// destructor reads freed memory; concurrent_pool_resource's thread caches crashed that way at
+// thread exit. Here the state lives on the heap and the exit path reaches it without
 // touching thread_local storage:
 // - Windows: a fiber-local storage slot (FlsAlloc) whose callback gets the state. It runs when the
 //   thread exits, before DLL_THREAD_DETACH; not for the thread that ends the process.
 // - elsewhere: a thread_local holder whose destructor calls the exit function, as every runtime
 //   that keeps a thread's TLS until its destructors have run does (glibc, musl, macOS).
-// One client (concurrent_pool_resource), so one state per thread.
+// One client (detail::cache_registry), so one state per thread.
 #pragma once
 
 namespace pmrkit::detail {

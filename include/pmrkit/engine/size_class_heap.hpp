@@ -176,7 +176,7 @@ public:
         return m_large.cached_blocks();
     }
     [[nodiscard]] std::size_t large_upstream_allocations() const noexcept {
-        return m_large.upstream_calls();
+        return m_large.block_allocations();
     }
     // The snapshot in the common shape (resource is left empty for the front end to name).
     [[nodiscard]] resource_stats stats() const noexcept;

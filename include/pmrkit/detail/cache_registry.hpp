@@ -1,0 +1,34 @@
+// SPDX-License-Identifier: MIT
+// cache_registry: which per-thread caches the calling thread holds, by instance id, and their
+// return to their instance when the thread exits (through detail::thread_exit, so that the exit
+// path does not depend on thread_local storage: MinGW frees it first).
+//
+// An instance shares a cache_owner with every thread that holds one of its caches; the owner
+// outlives the instance while any of those threads lives, so a thread that exits after the
+// instance is gone finds `instance == nullptr` and leaves the cache alone (the instance deleted
+// it). A thread's entries are looked up only when its direct-mapped cache_slots miss, so a linear
+// search is enough; entries of destroyed instances are dropped when the next cache is registered.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+
+namespace pmrkit::detail {
+
+struct cache_owner {
+    std::mutex mutex;
+    void* instance = nullptr; // guarded by mutex; nullptr once the instance is gone
+    // Called with mutex held, when a thread that holds `cache` exits while the instance lives.
+    void (*retire)(void* instance, void* cache) noexcept = nullptr;
+};
+
+// The calling thread's cache of instance id, or nullptr.
+[[nodiscard]] void* registered_cache(std::uint64_t id) noexcept;
+// Makes room for one more entry of the calling thread (throws std::bad_alloc), so that the
+// register_cache that follows cannot fail once the cache is published to its instance.
+void reserve_cache_entry();
+// Records the calling thread's cache of instance id, after reserve_cache_entry().
+void register_cache(std::uint64_t id, std::shared_ptr<cache_owner> owner, void* cache) noexcept;
+
+} // namespace pmrkit::detail
