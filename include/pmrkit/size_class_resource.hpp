@@ -28,17 +28,17 @@ namespace pmrkit {
 // that spans are at least 96% blocks), carved lazily; no span is taken for a class before it is
 // used. A span's header (after its last block) is found from any block by a mask and an add, and
 // counts the span's live blocks. The count is settled lazily: the most recently freed blocks of a
-// class (at most 128) stay on the class's list counted live, so that a block freed and allocated
-// again never touches the header; older frees move in batches to their spans' own free lists,
-// counted free. A class whose list runs empty takes the whole list of one span that has free
-// blocks, in O(1). So after many frees (a container destroyed) a class hands out one span's
-// blocks at a time, close together, not the class's blocks in the order they were freed: with one
-// list per class, a hash map built after its predecessor was destroyed had its nodes scattered
-// over every span of the class (W4c: 0.77 of new_delete's time before, 0.56 after, in an A/B run;
-// mimalloc shards its free lists per page for the same reason). A span found empty is reported;
-// once more than options().max_empty_spans spans (or max_empty_bytes bytes) have been reported,
-// every empty span goes back upstream (its blocks still on the class's list taken off it in one
-// pass), and trim() does the same on demand.
+// class (up to 64 KiB of them, at least 128) stay on the class's list counted live, so that a block
+// freed and allocated again never touches the header; older frees move in batches to their spans'
+// own free lists, counted free. A class whose list runs empty takes the whole list of one span that
+// has free blocks, in O(1). So after many frees (a container destroyed) a class hands out one
+// span's blocks at a time, close together, not the class's blocks in the order they were freed:
+// with one list per class, a hash map built after its predecessor was destroyed had its nodes
+// scattered over every span of the class (W4c: 0.77 of new_delete's time before, 0.56 after, in an
+// A/B run; mimalloc shards its free lists per page for the same reason). A span found empty is
+// reported; once more than options().max_empty_spans spans (or max_empty_bytes bytes) have been
+// reported, every empty span goes back upstream (its blocks still on the class's list taken off it
+// in one pass), and trim() does the same on demand.
 //
 // Alignment: every block is aligned to the largest power of two dividing its class size, so a
 // request of `bytes` aligned to `a` goes to the class of align_up(bytes, a); any power of two up
@@ -62,10 +62,10 @@ namespace pmrkit {
 // Safety: the free lists' links are encoded and checked, and blocks of 16 bytes or more carry a
 // double-free mark (see detail/free_list.hpp and docs/security.md): a use-after-free write into a
 // block's link or a double free of a block still on its class's list stops the program.
-// Hardened builds (PMRKIT_HARDENED) check every free: besides the free lists' checks, a pointer that is not the start of a block of a span of the
-// class its size maps to (another resource's, one inside a block, or a free with the wrong size),
-// and a large block it did not hand out, stop the program with a report (O(log spans) per
-// deallocate).
+// Hardened builds (PMRKIT_HARDENED) check every free: besides the free lists' checks, a pointer
+// that is not the start of a block of a span of the class its size maps to (another resource's, one
+// inside a block, or a free with the wrong size), and a large block it did not hand out, stop the
+// program with a report (O(log spans) per deallocate).
 //
 // Thread safety: none. One thread at a time may use an instance.
 //
