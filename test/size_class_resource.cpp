@@ -129,13 +129,16 @@ TEST_CASE("size_class_resource: a span holds exactly its blocks; freed blocks co
 }
 
 TEST_CASE("size_class_resource: after many frees, a class hands out one span's blocks at a time") {
-    // Freed in random order, the blocks of 8 spans come back span by span, not interleaved as
-    // they were freed (only the most recent frees, kept on the class's list, come first).
+    // Freed in random order, the blocks of many spans come back span by span, not interleaved as
+    // they were freed (only the most recent frees, kept on the class's list uncounted, come first).
     checking_resource upstream;
     size_class_resource pool(&upstream);
     const std::size_t c = classes::index(24);
     const std::size_t per_span = classes::geometry(c).blocks;
-    const std::size_t spans = 8;
+    using heap = detail::size_class_heap;
+    const std::size_t uncounted =
+        std::max(heap::min_max_uncounted, heap::uncounted_bytes / classes::size(c));
+    const std::size_t spans = 8 + 2 * uncounted / per_span;
     std::vector<void*> blocks(spans * per_span);
     for (void*& p : blocks) {
         p = pool.allocate(24, 8);
@@ -154,7 +157,7 @@ TEST_CASE("size_class_resource: after many frees, a class hands out one span's b
     std::uintptr_t previous = 0;
     for (std::size_t i = 0; i < blocks.size(); ++i) {
         const void* p = pool.allocate(24, 8);
-        if (i >= 128 && span_of(p) != previous) {
+        if (i >= uncounted && span_of(p) != previous) {
             ++changes;
         }
         previous = span_of(p);
@@ -252,9 +255,12 @@ TEST_CASE("size_class_resource: at most max_empty_spans empty spans are kept aut
     for (void* p : blocks) {
         pool.deallocate(p, 32, 16);
     }
-    // Two kept empty, plus the span being carved last, plus a span whose most recent frees are
-    // not yet counted (at most 128 blocks, fewer than a span holds here).
-    CHECK(pool.class_stats(c).spans <= 2 + 2);
+    // Two kept empty, plus the span being carved last, plus the spans of the most recent frees,
+    // not yet counted (the blocks of uncounted_bytes: whole spans, and one in part).
+    const std::size_t uncounted_spans =
+        detail::size_class_heap::uncounted_bytes / classes::geometry(c).span_bytes + 1;
+    REQUIRE(40 > 2 + 1 + uncounted_spans);
+    CHECK(pool.class_stats(c).spans <= 2 + 1 + uncounted_spans);
     CHECK(pool.upstream_bytes() == upstream.live_bytes());
     CHECK(pool.class_stats(c).blocks_in_use == 0);
 }
@@ -271,8 +277,9 @@ TEST_CASE("size_class_resource: at most max_empty_bytes of empty spans are kept 
     for (void* p : blocks) {
         pool.deallocate(p, 32, 8);
     }
-    // As above: three kept, the span being carved, the span of the uncounted frees.
-    CHECK(pool.class_stats(c).spans <= 3 + 2);
+    // As above: three kept, the span being carved, the spans of the uncounted frees.
+    CHECK(pool.class_stats(c).spans <=
+          3 + 1 + detail::size_class_heap::uncounted_bytes / span_bytes + 1);
     CHECK(pool.upstream_bytes() == upstream.live_bytes());
 }
 

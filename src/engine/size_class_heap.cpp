@@ -19,7 +19,7 @@ size_class_heap::size_class_heap(const class_table& table, const size_class_opti
       m_large(upstream, m_options.large_cache_bytes, m_options.large_cache_per_bucket) {
     assert(table.count <= max_classes && table.lookup_limit >= fast_limit);
     m_class_count = table.index(m_options.max_pooled_size) + 1;
-    set_mark_offsets();
+    set_list_limits();
     for (std::size_t r = 0; r < m_routes.size(); ++r) {
         m_routes[r] = &m_lists[table.index_above(r * route_granule)];
     }
@@ -132,9 +132,14 @@ span* size_class_heap::new_span(std::size_t c) {
     return s;
 }
 
-void size_class_heap::set_mark_offsets() noexcept {
+void size_class_heap::set_list_limits() noexcept {
     for (std::size_t c = 0; c < m_table.count; ++c) {
-        m_lists[c].mark_at = static_cast<std::uint32_t>(free_list::mark_offset(class_size(c)));
+        const std::size_t size = class_size(c);
+        class_list& list = m_lists[c];
+        list.mark_at = static_cast<std::uint32_t>(free_list::mark_offset(size));
+        list.max_uncounted =
+            static_cast<std::uint32_t>(std::max(min_max_uncounted, uncounted_bytes / size));
+        list.room = list.max_uncounted;
     }
 }
 
@@ -143,7 +148,7 @@ void size_class_heap::note_peak() noexcept {
 }
 
 void size_class_heap::settle(class_list& list) noexcept {
-    count_frees(class_of(list), max_uncounted / 2);
+    count_frees(class_of(list), list.max_uncounted / 2);
     if (m_reported > m_options.max_empty_spans || m_reported_bytes > m_options.max_empty_bytes) {
         give_back_empty_spans(false);
     }
@@ -157,7 +162,7 @@ void size_class_heap::push_and_settle(void* p, class_list& list) noexcept {
 void size_class_heap::count_frees(std::size_t c, std::size_t keep) noexcept {
     class_list& list = m_lists[c];
     class_state& state = m_classes[c];
-    list.blocks.remove_range(keep, list.uncounted - keep, m_key, list.mark_at, [&](void* block) {
+    list.blocks.remove_range(keep, list.uncounted() - keep, m_key, list.mark_at, [&](void* block) {
         span* s = owner(block, c);
         if (!s->has_free()) {
             state.others.remove(s);
@@ -170,7 +175,7 @@ void size_class_heap::count_frees(std::size_t c, std::size_t keep) noexcept {
             m_reported_bytes += s->bytes();
         }
     });
-    list.uncounted = static_cast<std::uint32_t>(keep);
+    list.room = list.max_uncounted - static_cast<std::uint32_t>(keep);
 }
 
 void size_class_heap::give_back(span* s) noexcept {
@@ -234,7 +239,7 @@ void size_class_heap::release() noexcept {
         state = class_state{};
         m_lists[c] = class_list{};
     }
-    set_mark_offsets();
+    set_list_limits();
     m_large.release();
     m_owned.clear();
     m_reported = 0;
@@ -245,7 +250,7 @@ void size_class_heap::release() noexcept {
 
 size_class_stats size_class_heap::class_stats(std::size_t c) const noexcept {
     const class_state& state = m_classes[c];
-    std::size_t in_use = 0 - std::size_t{m_lists[c].uncounted}; // still counted by their spans
+    std::size_t in_use = 0 - m_lists[c].uncounted(); // still counted by their spans
     for_each_span(state, [&](const span* s, const span_list&) { in_use += s->live(); });
     return {class_size(c), in_use, state.with_free.count() + state.others.count(), state.peak_spans,
             state.upstream_allocations};
