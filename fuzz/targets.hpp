@@ -34,6 +34,9 @@
 #include "pmrkit/sources/heap_resource.hpp"
 #include "pmrkit/sources/page_resource.hpp"
 
+#include <sanitizer/common_interface_defs.h>
+
+#include <csignal>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -378,6 +381,12 @@ struct protected_lists : size_class {
             value = (value << 8) | in.byte();
         }
         const test::child_end end = test::run_in_child([&] {
+            // A forged link that decodes to unmapped or poisoned memory is a caught attack: the
+            // child dies without libFuzzer's crash handler (the sanitizers' death callback and
+            // its signal handlers), which would write a crash file per caught attack.
+            __sanitizer_set_death_callback(nullptr);
+            std::signal(SIGSEGV, SIG_DFL);
+            std::signal(SIGBUS, SIG_DFL);
             switch (kind) {
             case 0: {
                 fixed_block_resource fresh({.block_size = bytes});
