@@ -17,111 +17,118 @@
 
 namespace pmrkit {
 
+/// Options of concurrent_pool_resource, for designated initializers; normalized by the constructor.
 struct concurrent_pool_options {
-    // The central pool's options (class range, empty-span retention, large-block cache).
+    /// The central pool's options (class range, empty-span retention, large-block cache).
     size_class_options central{};
-    // Bytes of blocks one batch moves between a thread's cache and the central pool, per class
-    // (at least 2 and at most 256 blocks). A bin holds up to two batches before it gives one back.
+    /// Bytes of blocks one batch moves between a thread's cache and the central pool, per class
+    /// (at least 2 and at most 256 blocks). A bin holds up to two batches before it gives one back.
     std::size_t batch_bytes = 16 * 1024;
 };
 
-// concurrent_pool_resource: a size-class pool that many threads use at once, for servers and
-// parallel code sharing one resource.
-//
-// How: a central size-class heap (engine/size_class_heap.hpp) behind a mutex holds the spans (the
-// same engine, classes, spans and large-block cache as size_class_resource). Each thread that uses
-// the pool gets its own cache with one free list per class; allocate pops from it and deallocate
-// pushes onto it, with no lock and no atomic read-modify-write. An empty bin takes a batch from the
-// central pool under the lock, as one batch move of the heap; a bin past two batches gives one
-// batch back. Batches given back are kept whole, as chains of free blocks, up to transfer_batches
-// per class (tcmalloc's transfer cache): the next empty bin of that class takes one in O(1) under
-// the lock. The chain is cut from the bin before the lock is taken, so the lock covers a few
-// stores, not a walk or the central pool's per-block work; only beyond transfer_batches do blocks
-// go back into the central pool's spans.
-//
-// Cross-thread frees (tcmalloc style): a block freed by a thread other than the one that took it
-// simply enters the freeing thread's cache, and travels back in a batch when that bin overflows,
-// to be taken whole by the thread that allocates (the producer/consumer pattern of Larson). The
-// alternative (mimalloc style: push onto the owner's atomic remote list) costs an atomic exchange
-// per remote free and a per-span owner; here a free is a push whichever thread frees, and blocks
-// only meet the central pool, under its lock, in batches.
-//
-// Lifetimes: a thread's cache is found through a per-thread table keyed by the instance's id
-// (never reused, so a stale entry never matches). When a thread exits, its caches go back to the
-// central pools of the instances still alive; when an instance is destroyed or released, every
-// thread's cache of it is emptied (a thread that exits later finds the instance gone and does
-// nothing). Instances coexist, each with its own caches.
-//
-// Requests too large for the classes (above options().central.max_pooled_size) or over-aligned
-// beyond them go to the central pool's large-block cache under the lock, exactly as in
-// size_class_resource. Impossible sizes throw std::bad_alloc; upstream exceptions propagate.
-//
-// Complexity: allocate and deallocate O(1); one lock per batch (per up to batch_bytes bytes) on
-// the slow path, O(1) under it while the class's transfer batches neither run out nor overflow.
-// Memory: besides the threads' bins (up to two batches per class each), up to transfer_batches
-// batches per class in transit, which trim() gives back. The first use by a thread allocates its
-// cache (about 3 KiB, from operator new).
-//
-// Safety: the caches' and transfer batches' free lists are protected as size_class_resource's are
-// (encoded links, a double-free mark; see detail/free_list.hpp and docs/security.md), with the
-// central heap's key, so that batches move whole; a double free is caught while the block is
-// still in the freeing thread's bin.
-// Hardened builds (PMRKIT_HARDENED): the caches' free lists add their hardened checks,
-// and every deallocate first asks the central pool, under its lock, whether the pointer is one
-// of its blocks (see size_class_resource), so a foreign pointer stops the program before it can
-// enter a cache. That lock on every free is a hardened build's cost, not a normal build's.
-//
-// Thread safety: allocate and deallocate from any number of threads at once; upstream is only
-// ever called under the central lock, so it need not be thread-safe. release(), trim(),
-// cached_blocks() and destruction require that no other thread is using the instance at the same
-// time; stats(), upstream_bytes() and thread_caches() may be called at any time.
-//
-// Example:
-//     pmrkit::concurrent_pool_resource pool;     // over the default resource
-//     // any thread: std::pmr::vector<int> v(&pool); ...
+/// concurrent_pool_resource: a size-class pool that many threads use at once, for servers and
+/// parallel code sharing one resource.
+///
+/// How: a central size-class heap (engine/size_class_heap.hpp) behind a mutex holds the spans (the
+/// same engine, classes, spans and large-block cache as size_class_resource). Each thread that uses
+/// the pool gets its own cache with one free list per class; allocate pops from it and deallocate
+/// pushes onto it, with no lock and no atomic read-modify-write. An empty bin takes a batch from
+/// the central pool under the lock, as one batch move of the heap; a bin past two batches gives one
+/// batch back. Batches given back are kept whole, as chains of free blocks, up to transfer_batches
+/// per class (tcmalloc's transfer cache): the next empty bin of that class takes one in O(1) under
+/// the lock. The chain is cut from the bin before the lock is taken, so the lock covers a few
+/// stores, not a walk or the central pool's per-block work; only beyond transfer_batches do blocks
+/// go back into the central pool's spans.
+///
+/// Cross-thread frees (tcmalloc style): a block freed by a thread other than the one that took it
+/// simply enters the freeing thread's cache, and travels back in a batch when that bin overflows,
+/// to be taken whole by the thread that allocates (the producer/consumer pattern of Larson). The
+/// alternative (mimalloc style: push onto the owner's atomic remote list) costs an atomic exchange
+/// per remote free and a per-span owner; here a free is a push whichever thread frees, and blocks
+/// only meet the central pool, under its lock, in batches.
+///
+/// Lifetimes: a thread's cache is found through a per-thread table keyed by the instance's id
+/// (never reused, so a stale entry never matches). When a thread exits, its caches go back to the
+/// central pools of the instances still alive; when an instance is destroyed or released, every
+/// thread's cache of it is emptied (a thread that exits later finds the instance gone and does
+/// nothing). Instances coexist, each with its own caches.
+///
+/// Requests too large for the classes (above options().central.max_pooled_size) or over-aligned
+/// beyond them go to the central pool's large-block cache under the lock, exactly as in
+/// size_class_resource. Impossible sizes throw std::bad_alloc; upstream exceptions propagate.
+///
+/// Complexity: allocate and deallocate O(1); one lock per batch (per up to batch_bytes bytes) on
+/// the slow path, O(1) under it while the class's transfer batches neither run out nor overflow.
+/// Memory: besides the threads' bins (up to two batches per class each), up to transfer_batches
+/// batches per class in transit, which trim() gives back. The first use by a thread allocates its
+/// cache (about 3 KiB, from operator new).
+///
+/// Safety: the caches' and transfer batches' free lists are protected as size_class_resource's are
+/// (encoded links, a double-free mark; see detail/free_list.hpp and docs/security.md), with the
+/// central heap's key, so that batches move whole; a double free is caught while the block is
+/// still in the freeing thread's bin.
+/// Hardened builds (PMRKIT_HARDENED): the caches' free lists add their hardened checks,
+/// and every deallocate first asks the central pool, under its lock, whether the pointer is one
+/// of its blocks (see size_class_resource), so a foreign pointer stops the program before it can
+/// enter a cache. That lock on every free is a hardened build's cost, not a normal build's.
+///
+/// Thread safety: allocate and deallocate from any number of threads at once; upstream is only
+/// ever called under the central lock, so it need not be thread-safe. release(), trim(),
+/// cached_blocks() and destruction require that no other thread is using the instance at the same
+/// time; stats(), upstream_bytes() and thread_caches() may be called at any time.
+///
+/// Example:
+///
+///     pmrkit::concurrent_pool_resource pool;     // over the default resource
+///     // any thread: std::pmr::vector<int> v(&pool); ...
 class concurrent_pool_resource final : public std::pmr::memory_resource {
 public:
+    /// size_class_resource's class map: every 8 bytes to 128, 4 classes per power of two to 64 KiB.
     using classes = detail::default_size_classes;
-    // One route per granule of the class lookup: the fast paths' whole class mapping.
+    /// One route per granule of the class lookup: the fast paths' whole class mapping.
     static constexpr std::size_t routes = classes::lookup_limit / classes::granularity;
+    /// A thread's cache of this pool: one free list per class, reached through the routes.
     using cache = detail::thread_cache<classes::count, routes>;
-    // Whole batches kept per class between a bin that gave one back and a bin that takes one.
+    /// Whole batches kept per class between a bin that gave one back and a bin that takes one.
     static constexpr std::size_t transfer_batches = 4;
 
-    // Takes no memory. Throws std::bad_alloc only if the shared control block cannot be made.
+    /// Takes no memory. Throws std::bad_alloc only if the shared control block cannot be made.
     explicit concurrent_pool_resource(
         const concurrent_pool_options& options = {},
         std::pmr::memory_resource* upstream = std::pmr::get_default_resource())
         : concurrent_pool_resource(classes::table, options, upstream) {}
+    /// Default options over `upstream`.
     explicit concurrent_pool_resource(std::pmr::memory_resource* upstream)
         : concurrent_pool_resource(concurrent_pool_options{}, upstream) {}
 
     concurrent_pool_resource(const concurrent_pool_resource&) = delete;
     concurrent_pool_resource& operator=(const concurrent_pool_resource&) = delete;
 
-    // Returns all memory to upstream, live blocks and every thread's cache included.
+    /// Returns all memory to upstream, live blocks and every thread's cache included.
     ~concurrent_pool_resource() override;
 
-    // Gives everything back to upstream and empties every thread's cache. Blocks handed out
-    // before become invalid.
+    /// Gives everything back to upstream and empties every thread's cache. Blocks handed out
+    /// before become invalid.
     void release() noexcept;
-    // Moves every thread's cached blocks to the central pool and gives its empty spans back.
+    /// Moves every thread's cached blocks to the central pool and gives its empty spans back.
     void trim() noexcept;
 
+    /// The resource the central pool's spans and large blocks come from.
     [[nodiscard]] std::pmr::memory_resource* upstream_resource() const noexcept {
         return m_upstream;
     }
+    /// The options after normalization.
     [[nodiscard]] const concurrent_pool_options& options() const noexcept { return m_options; }
 
-    // Bytes held from upstream now.
+    /// Bytes held from upstream now.
     [[nodiscard]] std::size_t upstream_bytes() const;
-    // Threads holding a cache of this instance now.
+    /// Threads holding a cache of this instance now.
     [[nodiscard]] std::size_t thread_caches() const;
-    // Blocks in all threads' caches and in transfer batches now. Not while other threads use the
-    // instance.
+    /// Blocks in all threads' caches and in transfer batches now. Not while other threads use the
+    /// instance.
     [[nodiscard]] std::size_t cached_blocks() const;
 
-    // upstream_bytes only: the fast path counts nothing.
+    /// upstream_bytes only: the fast path counts nothing.
     [[nodiscard]] resource_stats stats() const;
 
 private:
