@@ -175,6 +175,11 @@ void concurrent_pool_resource::flush(cache& tc, std::size_t c) noexcept {
     }
 }
 
+void concurrent_pool_resource::push_and_flush(cache& tc, std::size_t c, void* p) noexcept {
+    (void)tc.push(c, p);
+    flush(tc, c);
+}
+
 void concurrent_pool_resource::give_back_locked(cache& tc) noexcept {
     for (std::size_t c = 0; c < classes::count; ++c) {
         m_central.give(c, tc.take_all(c));

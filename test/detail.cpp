@@ -376,11 +376,13 @@ TEST_CASE("thread_cache: routes reach the bin they were set to") {
     cache.set_route(0, 0);
     cache.set_route(3, 2);
     alignas(16) std::array<std::byte, 32> memory{};
-    CHECK_FALSE(cache.push_routed(3, &memory[0]));
+    CHECK(cache.try_push_routed(3, &memory[0]));
     CHECK(cache.count(2) == 1);
-    CHECK(cache.push_routed(3, &memory[16])); // past the limit of bin 2
-    CHECK(cache.pop(2) == &memory[16]);       // the same bin, by class
-    CHECK(cache.pop_routed(0) == nullptr);    // bin 0 is separate
+    CHECK_FALSE(cache.try_push_routed(3, &memory[16])); // would pass the limit of bin 2
+    CHECK(cache.count(2) == 1);
+    CHECK(cache.push(2, &memory[16])); // the same bin, by class: past its limit
+    CHECK(cache.pop(2) == &memory[16]);
+    CHECK(cache.pop_routed(0) == nullptr); // bin 0 is separate
     CHECK(cache.pop_routed(3) == &memory[0]);
     CHECK(cache.count(2) == 0);
 }

@@ -164,8 +164,8 @@ private:
         const detail::cache_slots::slot& s = detail::cache_slots::at(m_slot_offset);
         if (last < classes::lookup_limit && s.id == m_id) [[likely]] {
             auto* tc = static_cast<cache*>(s.cache);
-            if (tc->push_routed(last / classes::granularity, p)) [[unlikely]] {
-                flush(*tc, classes::index_above(last));
+            if (!tc->try_push_routed(last / classes::granularity, p)) [[unlikely]] {
+                push_and_flush(*tc, classes::index_above(last), p);
             }
             return;
         }
@@ -180,6 +180,8 @@ private:
     PMRKIT_NOINLINE void deallocate_slow(void* p, std::size_t bytes,
                                          std::size_t alignment) noexcept;
     PMRKIT_NOINLINE void flush(cache& tc, std::size_t c) noexcept;
+    // A full bin: p goes in, then a batch goes out.
+    PMRKIT_NOINLINE void push_and_flush(cache& tc, std::size_t c, void* p) noexcept;
     // Hardened builds: the central pool's check, under the lock, before a block enters a cache
     // from which it could be handed out again.
     void check_pooled_block(const void* p, std::size_t bytes, std::size_t alignment) const noexcept;

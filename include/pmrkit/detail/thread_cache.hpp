@@ -38,8 +38,18 @@ public:
     // Requests of route r go to bin c.
     void set_route(std::size_t r, std::size_t c) noexcept { m_routes[r] = &m_bins[c]; }
     [[nodiscard]] void* pop_routed(std::size_t r) noexcept { return pop(*m_routes[r]); }
-    [[nodiscard]] bool push_routed(std::size_t r, void* p) noexcept {
-        return push(*m_routes[r], p);
+    // Caches p in route r's bin, unless that would take the bin past its limit: then returns
+    // false and caches nothing (the caller pushes it with push() and flushes). Testing before the
+    // push lets the push end the caller (its rare double-free walk a tail call), so the fast path
+    // saves no register.
+    [[nodiscard]] bool try_push_routed(std::size_t r, void* p) noexcept {
+        bin& b = *m_routes[r];
+        if (b.room == 1) [[unlikely]] {
+            return false;
+        }
+        --b.room;
+        b.blocks.push(p, m_key, b.mark_at);
+        return true;
     }
 
     // Bin c holds at most limit blocks of block_size bytes before push() reports it full. Set
