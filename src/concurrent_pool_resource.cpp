@@ -137,7 +137,7 @@ concurrent_pool_resource::cache& concurrent_pool_resource::thread_cache() {
     detail::reserve_cache_entry();
     auto tc = std::make_unique<cache>(m_central.key());
     for (std::size_t c = 0; c < classes::count; ++c) {
-        tc->set_limit(c, 2 * m_batch[c], classes::size(c));
+        tc->set_limit(c, 2 * m_batch[c]);
     }
     for (std::size_t r = 0; r < routes; ++r) {
         tc->set_route(r, classes::index_above(r * classes::granularity));
@@ -176,7 +176,7 @@ void concurrent_pool_resource::flush(cache& tc, std::size_t c) noexcept {
 }
 
 void concurrent_pool_resource::push_and_flush(cache& tc, std::size_t c, void* p) noexcept {
-    (void)tc.push(c, p);
+    tc.push_counted(c, p);
     flush(tc, c);
 }
 

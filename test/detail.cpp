@@ -325,7 +325,7 @@ TEST_CASE("growth_policy: linear, exponential, custom") {
 
 TEST_CASE("thread_cache: LIFO bins per class, full past their limit, cleared at once") {
     detail::thread_cache<3> cache{detail::free_list_key{}};
-    cache.set_limit(1, 2, 16);
+    cache.set_limit(1, 2);
     alignas(16) std::array<std::byte, 64> memory{};
     void* a = &memory[0];
     void* b = &memory[16];
@@ -348,7 +348,7 @@ TEST_CASE("thread_cache: LIFO bins per class, full past their limit, cleared at 
 TEST_CASE("thread_cache: whole batches taken from and given to a bin, counted") {
     const detail::free_list_key key;
     detail::thread_cache<2> cache{key};
-    cache.set_limit(0, 4, 16);
+    cache.set_limit(0, 4);
     alignas(16) std::array<std::byte, 112> memory{};
     for (std::size_t i = 0; i < 5; ++i) {
         (void)cache.push(0, &memory[16 * i]);
@@ -358,7 +358,7 @@ TEST_CASE("thread_cache: whole batches taken from and given to a bin, counted") 
     CHECK(batch.size(key) == 3);
     CHECK_FALSE(cache.push(0, &memory[80])); // room again below the limit
     detail::thread_cache<2> other{key};
-    other.set_limit(0, 4, 16);
+    other.set_limit(0, 4);
     other.give(0, batch, 3);
     CHECK(other.count(0) == 3);
     CHECK(other.pop(0) == &memory[64]);
@@ -372,18 +372,24 @@ TEST_CASE("thread_cache: whole batches taken from and given to a bin, counted") 
 
 TEST_CASE("thread_cache: routes reach the bin they were set to") {
     detail::thread_cache<3, 4> cache{detail::free_list_key{}};
-    cache.set_limit(2, 1, 16);
+    cache.set_limit(2, 1);
     cache.set_route(0, 0);
     cache.set_route(3, 2);
     alignas(16) std::array<std::byte, 32> memory{};
     CHECK(cache.try_push_routed(3, &memory[0]));
     CHECK(cache.count(2) == 1);
-    CHECK_FALSE(cache.try_push_routed(3, &memory[16])); // would pass the limit of bin 2
+    CHECK_FALSE(cache.try_push_routed(3, &memory[16])); // passes the limit of bin 2: counted
+    CHECK(cache.count(2) == 2);
+    CHECK(cache.pop(2) == &memory[0]); // but not cached
+    cache.push_counted(2, &memory[16]);
     CHECK(cache.count(2) == 1);
-    CHECK(cache.push(2, &memory[16])); // the same bin, by class: past its limit
     CHECK(cache.pop(2) == &memory[16]);
+    CHECK(cache.count(2) == 0);
+    CHECK_FALSE(cache.push(2, &memory[16])); // the same bin, by class: at its limit
+    CHECK(cache.push(2, &memory[0]));        // past it
+    CHECK(cache.pop(2) == &memory[0]);
     CHECK(cache.pop_routed(0) == nullptr); // bin 0 is separate
-    CHECK(cache.pop_routed(3) == &memory[0]);
+    CHECK(cache.pop_routed(3) == &memory[16]);
     CHECK(cache.count(2) == 0);
 }
 

@@ -83,7 +83,8 @@ struct concurrent_pool_options {
 ///     // any thread: std::pmr::vector<int> v(&pool); ...
 class concurrent_pool_resource final : public std::pmr::memory_resource {
 public:
-    /// size_class_resource's class map: every 8 bytes to 128, 4 classes per power of two to 64 KiB.
+    /// size_class_resource's class map: every 8 bytes from 16 to 128, 4 classes per power of two to
+    /// 64 KiB.
     using classes = detail::default_size_classes;
     /// One route per granule of the class lookup: the fast paths' whole class mapping.
     static constexpr std::size_t routes = classes::lookup_limit / classes::granularity;
@@ -180,7 +181,7 @@ private:
     PMRKIT_NOINLINE void deallocate_slow(void* p, std::size_t bytes,
                                          std::size_t alignment) noexcept;
     PMRKIT_NOINLINE void flush(cache& tc, std::size_t c) noexcept;
-    // A full bin: p goes in, then a batch goes out.
+    // A bin past its limit (try_push_routed counted p): p goes in, then a batch goes out.
     PMRKIT_NOINLINE void push_and_flush(cache& tc, std::size_t c, void* p) noexcept;
     // Hardened builds: the central pool's check, under the lock, before a block enters a cache
     // from which it could be handed out again.

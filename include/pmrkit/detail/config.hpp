@@ -99,6 +99,11 @@ inline constexpr bool asan_enabled = false;
 // most this are served by the fast paths (one route per 8 bytes up to here) and always pooled;
 // the least max_pooled_size; the smallest large block the large-block cache keeps.
 inline constexpr std::size_t small_block_limit = 2048;
+// Every pool's smallest block: room for a free block's link and its double-free mark
+// (free_list.hpp), so that every block has the check and the fast paths need no per-class mark
+// offset (three instructions per allocate and deallocate pair). A request of 1 to 8 bytes takes a
+// 16-byte block.
+inline constexpr std::size_t min_pooled_block = 16;
 // The largest pooled size (size_class_options::max_pooled_size is clamped to it) and the largest
 // block the large-block cache keeps.
 inline constexpr std::size_t max_pooled_limit = 64 * 1024;

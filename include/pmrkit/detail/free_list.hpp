@@ -171,7 +171,9 @@ public:
     }
 
     // For walking the list without changing it: the first block, and the one after a block.
-    [[nodiscard]] void* front() const noexcept { return m_head; }
+    [[nodiscard]] void* front() const noexcept {
+        return m_head;
+    }
     [[nodiscard]] static void* next(const void* block, const free_list_key& key) noexcept {
         const auto* b = static_cast<const std::byte*>(block);
         asan_unpoison(b, word);
@@ -180,8 +182,12 @@ public:
         return after;
     }
 
-    [[nodiscard]] bool empty() const noexcept { return m_head == nullptr; }
-    void clear() noexcept { m_head = nullptr; }
+    [[nodiscard]] bool empty() const noexcept {
+        return m_head == nullptr;
+    }
+    void clear() noexcept {
+        m_head = nullptr;
+    }
 
     // O(n): for observers and tests, never on an allocation path.
     [[nodiscard]] std::size_t size(const free_list_key& key) const noexcept {
@@ -257,16 +263,18 @@ private:
         if constexpr (Protection != link_protection::none) {
             store(b + mark_at, mark(link, key));
         }
+        // Between the block's two stores, so that GCC does not merge them into one vector store
+        // (three instructions for two).
+        m_head = b;
         store(b, link);
         asan_poison(b, mark_at + word);
-        m_head = b;
     }
 
     // The push of a block whose mark says it is free: a double free, or a live block whose word
     // happens to hold the mark (only if it was copied there); the walk tells which. Out of line
     // and whole, so that a push ends in it (a tail call) and the fast paths save no register.
     PMRKIT_NOINLINE PMRKIT_COLD void push_marked(std::byte* b, const free_list_key& key,
-                                                  std::size_t mark_at) noexcept {
+                                                 std::size_t mark_at) noexcept {
         for (const void* p = m_head; p != nullptr; p = next(p, key)) {
             if (p == b) {
                 report_heap_corruption("double free: the block is already free", b);
@@ -279,5 +287,8 @@ private:
 };
 
 using free_list = basic_free_list<build_protection>;
+
+// Where a free block of every pmrkit pool keeps its mark: all blocks are at least min_pooled_block.
+inline constexpr std::size_t pool_mark_at = free_list::mark_offset(min_pooled_block);
 
 } // namespace pmrkit::detail
