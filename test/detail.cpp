@@ -5,6 +5,8 @@
 #include "pmrkit/detail/free_list.hpp"
 #include "pmrkit/detail/math.hpp"
 #include "pmrkit/detail/owned_ranges.hpp"
+#include "pmrkit/detail/owned_spans.hpp"
+#include "pmrkit/detail/size_classes.hpp"
 #include "pmrkit/detail/thread_cache.hpp"
 #include "pmrkit/detail/upstream_blocks.hpp"
 #include "pmrkit/growth_policy.hpp"
@@ -72,6 +74,22 @@ TEST_CASE("detail::math: is_satisfiable refuses what no allocator could honour")
     CHECK_FALSE(detail::is_satisfiable(64, 0));
     CHECK_FALSE(detail::is_satisfiable(0, (max >> 1) + 1));
     CHECK_FALSE(detail::is_satisfiable(max / 2 + 5, (max >> 1) + 1));
+}
+
+TEST_CASE("detail::exact_divisor: multiples below the bound, against division") {
+    for (const std::uintptr_t divisor : {1U, 3U, 8U, 24U, 48U, 56U, 640U, 4096U, 13107U}) {
+        const std::uintptr_t bound = 100;
+        const detail::exact_divisor blocks(divisor, bound);
+        for (std::uintptr_t x = 0; x < divisor * (bound + 2); x += (divisor < 64 ? 1 : 7)) {
+            CAPTURE(divisor);
+            CAPTURE(x);
+            CHECK(blocks.below_bound(x) == (x % divisor == 0 && x / divisor < bound));
+        }
+        // Offsets below a range's start wrap to huge values: never below the bound.
+        for (std::uintptr_t below = 1; below <= 2 * divisor; ++below) {
+            CHECK_FALSE(blocks.below_bound(0 - below));
+        }
+    }
 }
 
 TEST_CASE("detail::free_list: LIFO, intrusive") {
@@ -291,6 +309,48 @@ TEST_CASE("detail::owned_ranges: block starts of the ranges added, with their st
     CHECK(ranges.holds_block(m + 48, 48));
     ranges.clear();
     CHECK_FALSE(ranges.holds_block(m, 48));
+}
+
+TEST_CASE("detail::owned_spans: block starts of the spans held, by class") {
+    using map = detail::size_class_map<8, 65536, 56>;
+    const std::size_t c48 = map::index(48);
+    const std::size_t c64 = map::index(64);
+    const detail::span_geometry& g48 = map::geometry(c48);
+    const detail::span_geometry& g64 = map::geometry(c64);
+    detail::owned_spans spans(map::table);
+    // Span addresses only: the set never reads the memory at a pointer it checks.
+    const auto at = [](std::uintptr_t a) { return reinterpret_cast<std::byte*>(a); };
+    const std::uintptr_t base = std::uintptr_t{1} << 40;
+    std::vector<std::uintptr_t> starts;
+    for (std::uintptr_t i = 0; i < 40; ++i) { // enough to grow the table twice
+        const std::uintptr_t start = base + i * g48.span_bytes;
+        spans.reserve_one_more();
+        spans.add(at(start), c48);
+        starts.push_back(start);
+    }
+    const auto holds = [&](std::uintptr_t a, std::size_t c) {
+        // check_block reports by stopping the program; its test is the same as this one.
+        return spans.holds_block(at(a), c);
+    };
+    for (const std::uintptr_t start : starts) {
+        CHECK(holds(start, c48));
+        CHECK(holds(start + (g48.blocks - 1) * g48.block_size, c48));
+        CHECK_FALSE(holds(start + g48.blocks * g48.block_size, c48)); // past the last block
+        CHECK_FALSE(holds(start + 8, c48));                           // inside a block
+        CHECK_FALSE(holds(start, c64));                               // another class
+    }
+    CHECK_FALSE(holds(base - g48.span_bytes, c48));      // a span never added
+    for (std::size_t i = 0; i < starts.size(); i += 2) { // every other one, then the rest found
+        spans.remove(at(starts[i]), c48);
+    }
+    for (std::size_t i = 0; i < starts.size(); ++i) {
+        CHECK(holds(starts[i], c48) == (i % 2 == 1));
+    }
+    spans.reserve_one_more();
+    spans.add(at(base + 64 * g48.span_bytes), c64);
+    CHECK(holds(base + 64 * g48.span_bytes + g64.block_size, c64));
+    spans.clear();
+    CHECK_FALSE(holds(starts[1], c48));
 }
 
 TEST_CASE("detail::upstream_blocks: contains the blocks it passed through, and only those") {

@@ -16,7 +16,8 @@ size_class_heap::size_class_heap(const class_table& table, const size_class_opti
                                  std::pmr::memory_resource* upstream)
     : m_key(table.granularity), m_table(table), m_class_count(0), m_upstream(upstream),
       m_options(normalized(table, options)),
-      m_large(upstream, m_options.large_cache_bytes, m_options.large_cache_per_bucket) {
+      m_large(upstream, m_options.large_cache_bytes, m_options.large_cache_per_bucket),
+      m_owned(table) {
     assert(table.count <= max_classes && table.lookup_limit >= fast_limit);
     m_class_count = table.index(m_options.max_pooled_size) + 1;
     set_list_limits();
@@ -118,7 +119,7 @@ span* size_class_heap::new_span(std::size_t c) {
     const span_geometry& geometry = m_table.geometry(c);
     m_owned.reserve_one_more();
     void* memory = m_upstream->allocate(geometry.span_bytes, geometry.span_bytes);
-    m_owned.add(memory, geometry.used_bytes(), geometry.block_size);
+    m_owned.add(memory, c);
     span* s = span::create(memory, geometry, c);
     class_state& state = m_classes[c];
     state.others.push_front(s);
@@ -176,7 +177,7 @@ void size_class_heap::count_frees(std::size_t c, std::size_t keep) noexcept {
 void size_class_heap::give_back(span* s) noexcept {
     const std::size_t bytes = s->bytes();
     m_span_bytes -= bytes;
-    m_owned.remove(s->memory());
+    m_owned.remove(s->memory(), s->size_class());
     // Upstream may not be ASan's allocator: it must get the span back without poisoned blocks.
     asan_unpoison(s->memory(), bytes);
     m_upstream->deallocate(s->memory(), bytes, bytes);

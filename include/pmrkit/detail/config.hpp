@@ -11,8 +11,8 @@
 // free-list link with a per-pool secret key, checks it on every pop and marks free blocks against
 // double frees.
 // PMRKIT_HARDENED (CMake -DPMRKIT_HARDENED=ON) adds the costly checks: the pools check every free
-// against the memory they own (owned_ranges.hpp), and every pop checks the free block's first 16
-// bytes.
+// against the memory they own (owned_spans.hpp, owned_ranges.hpp), and every pop checks the free
+// block's first 16 bytes.
 // PMRKIT_UNPROTECTED (CMake -DPMRKIT_UNPROTECTED=ON), UNSAFE: raw links, no check, no mark; a
 // use-after-free write or a double free silently corrupts the pools.
 #if defined(PMRKIT_HARDENED) && defined(PMRKIT_UNPROTECTED)

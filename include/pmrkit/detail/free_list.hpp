@@ -29,7 +29,7 @@
 // Hardened (PMRKIT_HARDENED) adds: the mark is bound to the link (stored as mark ^ link) and
 // checked on every pop, so any write into the first 16 bytes of the block handed out is reported, a
 // one-byte overflow from the block below it included. The pools add their own checks
-// (owned_ranges).
+// (owned_spans, owned_ranges).
 //
 // PMRKIT_UNPROTECTED: raw links, no mark, no check. A use-after-free write or a double free then
 // silently corrupts the pool: for programs that measured the cost and accept that.
@@ -56,6 +56,8 @@ namespace pmrkit::detail {
 
 // Prints "pmrkit: <what> (block <block>)" to stderr and aborts.
 [[noreturn]] PMRKIT_COLD void report_heap_corruption(const char* what, const void* block) noexcept;
+// The hardened builds' report of a deallocate the pool's ownership check rejects.
+[[noreturn]] PMRKIT_COLD void report_foreign_pointer(const void* p) noexcept;
 
 // The secrets of one owner's free lists. Each key is new: it mixes a per-process secret, read once
 // from the system (getrandom(2), else std::random_device), with a count of the keys made, so no two

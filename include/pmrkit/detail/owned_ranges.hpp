@@ -16,6 +16,7 @@
 
 #include "pmrkit/detail/config.hpp"
 #include "pmrkit/detail/free_list.hpp"
+#include "pmrkit/detail/math.hpp"
 
 #include <algorithm>
 #include <cstddef>
@@ -57,9 +58,9 @@ private:
         std::uintptr_t begin;
         std::uintptr_t end;
         std::size_t stride;
+        exact_divisor blocks; // offsets of its blocks, without a division
     };
 
-    [[noreturn]] PMRKIT_COLD static void report_foreign_pointer(const void* p) noexcept;
     // The first range that ends after address a.
     [[nodiscard]] std::vector<range>::const_iterator after(std::uintptr_t a) const noexcept;
 

@@ -16,7 +16,7 @@
 #include "pmrkit/detail/free_list.hpp"
 #include "pmrkit/detail/large_block_cache.hpp"
 #include "pmrkit/detail/math.hpp"
-#include "pmrkit/detail/owned_ranges.hpp"
+#include "pmrkit/detail/owned_spans.hpp"
 #include "pmrkit/detail/size_classes.hpp"
 #include "pmrkit/detail/span.hpp"
 #include "pmrkit/resource_stats.hpp"
@@ -163,9 +163,7 @@ public:
     [[nodiscard]] const free_list_key& key() const noexcept { return m_key; }
     // Hardened builds: stops the program with a report unless p is the start of a class-c block of
     // one of this heap's spans. Does nothing in other builds. O(log spans).
-    void check_block(const void* p, std::size_t c) const noexcept {
-        m_owned.check_block(p, class_size(c));
-    }
+    void check_block(const void* p, std::size_t c) const noexcept { m_owned.check_block(p, c); }
 
     // Gives every span and large block back (see size_class_resource::release / trim).
     void release() noexcept;
@@ -235,7 +233,7 @@ private:
     }
 
     void deallocate_in(void* p, class_list& list) noexcept {
-        m_owned.check_block(p, class_size(class_of(list)));
+        m_owned.check_block(p, class_of(list));
         asan_poison(p, class_size(class_of(list)));
         // Both paths end in a call: the fast path saves no register (see free_list::push).
         if (--list.room < 0) [[unlikely]] {
@@ -291,7 +289,7 @@ private:
     std::pmr::memory_resource* m_upstream;
     size_class_options m_options;
     large_block_cache m_large;
-    [[no_unique_address]] pool_ranges m_owned; // hardened builds: the spans' blocks
+    [[no_unique_address]] span_checks m_owned; // hardened builds: the spans' blocks
 };
 
 } // namespace detail
