@@ -307,6 +307,9 @@ TEST_CASE("detail::owned_ranges: block starts of the ranges added, with their st
     CHECK_FALSE(ranges.holds_block(m + 512, 64));
     CHECK(ranges.holds_block(m + 800, 32));
     CHECK(ranges.holds_block(m + 48, 48));
+    ranges.remove(m + 768); // the newest: the inline test must forget it too
+    CHECK_FALSE(ranges.holds_block(m + 800, 32));
+    CHECK(ranges.holds_block(m + 48, 48));
     ranges.clear();
     CHECK_FALSE(ranges.holds_block(m, 48));
 }

@@ -198,13 +198,13 @@ private:
     std::uint64_t m_id;
     std::size_t m_slot_offset; // detail::cache_slots::offset_of(m_id)
     // Shared with the threads that hold a cache; its mutex is the central lock.
-    std::shared_ptr<detail::cache_owner> m_control;
+    std::shared_ptr<detail::cache_owner> m_owner;
     concurrent_pool_options m_options;
     std::pmr::memory_resource* m_upstream;
-    detail::size_class_heap m_central; // guarded by m_control->mutex
-    std::vector<cache*> m_caches;      // guarded by m_control->mutex; owned
+    detail::size_class_heap m_central; // guarded by m_owner->mutex
+    std::vector<cache*> m_caches;      // guarded by m_owner->mutex; owned
     std::array<std::uint32_t, classes::count> m_batch{};
-    // Batches of m_batch[c] blocks; guarded by m_control->mutex.
+    // Batches of m_batch[c] blocks; guarded by m_owner->mutex.
     detail::transfer_cache<classes::count, transfer_batches> m_transfer;
 };
 
