@@ -109,6 +109,9 @@ void concurrent_pool_resource::deallocate_slow(void* p, std::size_t bytes,
         } catch (...) { // no memory for a cache: the block goes to the central pool instead
         }
         if (tc != nullptr) {
+            if constexpr (detail::hardened_build) {
+                check_pooled_block(p, c);
+            }
             if (tc->push(c, p)) {
                 flush(*tc, c);
             }
@@ -119,13 +122,9 @@ void concurrent_pool_resource::deallocate_slow(void* p, std::size_t bytes,
     m_central.deallocate(p, bytes, alignment);
 }
 
-void concurrent_pool_resource::check_pooled_block(const void* p, std::size_t bytes,
-                                                  std::size_t alignment) const noexcept {
-    const std::size_t c = m_central.class_of(bytes, alignment);
-    if (c != detail::size_class_heap::large) {
-        const std::lock_guard lock(m_owner->mutex);
-        m_central.check_block(p, c);
-    }
+void concurrent_pool_resource::confirm_foreign(const void* p, std::size_t c) const noexcept {
+    const std::lock_guard lock(m_owner->mutex);
+    m_central.check_block(p, c);
 }
 
 concurrent_pool_resource::cache& concurrent_pool_resource::thread_cache() {

@@ -354,6 +354,19 @@ TEST_CASE("detail::owned_spans: block starts of the spans held, by class") {
     CHECK(holds(base + 64 * g48.span_bytes + g64.block_size, c64));
     spans.clear();
     CHECK_FALSE(holds(starts[1], c48));
+    // After clear(), as after construction: nothing held, and the next spans found.
+    spans.reserve_one_more();
+    spans.add(at(starts[0]), c48);
+    CHECK(holds(starts[0], c48));
+    spans.clear();
+    CHECK_FALSE(holds(starts[0], c48));
+    for (std::size_t i = 2; i < 6; ++i) {
+        spans.reserve_one_more();
+        spans.add(at(starts[i]), c48);
+    }
+    CHECK_FALSE(holds(starts[0], c48));
+    CHECK_FALSE(holds(starts[1], c48));
+    CHECK(holds(starts[5], c48));
 }
 
 TEST_CASE("detail::upstream_blocks: contains the blocks it passed through, and only those") {

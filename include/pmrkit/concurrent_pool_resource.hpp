@@ -68,9 +68,9 @@ struct concurrent_pool_options {
 /// central heap's key, so that batches move whole; a double free is caught while the block is
 /// still in the freeing thread's bin.
 /// Hardened builds (PMRKIT_HARDENED): the caches' free lists add their hardened checks,
-/// and every deallocate first asks the central pool, under its lock, whether the pointer is one
-/// of its blocks (see size_class_resource), so a foreign pointer stops the program before it can
-/// enter a cache. That lock on every free is a hardened build's cost, not a normal build's.
+/// and every deallocate first asks the central pool whether the pointer is one of its blocks (see
+/// size_class_resource; a lookup that takes no lock, then the lock only to confirm a miss), so a
+/// foreign pointer stops the program before it can enter a cache.
 ///
 /// Thread safety: allocate and deallocate from any number of threads at once; upstream is only
 /// ever called under the central lock, so it need not be thread-safe. release(), trim(),
@@ -158,12 +158,12 @@ private:
     }
 
     void do_deallocate(void* p, std::size_t bytes, std::size_t alignment) override {
-        if constexpr (detail::hardened_build) {
-            check_pooled_block(p, bytes, alignment);
-        }
         const std::size_t last = last_byte(bytes, alignment);
         const detail::cache_slots::slot& s = detail::cache_slots::at(m_slot_offset);
         if (last < classes::lookup_limit && s.id == m_id) [[likely]] {
+            if constexpr (detail::hardened_build) {
+                check_pooled_block(p, classes::index_above(last));
+            }
             auto* tc = static_cast<cache*>(s.cache);
             if (!tc->try_push_routed(last / classes::granularity, p)) [[unlikely]] {
                 push_and_flush(*tc, classes::index_above(last), p);
@@ -183,9 +183,16 @@ private:
     PMRKIT_NOINLINE void flush(cache& tc, std::size_t c) noexcept;
     // A bin past its limit (try_push_routed counted p): p goes in, then a batch goes out.
     PMRKIT_NOINLINE void push_and_flush(cache& tc, std::size_t c, void* p) noexcept;
-    // Hardened builds: the central pool's check, under the lock, before a block enters a cache
-    // from which it could be handed out again.
-    void check_pooled_block(const void* p, std::size_t bytes, std::size_t alignment) const noexcept;
+    // Hardened builds: the central pool's check that p is one of its class-c blocks, before it
+    // enters a cache from which it could be handed out again. Without the lock: a miss is either
+    // a pointer the pool did not hand out or a span moving in the set as another thread changes
+    // it, which the same check under the lock tells apart (confirm_foreign).
+    void check_pooled_block(const void* p, std::size_t c) const noexcept {
+        if (!m_central.holds_block(p, c)) [[unlikely]] {
+            confirm_foreign(p, c);
+        }
+    }
+    PMRKIT_NOINLINE void confirm_foreign(const void* p, std::size_t c) const noexcept;
     // This thread's cache, made and registered on first use.
     cache& thread_cache();
     void* refill(cache& tc, std::size_t c);

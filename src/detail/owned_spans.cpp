@@ -2,69 +2,80 @@
 #include "pmrkit/detail/owned_spans.hpp"
 
 #include <algorithm>
-#include <utility>
 
 namespace pmrkit::detail {
 
 static_assert(size_class_policy::min_span_bytes > 255, "a span start has room for a class index");
 
-owned_spans::owned_spans(const class_table& table) noexcept {
-    for (std::size_t c = 0; c < table.count; ++c) {
-        const span_geometry& g = table.geometry(c);
+owned_spans::owned_spans(const class_table& classes) noexcept {
+    for (std::size_t c = 0; c < classes.count; ++c) {
+        const span_geometry& g = classes.geometry(c);
         m_classes[c] = {g.span_bytes - 1, exact_divisor(g.block_size, g.blocks)};
     }
 }
 
 void owned_spans::reserve_one_more() {
-    if (2 * (m_count + 1) <= m_slots.size()) {
+    const table& current = *m_current.load(std::memory_order_relaxed);
+    const std::size_t size = current.mask + 1;
+    // m_none is only ever probed: the first span makes a table.
+    if (&current != &m_none && 2 * (m_count + 1) <= size) {
         return;
     }
-    std::vector<std::uint64_t> old(std::max<std::size_t>(16, 2 * m_slots.size()), empty);
-    old.swap(m_slots);
-    m_probe = m_slots.data();
-    m_mask = m_slots.size() - 1;
-    m_shift = 64 - std::countr_zero(m_slots.size());
-    for (const std::uint64_t k : old) {
+    const std::size_t bigger = std::max<std::size_t>(16, 2 * size);
+    m_arrays.reserve(m_arrays.size() + 1);
+    auto slots = std::make_unique<slot[]>(bigger); // zero: every slot empty
+    const table& next =
+        m_tables.emplace_back(table{slots.get(), bigger - 1, 64 - std::countr_zero(bigger)});
+    m_arrays.push_back(std::move(slots));
+    for (std::size_t i = 0; i < size; ++i) {
+        const std::uint64_t k = current.slots[i].load(std::memory_order_relaxed);
         if (k != empty) {
-            insert(k);
+            insert(next, k);
         }
     }
+    // Lookups move to the new table once it is whole; the old one stays readable.
+    m_current.store(&next, std::memory_order_release);
 }
 
-void owned_spans::insert(std::uint64_t k) noexcept {
-    std::size_t i = slot_of(k);
-    while (m_slots[i] != empty) {
-        i = (i + 1) & m_mask;
+void owned_spans::insert(const table& t, std::uint64_t k) noexcept {
+    std::size_t i = t.home(k);
+    while (t.slots[i].load(std::memory_order_relaxed) != empty) {
+        i = (i + 1) & t.mask;
     }
-    m_slots[i] = k;
+    t.slots[i].store(k, std::memory_order_relaxed);
 }
 
 void owned_spans::add(const void* span_start, std::size_t c) noexcept {
-    insert(key(reinterpret_cast<std::uintptr_t>(span_start), c));
+    insert(*m_current.load(std::memory_order_relaxed),
+           key(reinterpret_cast<std::uintptr_t>(span_start), c));
     ++m_count;
 }
 
 void owned_spans::remove(const void* span_start, std::size_t c) noexcept {
-    const std::size_t mask = m_mask;
-    std::size_t hole = slot_of(key(reinterpret_cast<std::uintptr_t>(span_start), c));
-    while (m_slots[hole] != key(reinterpret_cast<std::uintptr_t>(span_start), c)) {
-        hole = (hole + 1) & mask;
+    const table& t = *m_current.load(std::memory_order_relaxed);
+    const auto at = [&t](std::size_t i) { return t.slots[i].load(std::memory_order_relaxed); };
+    const std::uint64_t k = key(reinterpret_cast<std::uintptr_t>(span_start), c);
+    std::size_t hole = t.home(k);
+    while (at(hole) != k) {
+        hole = (hole + 1) & t.mask;
     }
     // Backward-shift deletion: a later key of the same probe run moves into the hole when its home
-    // slot is not after the hole, so lookups never need tombstones.
-    for (std::size_t i = (hole + 1) & mask; m_slots[i] != empty; i = (i + 1) & mask) {
-        const std::size_t home = slot_of(m_slots[i]);
-        if (((i - home) & mask) >= ((i - hole) & mask)) {
-            m_slots[hole] = m_slots[i];
+    // slot is not after the hole, so lookups never need tombstones. (A lookup running meanwhile
+    // may miss a moving key: see holds_block.)
+    for (std::size_t i = (hole + 1) & t.mask; at(i) != empty; i = (i + 1) & t.mask) {
+        if (((i - t.home(at(i))) & t.mask) >= ((i - hole) & t.mask)) {
+            t.slots[hole].store(at(i), std::memory_order_relaxed);
             hole = i;
         }
     }
-    m_slots[hole] = empty;
+    t.slots[hole].store(empty, std::memory_order_relaxed);
     --m_count;
 }
 
 void owned_spans::clear() noexcept {
-    std::fill(m_slots.begin(), m_slots.end(), empty);
+    m_current.store(&m_none, std::memory_order_relaxed);
+    m_tables.clear();
+    m_arrays.clear();
     m_count = 0;
 }
 

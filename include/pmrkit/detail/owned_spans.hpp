@@ -7,12 +7,12 @@
 // O(1) and inline, because it runs on every free: a span is aligned to its size, so a pointer's
 // span start is one mask and its offset in the span the other bits. The start, tagged with the
 // class, is looked up in a hash set of the heap's spans (open addressing, at most half full, so a
-// lookup is about one probe); the offset must be a whole number of blocks below the span's block
-// count, which a multiplication by the block size's inverse and a rotation test (exact_divisor in
-// math.hpp).
-// Nothing at the pointer is read, so a wild pointer is reported, not followed. The set lives on
-// the global heap (operator new), not upstream, so that a hardened build asks upstream for exactly
-// what a normal build asks; it changes only when a span is taken or given back.
+// lookup is about one probe; lookups take no lock); the offset must be a whole number of blocks
+// below the span's block count, which a multiplication by the block size's inverse and a rotation
+// test (exact_divisor in math.hpp). Nothing at the pointer is read, so a wild pointer is reported,
+// not followed. The set lives on the global heap (operator new), not upstream, so that a hardened
+// build asks upstream for exactly what a normal build asks; it changes only when a span is taken or
+// given back.
 //
 // In a normal build heaps hold span_checks = no_owned_spans, whose members do nothing and compile
 // to nothing.
@@ -24,9 +24,12 @@
 #include "pmrkit/detail/size_classes.hpp"
 
 #include <array>
+#include <atomic>
 #include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
+#include <memory>
 #include <type_traits>
 #include <vector>
 
@@ -34,11 +37,13 @@ namespace pmrkit::detail {
 
 class owned_spans {
 public:
-    // For the classes of `table`. Takes no memory.
-    explicit owned_spans(const class_table& table) noexcept;
+    // For the heap's classes. Takes no memory.
+    explicit owned_spans(const class_table& classes) noexcept;
     owned_spans(const owned_spans&) = delete;
     owned_spans& operator=(const owned_spans&) = delete;
+    ~owned_spans() = default;
 
+    // The changes: one thread at a time (concurrent_pool: under its lock), while lookups run.
     // Makes room for one more span: call before taking the memory, so that when it throws
     // (std::bad_alloc) nothing has changed.
     void reserve_one_more();
@@ -46,9 +51,12 @@ public:
     void add(const void* span_start, std::size_t c) noexcept;
     // Precondition: the span was added with class c.
     void remove(const void* span_start, std::size_t c) noexcept;
+    // Precondition: no lookup runs.
     void clear() noexcept;
 
-    // Whether p is the start of a block of class c in a span held.
+    // Whether p is the start of a block of class c in a span held. From any thread, also while
+    // another changes the set: then it may miss a span held (a key moving in the table), never
+    // find one that was not added; concurrent_pool asks again under its lock before it reports.
     [[nodiscard]] bool holds_block(const void* p, std::size_t c) const noexcept {
         const auto a = reinterpret_cast<std::uintptr_t>(p);
         const class_check& check = m_classes[c];
@@ -62,52 +70,67 @@ public:
     }
 
 private:
+    using slot = std::atomic<std::uint64_t>;  // relaxed: a lookup may run during a change
     static constexpr std::uint64_t empty = 0; // no span starts at 0
+
+    // A power of two of slots, at most half used. Replaced when full, but never freed before
+    // clear() or destruction, since a lookup on another thread may still read it.
+    struct table {
+        slot* slots;
+        std::size_t mask;
+        int shift; // 64 - log2(slots): Fibonacci hashing keeps the top bits
+
+        [[nodiscard]] std::size_t home(std::uint64_t k) const noexcept {
+            return static_cast<std::size_t>((k * 0x9E3779B97F4A7C15U) >> shift);
+        }
+    };
 
     [[nodiscard]] static std::uint64_t key(std::uintptr_t span_start, std::size_t c) noexcept {
         return span_start | c; // spans are aligned to at least min_span_bytes > every class index
     }
-    [[nodiscard]] std::size_t slot_of(std::uint64_t k) const noexcept {
-        return static_cast<std::size_t>((k * 0x9E3779B97F4A7C15U) >> m_shift); // Fibonacci hashing
-    }
     [[nodiscard]] bool holds(std::uintptr_t span_start, std::size_t c) const noexcept {
         const std::uint64_t k = key(span_start, c);
-        for (std::size_t i = slot_of(k);; i = (i + 1) & m_mask) {
-            if (m_probe[i] == k) {
+        const table& t = *m_current.load(std::memory_order_acquire);
+        for (std::size_t i = t.home(k);; i = (i + 1) & t.mask) {
+            const std::uint64_t found = t.slots[i].load(std::memory_order_relaxed);
+            if (found == k) {
                 return true;
             }
-            if (m_probe[i] == empty) {
+            if (found == empty) {
                 return false;
             }
         }
     }
-    void insert(std::uint64_t k) noexcept;
+    static void insert(const table& t, std::uint64_t k) noexcept;
 
     // Per class, 32 bytes so that the class index scales by a shift.
     struct alignas(32) class_check {
         std::uintptr_t offset_mask = 0; // span_bytes - 1
         exact_divisor blocks;           // offsets of the class's blocks in a span
     };
-    // What the lookups probe before the first span: two empty slots (slot_of then gives 0 or 1),
-    // so that they need no test for an empty set.
-    static constexpr std::array<std::uint64_t, 2> no_slots{};
 
     std::array<class_check, 256> m_classes;
-    std::vector<std::uint64_t> m_slots;             // a power of two of them, at most half used
-    const std::uint64_t* m_probe = no_slots.data(); // m_slots, or no_slots
-    std::size_t m_mask = no_slots.size() - 1;
-    int m_shift = 63;
+    // What lookups probe before the first span: two empty slots (home() gives 0 or 1), so that
+    // they need no test for an empty set.
+    std::array<slot, 2> m_no_slots{};
+    table m_none{m_no_slots.data(), 1, 63};
+    std::deque<table> m_tables;                    // every table made, the current one last
+    std::vector<std::unique_ptr<slot[]>> m_arrays; // their slots
+    std::atomic<const table*> m_current{&m_none};
     std::size_t m_count = 0;
 };
 
 // What a normal build holds instead: nothing, and no work.
 class no_owned_spans {
 public:
-    explicit no_owned_spans(const class_table& /*table*/) noexcept {}
+    explicit no_owned_spans(const class_table& /*classes*/) noexcept {}
     void reserve_one_more() noexcept {}
     void add(const void* /*span_start*/, std::size_t /*c*/) noexcept {}
     void remove(const void* /*span_start*/, std::size_t /*c*/) noexcept {}
     void clear() noexcept {}
+    [[nodiscard]] bool holds_block(const void* /*p*/, std::size_t /*c*/) const noexcept {
+        return true;
+    }
     void check_block(const void* /*p*/, std::size_t /*c*/) const noexcept {}
 };
 

@@ -162,8 +162,13 @@ public:
     // The key of every free list of this heap (see free_list.hpp). Constant.
     [[nodiscard]] const free_list_key& key() const noexcept { return m_key; }
     // Hardened builds: stops the program with a report unless p is the start of a class-c block of
-    // one of this heap's spans. Does nothing in other builds. O(log spans).
+    // one of this heap's spans. Does nothing in other builds. O(1) (owned_spans).
     void check_block(const void* p, std::size_t c) const noexcept { m_owned.check_block(p, c); }
+    // The same test without the report (always true in other builds). Takes no lock and may run
+    // while another thread changes the heap, then possibly missing a block (see owned_spans).
+    [[nodiscard]] bool holds_block(const void* p, std::size_t c) const noexcept {
+        return m_owned.holds_block(p, c);
+    }
 
     // Gives every span and large block back (see size_class_resource::release / trim).
     void release() noexcept;
