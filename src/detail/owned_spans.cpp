@@ -2,14 +2,16 @@
 #include "pmrkit/detail/owned_spans.hpp"
 
 #include <algorithm>
+#include <cassert>
 
 namespace pmrkit::detail {
-
-static_assert(size_class_policy::min_span_bytes > 255, "a span start has room for a class index");
 
 owned_spans::owned_spans(const class_table& classes) noexcept {
     for (std::size_t c = 0; c < classes.count; ++c) {
         const span_geometry& g = classes.geometry(c);
+        // A key is a span's start or'ed with its class: spans are aligned to their size, which
+        // exceeds every class index (the smallest, a span capped at one 16-byte block, is 128).
+        assert(g.span_bytes > classes.count);
         m_classes[c] = {g.span_bytes - 1, exact_divisor(g.block_size, g.blocks)};
     }
 }

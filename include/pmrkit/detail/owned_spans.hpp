@@ -86,7 +86,7 @@ private:
     };
 
     [[nodiscard]] static std::uint64_t key(std::uintptr_t span_start, std::size_t c) noexcept {
-        return span_start | c; // spans are aligned to at least min_span_bytes > every class index
+        return span_start | c; // spans are aligned to more than every class index (see the .cpp)
     }
     [[nodiscard]] bool holds(std::uintptr_t span_start, std::size_t c) const noexcept {
         const std::uint64_t k = key(span_start, c);
