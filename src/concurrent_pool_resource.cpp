@@ -20,10 +20,10 @@ concurrent_pool_resource::concurrent_pool_resource(const detail::class_table& ta
                                                    std::pmr::memory_resource* upstream)
     : m_id(g_next_id.fetch_add(1, std::memory_order_relaxed)),
       m_slot_offset(detail::cache_slots::offset_of(m_id)),
-      m_control(std::make_shared<detail::cache_owner>()), m_options(options), m_upstream(upstream),
+      m_owner(std::make_shared<detail::cache_owner>()), m_options(options), m_upstream(upstream),
       m_central(table, options.central, upstream) {
-    m_control->instance = this;
-    m_control->retire = [](void* pool, void* tc) noexcept {
+    m_owner->instance = this;
+    m_owner->retire = [](void* pool, void* tc) noexcept {
         static_cast<concurrent_pool_resource*>(pool)->retire_locked(static_cast<cache*>(tc));
     };
     for (std::size_t c = 0; c < classes::count; ++c) {
@@ -33,8 +33,8 @@ concurrent_pool_resource::concurrent_pool_resource(const detail::class_table& ta
 }
 
 concurrent_pool_resource::~concurrent_pool_resource() {
-    const std::lock_guard lock(m_control->mutex);
-    m_control->instance = nullptr;
+    const std::lock_guard lock(m_owner->mutex);
+    m_owner->instance = nullptr;
     for (cache* tc : m_caches) {
         delete tc;
     }
@@ -43,7 +43,7 @@ concurrent_pool_resource::~concurrent_pool_resource() {
 }
 
 void concurrent_pool_resource::release() noexcept {
-    const std::lock_guard lock(m_control->mutex);
+    const std::lock_guard lock(m_owner->mutex);
     for (cache* tc : m_caches) {
         tc->clear();
     }
@@ -52,23 +52,23 @@ void concurrent_pool_resource::release() noexcept {
 }
 
 void concurrent_pool_resource::trim() noexcept {
-    const std::lock_guard lock(m_control->mutex);
+    const std::lock_guard lock(m_owner->mutex);
     drain_all_locked();
     m_central.trim();
 }
 
 std::size_t concurrent_pool_resource::upstream_bytes() const {
-    const std::lock_guard lock(m_control->mutex);
+    const std::lock_guard lock(m_owner->mutex);
     return m_central.upstream_bytes();
 }
 
 std::size_t concurrent_pool_resource::thread_caches() const {
-    const std::lock_guard lock(m_control->mutex);
+    const std::lock_guard lock(m_owner->mutex);
     return m_caches.size();
 }
 
 std::size_t concurrent_pool_resource::cached_blocks() const {
-    const std::lock_guard lock(m_control->mutex);
+    const std::lock_guard lock(m_owner->mutex);
     std::size_t n = 0;
     for (std::size_t c = 0; c < classes::count; ++c) {
         for (const cache* tc : m_caches) {
@@ -95,7 +95,7 @@ void* concurrent_pool_resource::allocate_slow(std::size_t bytes, std::size_t ali
         }
         return refill(tc, c);
     }
-    const std::lock_guard lock(m_control->mutex);
+    const std::lock_guard lock(m_owner->mutex);
     return m_central.allocate(bytes, alignment);
 }
 
@@ -109,23 +109,22 @@ void concurrent_pool_resource::deallocate_slow(void* p, std::size_t bytes,
         } catch (...) { // no memory for a cache: the block goes to the central pool instead
         }
         if (tc != nullptr) {
+            if constexpr (detail::hardened_build) {
+                check_pooled_block(p, c);
+            }
             if (tc->push(c, p)) {
                 flush(*tc, c);
             }
             return;
         }
     }
-    const std::lock_guard lock(m_control->mutex);
+    const std::lock_guard lock(m_owner->mutex);
     m_central.deallocate(p, bytes, alignment);
 }
 
-void concurrent_pool_resource::check_pooled_block(const void* p, std::size_t bytes,
-                                                  std::size_t alignment) const noexcept {
-    const std::size_t c = m_central.class_of(bytes, alignment);
-    if (c != detail::size_class_heap::large) {
-        const std::lock_guard lock(m_control->mutex);
-        m_central.check_block(p, c);
-    }
+void concurrent_pool_resource::confirm_foreign(const void* p, std::size_t c) const noexcept {
+    const std::lock_guard lock(m_owner->mutex);
+    m_central.check_block(p, c);
 }
 
 concurrent_pool_resource::cache& concurrent_pool_resource::thread_cache() {
@@ -137,16 +136,16 @@ concurrent_pool_resource::cache& concurrent_pool_resource::thread_cache() {
     detail::reserve_cache_entry();
     auto tc = std::make_unique<cache>(m_central.key());
     for (std::size_t c = 0; c < classes::count; ++c) {
-        tc->set_limit(c, 2 * m_batch[c], classes::size(c));
+        tc->set_limit(c, 2 * m_batch[c]);
     }
     for (std::size_t r = 0; r < routes; ++r) {
         tc->set_route(r, classes::index_above(r * classes::granularity));
     }
     {
-        const std::lock_guard lock(m_control->mutex);
+        const std::lock_guard lock(m_owner->mutex);
         m_caches.push_back(tc.get());
     }
-    detail::register_cache(m_id, m_control, tc.get());
+    detail::register_cache(m_id, m_owner, tc.get());
     slot = {m_id, tc.get()};
     return *tc.release();
 }
@@ -155,7 +154,7 @@ void* concurrent_pool_resource::refill(cache& tc, std::size_t c) {
     detail::free_list batch;
     std::size_t n = 0;
     {
-        const std::lock_guard lock(m_control->mutex);
+        const std::lock_guard lock(m_owner->mutex);
         if (m_transfer.take(c, batch)) {
             n = m_batch[c];
         } else {
@@ -169,14 +168,14 @@ void* concurrent_pool_resource::refill(cache& tc, std::size_t c) {
 
 void concurrent_pool_resource::flush(cache& tc, std::size_t c) noexcept {
     const detail::free_list batch = tc.take(c, m_batch[c]);
-    const std::lock_guard lock(m_control->mutex);
+    const std::lock_guard lock(m_owner->mutex);
     if (!m_transfer.park(c, batch)) {
         m_central.give(c, batch);
     }
 }
 
 void concurrent_pool_resource::push_and_flush(cache& tc, std::size_t c, void* p) noexcept {
-    (void)tc.push(c, p);
+    tc.push_counted(c, p);
     flush(tc, c);
 }
 

@@ -17,7 +17,7 @@ fixed_block_options normalized(fixed_block_options o) {
         throw std::invalid_argument("pmrkit::fixed_block_options: block_alignment must be a power "
                                     "of two");
     }
-    o.block_size = std::max(o.block_size, sizeof(void*));
+    o.block_size = std::max(o.block_size, detail::min_pooled_block);
     const std::size_t free_alignment =
         std::min(detail::natural_alignment(o.block_size), alignof(std::max_align_t));
     o.block_alignment = std::max({o.block_alignment, alignof(void*), free_alignment});
@@ -32,12 +32,11 @@ fixed_block_options normalized(fixed_block_options o) {
 
 fixed_block_resource::fixed_block_resource(const fixed_block_options& options,
                                            std::pmr::memory_resource* upstream)
-    : m_block_size(0), m_block_alignment(0), m_mark_at(0), m_oversize(upstream),
-      m_upstream(upstream), m_options(normalized(options)) {
+    : m_block_size(0), m_block_alignment(0), m_oversize(upstream), m_upstream(upstream),
+      m_options(normalized(options)) {
     m_block_size = m_options.block_size;
     m_block_alignment = m_options.block_alignment;
     m_key = detail::free_list_key(m_block_alignment);
-    m_mark_at = detail::free_list::mark_offset(m_block_size);
 }
 
 void* fixed_block_resource::allocate_slow(std::size_t bytes, std::size_t alignment) {
@@ -47,7 +46,7 @@ void* fixed_block_resource::allocate_slow(std::size_t bytes, std::size_t alignme
     // m_free is empty here, so every block in use was once taken from the never-used blocks.
     void* block = m_region.take(m_block_size);
     if (block == nullptr) {
-        block = m_spare.pop(m_key, m_mark_at);
+        block = m_spare.pop(m_key, detail::pool_mark_at);
     }
     if (block == nullptr) {
         const std::size_t wanted =
@@ -69,7 +68,7 @@ void fixed_block_resource::add_chunk(std::size_t blocks) {
     const auto chunk = m_chunks.allocate(*m_upstream, bytes, m_block_alignment);
     m_owned.add(chunk.begin, bytes, m_block_size);
     while (void* tail_block = m_region.take(m_block_size)) {
-        m_spare.push(tail_block, m_key, m_mark_at);
+        m_spare.push(tail_block, m_key, detail::pool_mark_at);
     }
     m_region = detail::bump_region(chunk.begin, chunk.begin + bytes);
     m_capacity += blocks;

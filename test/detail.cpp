@@ -5,6 +5,8 @@
 #include "pmrkit/detail/free_list.hpp"
 #include "pmrkit/detail/math.hpp"
 #include "pmrkit/detail/owned_ranges.hpp"
+#include "pmrkit/detail/owned_spans.hpp"
+#include "pmrkit/detail/size_classes.hpp"
 #include "pmrkit/detail/thread_cache.hpp"
 #include "pmrkit/detail/upstream_blocks.hpp"
 #include "pmrkit/growth_policy.hpp"
@@ -72,6 +74,22 @@ TEST_CASE("detail::math: is_satisfiable refuses what no allocator could honour")
     CHECK_FALSE(detail::is_satisfiable(64, 0));
     CHECK_FALSE(detail::is_satisfiable(0, (max >> 1) + 1));
     CHECK_FALSE(detail::is_satisfiable(max / 2 + 5, (max >> 1) + 1));
+}
+
+TEST_CASE("detail::exact_divisor: multiples below the bound, against division") {
+    for (const std::uintptr_t divisor : {1U, 3U, 8U, 24U, 48U, 56U, 640U, 4096U, 13107U}) {
+        const std::uintptr_t bound = 100;
+        const detail::exact_divisor blocks(divisor, bound);
+        for (std::uintptr_t x = 0; x < divisor * (bound + 2); x += (divisor < 64 ? 1 : 7)) {
+            CAPTURE(divisor);
+            CAPTURE(x);
+            CHECK(blocks.below_bound(x) == (x % divisor == 0 && x / divisor < bound));
+        }
+        // Offsets below a range's start wrap to huge values: never below the bound.
+        for (std::uintptr_t below = 1; below <= 2 * divisor; ++below) {
+            CHECK_FALSE(blocks.below_bound(0 - below));
+        }
+    }
 }
 
 TEST_CASE("detail::free_list: LIFO, intrusive") {
@@ -289,8 +307,66 @@ TEST_CASE("detail::owned_ranges: block starts of the ranges added, with their st
     CHECK_FALSE(ranges.holds_block(m + 512, 64));
     CHECK(ranges.holds_block(m + 800, 32));
     CHECK(ranges.holds_block(m + 48, 48));
+    ranges.remove(m + 768); // the newest: the inline test must forget it too
+    CHECK_FALSE(ranges.holds_block(m + 800, 32));
+    CHECK(ranges.holds_block(m + 48, 48));
     ranges.clear();
     CHECK_FALSE(ranges.holds_block(m, 48));
+}
+
+TEST_CASE("detail::owned_spans: block starts of the spans held, by class") {
+    using map = detail::size_class_map<8, 65536, 56>;
+    const std::size_t c48 = map::index(48);
+    const std::size_t c64 = map::index(64);
+    const detail::span_geometry& g48 = map::geometry(c48);
+    const detail::span_geometry& g64 = map::geometry(c64);
+    detail::owned_spans spans(map::table);
+    // Span addresses only: the set never reads the memory at a pointer it checks.
+    const auto at = [](std::uintptr_t a) { return reinterpret_cast<std::byte*>(a); };
+    const std::uintptr_t base = std::uintptr_t{1} << 40;
+    std::vector<std::uintptr_t> starts;
+    for (std::uintptr_t i = 0; i < 40; ++i) { // enough to grow the table twice
+        const std::uintptr_t start = base + i * g48.span_bytes;
+        spans.reserve_one_more();
+        spans.add(at(start), c48);
+        starts.push_back(start);
+    }
+    const auto holds = [&](std::uintptr_t a, std::size_t c) {
+        // check_block reports by stopping the program; its test is the same as this one.
+        return spans.holds_block(at(a), c);
+    };
+    for (const std::uintptr_t start : starts) {
+        CHECK(holds(start, c48));
+        CHECK(holds(start + (g48.blocks - 1) * g48.block_size, c48));
+        CHECK_FALSE(holds(start + g48.blocks * g48.block_size, c48)); // past the last block
+        CHECK_FALSE(holds(start + 8, c48));                           // inside a block
+        CHECK_FALSE(holds(start, c64));                               // another class
+    }
+    CHECK_FALSE(holds(base - g48.span_bytes, c48));      // a span never added
+    for (std::size_t i = 0; i < starts.size(); i += 2) { // every other one, then the rest found
+        spans.remove(at(starts[i]), c48);
+    }
+    for (std::size_t i = 0; i < starts.size(); ++i) {
+        CHECK(holds(starts[i], c48) == (i % 2 == 1));
+    }
+    spans.reserve_one_more();
+    spans.add(at(base + 64 * g48.span_bytes), c64);
+    CHECK(holds(base + 64 * g48.span_bytes + g64.block_size, c64));
+    spans.clear();
+    CHECK_FALSE(holds(starts[1], c48));
+    // After clear(), as after construction: nothing held, and the next spans found.
+    spans.reserve_one_more();
+    spans.add(at(starts[0]), c48);
+    CHECK(holds(starts[0], c48));
+    spans.clear();
+    CHECK_FALSE(holds(starts[0], c48));
+    for (std::size_t i = 2; i < 6; ++i) {
+        spans.reserve_one_more();
+        spans.add(at(starts[i]), c48);
+    }
+    CHECK_FALSE(holds(starts[0], c48));
+    CHECK_FALSE(holds(starts[1], c48));
+    CHECK(holds(starts[5], c48));
 }
 
 TEST_CASE("detail::upstream_blocks: contains the blocks it passed through, and only those") {
@@ -325,7 +401,7 @@ TEST_CASE("growth_policy: linear, exponential, custom") {
 
 TEST_CASE("thread_cache: LIFO bins per class, full past their limit, cleared at once") {
     detail::thread_cache<3> cache{detail::free_list_key{}};
-    cache.set_limit(1, 2, 16);
+    cache.set_limit(1, 2);
     alignas(16) std::array<std::byte, 64> memory{};
     void* a = &memory[0];
     void* b = &memory[16];
@@ -348,7 +424,7 @@ TEST_CASE("thread_cache: LIFO bins per class, full past their limit, cleared at 
 TEST_CASE("thread_cache: whole batches taken from and given to a bin, counted") {
     const detail::free_list_key key;
     detail::thread_cache<2> cache{key};
-    cache.set_limit(0, 4, 16);
+    cache.set_limit(0, 4);
     alignas(16) std::array<std::byte, 112> memory{};
     for (std::size_t i = 0; i < 5; ++i) {
         (void)cache.push(0, &memory[16 * i]);
@@ -358,7 +434,7 @@ TEST_CASE("thread_cache: whole batches taken from and given to a bin, counted") 
     CHECK(batch.size(key) == 3);
     CHECK_FALSE(cache.push(0, &memory[80])); // room again below the limit
     detail::thread_cache<2> other{key};
-    other.set_limit(0, 4, 16);
+    other.set_limit(0, 4);
     other.give(0, batch, 3);
     CHECK(other.count(0) == 3);
     CHECK(other.pop(0) == &memory[64]);
@@ -372,18 +448,24 @@ TEST_CASE("thread_cache: whole batches taken from and given to a bin, counted") 
 
 TEST_CASE("thread_cache: routes reach the bin they were set to") {
     detail::thread_cache<3, 4> cache{detail::free_list_key{}};
-    cache.set_limit(2, 1, 16);
+    cache.set_limit(2, 1);
     cache.set_route(0, 0);
     cache.set_route(3, 2);
     alignas(16) std::array<std::byte, 32> memory{};
     CHECK(cache.try_push_routed(3, &memory[0]));
     CHECK(cache.count(2) == 1);
-    CHECK_FALSE(cache.try_push_routed(3, &memory[16])); // would pass the limit of bin 2
+    CHECK_FALSE(cache.try_push_routed(3, &memory[16])); // passes the limit of bin 2: counted
+    CHECK(cache.count(2) == 2);
+    CHECK(cache.pop(2) == &memory[0]); // but not cached
+    cache.push_counted(2, &memory[16]);
     CHECK(cache.count(2) == 1);
-    CHECK(cache.push(2, &memory[16])); // the same bin, by class: past its limit
     CHECK(cache.pop(2) == &memory[16]);
+    CHECK(cache.count(2) == 0);
+    CHECK_FALSE(cache.push(2, &memory[16])); // the same bin, by class: at its limit
+    CHECK(cache.push(2, &memory[0]));        // past it
+    CHECK(cache.pop(2) == &memory[0]);
     CHECK(cache.pop_routed(0) == nullptr); // bin 0 is separate
-    CHECK(cache.pop_routed(3) == &memory[0]);
+    CHECK(cache.pop_routed(3) == &memory[16]);
     CHECK(cache.count(2) == 0);
 }
 

@@ -30,7 +30,7 @@ using aligned4096 = detail::aligned_size_classes<4096>;
 template <class M>
 std::size_t smallest_class(std::size_t n, std::size_t a) {
     for (std::size_t c = 0; c < M::count; ++c) {
-        if (M::size(c) >= n && M::size(c) % a == 0) {
+        if (M::size(c) >= std::max(n, detail::min_pooled_block) && M::size(c) % a == 0) {
             return c;
         }
     }
@@ -49,9 +49,11 @@ void check_map() {
     for (std::size_t n = 1; n <= M::max_size; ++n) {
         const std::size_t c = M::index(n);
         REQUIRE(c < M::count);
-        CHECK(M::size(c) >= n);
+        // The smallest class that holds n bytes and the smallest block.
+        const std::size_t least = std::max(n, detail::min_pooled_block);
+        CHECK(M::size(c) >= least);
         if (c > 0) {
-            CHECK(M::size(c - 1) < n);
+            CHECK(M::size(c - 1) < least);
         }
         if (n <= M::lookup_limit) {
             CHECK(M::index_above(n - 1) == c);
@@ -60,7 +62,7 @@ void check_map() {
             // Internal waste below 1/(S + 1) of the block above the linear classes.
             CHECK((M::size(c) - n) * ((std::size_t{1} << M::steps_log2) + 1) < M::size(c));
         } else {
-            CHECK(M::size(c) - n < M::granularity);
+            CHECK(M::size(c) - least < M::granularity);
         }
     }
 }
@@ -153,7 +155,7 @@ TEST_CASE("detail::size_class_map: spans hold their blocks and header, utilizati
     CHECK(sum / static_cast<double>(map8::count) >= 0.97);
 }
 
-TEST_CASE("detail::span: lazy carving, owner by mask, live count") {
+TEST_CASE("detail::span: lazy carving, owner by mask, live and free counts") {
     const std::size_t c = map8::index(48);
     const detail::span_geometry& g = map8::geometry(c);
     // Aligned operator new rather than std::aligned_alloc, which Windows' C runtime lacks.
@@ -174,12 +176,20 @@ TEST_CASE("detail::span: lazy carving, owner by mask, live count") {
     CHECK(blocks.size() == g.blocks);
     CHECK(s->live() == g.blocks);
     CHECK_FALSE(s->carving());
-    for (std::size_t i = 1; i < g.blocks; ++i) {
-        CHECK_FALSE(s->count_freed());
+    const detail::free_list_key key(16);
+    const std::size_t mark_at = detail::free_list::mark_offset(g.block_size);
+    std::size_t kept = 0;
+    for (void* b : blocks) {
+        CHECK(s->keep_free(b, key, mark_at) == (++kept == g.blocks));
+        CHECK(s->live() == g.blocks - kept);
+        CHECK(s->free_count() == kept);
     }
-    CHECK(s->count_freed());
-    s->count_allocated();
-    CHECK(s->live() == 1);
+    CHECK(s->has_free());
+    detail::free_list taken = s->take_free();
+    CHECK_FALSE(s->has_free());
+    CHECK(s->free_count() == 0);
+    CHECK(s->live() == g.blocks); // counted live as they leave
+    CHECK(taken.size(key) == g.blocks);
     ::operator delete (memory, std::align_val_t{g.span_bytes});
 }
 

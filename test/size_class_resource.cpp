@@ -27,7 +27,7 @@ using classes = size_class_resource::classes;
 // The class a request should land in, by search: the smallest multiple of the alignment.
 std::size_t expected_class(std::size_t bytes, std::size_t alignment) {
     for (std::size_t c = 0; c < classes::count; ++c) {
-        if (classes::size(c) >= std::max<std::size_t>(bytes, 1) &&
+        if (classes::size(c) >= std::max(bytes, detail::min_pooled_block) &&
             classes::size(c) % alignment == 0) {
             return c;
         }

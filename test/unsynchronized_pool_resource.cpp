@@ -99,7 +99,7 @@ TEST_CASE_TEMPLATE("std pools: constructors", Pool, unsynchronized_pool_resource
 TEST_CASE_TEMPLATE("std pools: options are the effective values", Pool,
                    unsynchronized_pool_resource, synchronized_pool_resource) {
     const std::pmr::pool_options limits = Pool(std::pmr::pool_options{}).options();
-    CHECK(limits.max_blocks_per_chunk == 1016);
+    CHECK(limits.max_blocks_per_chunk == 508);
     CHECK(limits.largest_required_pool_block == 65536);
     const std::pmr::pool_options above = Pool({max_size, max_size}).options();
     CHECK(above.max_blocks_per_chunk == limits.max_blocks_per_chunk);
@@ -181,8 +181,8 @@ TEST_CASE_TEMPLATE("std pools: dispatch to the smallest blocks that hold the req
     for (std::size_t bytes = 1; bytes <= 2048; bytes += bytes / 8 + 1) {
         CAPTURE(bytes);
         // Blocks of a fresh class are carved next to each other: the distance of two neighbours
-        // is the block size, at least `bytes`, under 8 bytes or 20% more. (Of three blocks, two
-        // are neighbours even if a thread's batch spans two spans.)
+        // is the block size, at least `bytes` and the smallest block, under 8 bytes or 20% more.
+        // (Of three blocks, two are neighbours even if a thread's batch spans two spans.)
         std::array<std::byte*, 3> p{};
         for (auto& q : p) {
             q = static_cast<std::byte*>(pool.allocate(bytes, 1));
@@ -192,7 +192,8 @@ TEST_CASE_TEMPLATE("std pools: dispatch to the smallest blocks that hold the req
         };
         const std::size_t distance = std::min(apart(p[0], p[1]), apart(p[1], p[2]));
         CHECK(distance >= bytes);
-        CHECK(distance < std::max(bytes + 8, bytes + bytes / 4 + 1));
+        const std::size_t least = std::max(bytes, detail::min_pooled_block);
+        CHECK(distance < std::max(least + 8, least + least / 4 + 1));
         for (auto* q : p) {
             pool.deallocate(q, bytes, 1);
         }

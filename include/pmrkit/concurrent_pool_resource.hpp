@@ -68,9 +68,9 @@ struct concurrent_pool_options {
 /// central heap's key, so that batches move whole; a double free is caught while the block is
 /// still in the freeing thread's bin.
 /// Hardened builds (PMRKIT_HARDENED): the caches' free lists add their hardened checks,
-/// and every deallocate first asks the central pool, under its lock, whether the pointer is one
-/// of its blocks (see size_class_resource), so a foreign pointer stops the program before it can
-/// enter a cache. That lock on every free is a hardened build's cost, not a normal build's.
+/// and every deallocate first asks the central pool whether the pointer is one of its blocks (see
+/// size_class_resource; a lookup that takes no lock, then the lock only to confirm a miss), so a
+/// foreign pointer stops the program before it can enter a cache.
 ///
 /// Thread safety: allocate and deallocate from any number of threads at once; upstream is only
 /// ever called under the central lock, so it need not be thread-safe. release(), trim(),
@@ -83,7 +83,8 @@ struct concurrent_pool_options {
 ///     // any thread: std::pmr::vector<int> v(&pool); ...
 class concurrent_pool_resource final : public std::pmr::memory_resource {
 public:
-    /// size_class_resource's class map: every 8 bytes to 128, 4 classes per power of two to 64 KiB.
+    /// size_class_resource's class map: every 8 bytes from 16 to 128, 4 classes per power of two to
+    /// 64 KiB.
     using classes = detail::default_size_classes;
     /// One route per granule of the class lookup: the fast paths' whole class mapping.
     static constexpr std::size_t routes = classes::lookup_limit / classes::granularity;
@@ -157,12 +158,12 @@ private:
     }
 
     void do_deallocate(void* p, std::size_t bytes, std::size_t alignment) override {
-        if constexpr (detail::hardened_build) {
-            check_pooled_block(p, bytes, alignment);
-        }
         const std::size_t last = last_byte(bytes, alignment);
         const detail::cache_slots::slot& s = detail::cache_slots::at(m_slot_offset);
         if (last < classes::lookup_limit && s.id == m_id) [[likely]] {
+            if constexpr (detail::hardened_build) {
+                check_pooled_block(p, classes::index_above(last));
+            }
             auto* tc = static_cast<cache*>(s.cache);
             if (!tc->try_push_routed(last / classes::granularity, p)) [[unlikely]] {
                 push_and_flush(*tc, classes::index_above(last), p);
@@ -180,11 +181,18 @@ private:
     PMRKIT_NOINLINE void deallocate_slow(void* p, std::size_t bytes,
                                          std::size_t alignment) noexcept;
     PMRKIT_NOINLINE void flush(cache& tc, std::size_t c) noexcept;
-    // A full bin: p goes in, then a batch goes out.
+    // A bin past its limit (try_push_routed counted p): p goes in, then a batch goes out.
     PMRKIT_NOINLINE void push_and_flush(cache& tc, std::size_t c, void* p) noexcept;
-    // Hardened builds: the central pool's check, under the lock, before a block enters a cache
-    // from which it could be handed out again.
-    void check_pooled_block(const void* p, std::size_t bytes, std::size_t alignment) const noexcept;
+    // Hardened builds: the central pool's check that p is one of its class-c blocks, before it
+    // enters a cache from which it could be handed out again. Without the lock: a miss is either
+    // a pointer the pool did not hand out or a span moving in the set as another thread changes
+    // it, which the same check under the lock tells apart (confirm_foreign).
+    void check_pooled_block(const void* p, std::size_t c) const noexcept {
+        if (!m_central.holds_block(p, c)) [[unlikely]] {
+            confirm_foreign(p, c);
+        }
+    }
+    PMRKIT_NOINLINE void confirm_foreign(const void* p, std::size_t c) const noexcept;
     // This thread's cache, made and registered on first use.
     cache& thread_cache();
     void* refill(cache& tc, std::size_t c);
@@ -197,13 +205,13 @@ private:
     std::uint64_t m_id;
     std::size_t m_slot_offset; // detail::cache_slots::offset_of(m_id)
     // Shared with the threads that hold a cache; its mutex is the central lock.
-    std::shared_ptr<detail::cache_owner> m_control;
+    std::shared_ptr<detail::cache_owner> m_owner;
     concurrent_pool_options m_options;
     std::pmr::memory_resource* m_upstream;
-    detail::size_class_heap m_central; // guarded by m_control->mutex
-    std::vector<cache*> m_caches;      // guarded by m_control->mutex; owned
+    detail::size_class_heap m_central; // guarded by m_owner->mutex
+    std::vector<cache*> m_caches;      // guarded by m_owner->mutex; owned
     std::array<std::uint32_t, classes::count> m_batch{};
-    // Batches of m_batch[c] blocks; guarded by m_control->mutex.
+    // Batches of m_batch[c] blocks; guarded by m_owner->mutex.
     detail::transfer_cache<classes::count, transfer_batches> m_transfer;
 };
 

@@ -20,7 +20,8 @@ namespace pmrkit {
 
 /// Options of fixed_block_resource, for designated initializers; normalized by the constructor.
 struct fixed_block_options {
-    /// Raised to at least sizeof(void*) and rounded up to a multiple of block_alignment.
+    /// Raised to at least 16 bytes (room for a free block's link and its double-free mark) and
+    /// rounded up to a multiple of block_alignment.
     std::size_t block_size = 64;
     /// A power of two (else the constructor throws std::invalid_argument). Raised to at least
     /// alignof(void*), and to the largest power of two dividing block_size up to
@@ -51,12 +52,12 @@ struct fixed_block_options {
 /// Never returns null: exhaustion of max_blocks throws std::bad_alloc, and an exception from
 /// upstream propagates unchanged; in both cases the resource stays usable and unchanged.
 ///
-/// Safety: the free list's links are encoded and checked, and blocks of 16 bytes or more carry a
+/// Safety: the free list's links are encoded and checked, and every free block carries a
 /// double-free mark (see detail/free_list.hpp and docs/security.md): a use-after-free write into a
 /// block's link or a double free of the block on top stops the program with a message.
 /// Hardened builds (PMRKIT_HARDENED) check every free: besides the free list's checks, a pointer
 /// that is not the start of a block of one of its chunks and was not passed through stops the
-/// program with a report (O(log chunks) per deallocate).
+/// program with a report (per deallocate: O(1) in the newest chunk, O(log chunks) in the others).
 ///
 /// Thread safety: none. One thread at a time may use an instance (use a synchronized or concurrent
 /// resource for sharing).
@@ -134,7 +135,7 @@ private:
     void* do_allocate(std::size_t bytes, std::size_t alignment) override {
         PMRKIT_THREAD_CHECK(m_in_use, "fixed_block_resource");
         if (fits(bytes, alignment)) [[likely]] {
-            if (void* block = m_free.pop(m_key, m_mark_at)) [[likely]] {
+            if (void* block = m_free.pop(m_key, detail::pool_mark_at)) [[likely]] {
                 detail::asan_unpoison(block, m_block_size);
                 return block;
             }
@@ -147,7 +148,7 @@ private:
         if (fits(bytes, alignment)) [[likely]] {
             m_owned.check_block(p, m_block_size);
             detail::asan_poison(p, m_block_size);
-            m_free.push(p, m_key, m_mark_at);
+            m_free.push(p, m_key, detail::pool_mark_at);
             return;
         }
         m_oversize.deallocate(p, bytes, alignment);
@@ -165,7 +166,6 @@ private:
     std::size_t m_block_size;
     std::size_t m_block_alignment;
     detail::free_list_key m_key; // of m_free and m_spare, see free_list.hpp
-    std::size_t m_mark_at;       // detail::free_list::mark_offset(m_block_size)
 
     // Never-used blocks: the newest chunk's uncarved tail, and tails that reserve() set aside.
     // Blocks are only taken from here when m_free is empty, so the number taken is the peak, and

@@ -21,17 +21,18 @@ namespace pmrkit {
 /// over classes that are multiples of its alignment (detail::aligned_size_classes).
 ///
 /// How: a request's size, rounded up to its alignment, picks a size class in O(1) (a table below
-/// 2 KiB, bit arithmetic above; classes every 8 bytes to 128, then 4 per power of two, so internal
-/// waste is under 8 bytes or 20%; see size_classes.hpp for why not 8). Each class has one
+/// 2 KiB, bit arithmetic above; classes every 8 bytes from 16 to 128, then 4 per power of two, so
+/// internal waste is under 8 bytes or 20%; see size_classes.hpp for why not 8). The smallest block
+/// is 16 bytes, room for a free block's link and its double-free mark. Each class has one
 /// intrusive LIFO free list: allocate pops, deallocate pushes. Memory comes from upstream in spans
 /// aligned to their size (8 KiB for most classes up to 1 KiB, larger for larger classes, chosen so
 /// that spans are at least 96% blocks), carved lazily; no span is taken for a class before it is
 /// used. A span's header (after its last block) is found from any block by a mask and an add, and
-/// counts the span's live blocks. The count is settled lazily: the most recently freed blocks of a
-/// class (up to 64 KiB of them, at least 128) stay on the class's list counted live, so that a
-/// block freed and allocated again never touches the header; older frees move in batches to their
-/// spans' own free lists, counted free. A class whose list runs empty takes the whole list of one
-/// span that has free blocks, in O(1). So after many frees (a container destroyed) a class hands
+/// counts the span's live blocks. The count is settled lazily: the blocks on a class's list (up to
+/// 64 KiB of them, at least 128) stay counted live, so that a block freed and allocated again never
+/// touches the header; older frees move in batches to their spans' own free lists, counted free. A
+/// class whose list runs empty takes the whole list of one span that has free blocks, in O(1),
+/// counting them live at once. So after many frees (a container destroyed) a class hands
 /// out one span's blocks at a time, close together, not the class's blocks in the order they were
 /// freed: with one list per class, a hash map built after its predecessor was destroyed had its
 /// nodes scattered over every span of the class (W4c: 0.77 of new_delete's time before, 0.56 after,
@@ -65,7 +66,8 @@ namespace pmrkit {
 /// Hardened builds (PMRKIT_HARDENED) check every free: besides the free lists' checks, a pointer
 /// that is not the start of a block of a span of the class its size maps to (another resource's,
 /// one inside a block, or a free with the wrong size), and a large block it did not hand out, stop
-/// the program with a report (O(log spans) per deallocate).
+/// the program with a report (O(1) per deallocate: a hash set of the spans,
+/// detail/owned_spans.hpp).
 ///
 /// Thread safety: none. One thread at a time may use an instance.
 ///
@@ -75,8 +77,8 @@ namespace pmrkit {
 ///     std::pmr::map<int, std::pmr::string> m(&pool); // nodes and strings from the pool
 class size_class_resource final : public detail::size_class_front {
 public:
-    /// The class map: every 8 bytes to 128, 4 classes per power of two to 64 KiB (see the class
-    /// comment).
+    /// The class map: every 8 bytes from 16 to 128, 4 classes per power of two to 64 KiB (see the
+    /// class comment).
     using classes = detail::default_size_classes;
 
     /// Takes no memory. Throws nothing but what copying the options throws.

@@ -15,13 +15,13 @@ namespace pmrkit {
 /// is changing the namespace: `std::pmr::unsynchronized_pool_resource pool(opts, upstream);`
 /// becomes `pmrkit::unsynchronized_pool_resource pool(opts, upstream);` (docs/migration.md).
 ///
-/// How: a front end over one detail::size_class_heap with the default classes (every 8 bytes to
-/// 128, then 4 per power of two; see size_class_resource.hpp), whose spans are capped per instance
-/// at max_blocks_per_chunk blocks (detail::capped_class_table), with no large-block cache. The
-/// fast paths are size_class_resource's.
+/// How: a front end over one detail::size_class_heap with the default classes (every 8 bytes from
+/// 16 to 128, then 4 per power of two; see size_class_resource.hpp), whose spans are capped per
+/// instance at max_blocks_per_chunk blocks (detail::capped_class_table), with no large-block cache.
+/// The fast paths are size_class_resource's.
 ///
 /// options(): the effective values. The implementation's limits: max_blocks_per_chunk at most
-/// 1016 (the most blocks a span holds; 0 or more means 1016, which caps nothing), and
+/// 508 (the most blocks a span holds; 0 or more means 508, which caps nothing), and
 /// largest_required_pool_block at most 64 KiB (0 or more means 64 KiB); a smaller one is raised to
 /// at least 2 KiB and rounded up to a size class (the standard allows a larger threshold). A pool
 /// never takes more than max_blocks_per_chunk blocks from upstream at once, from its first span on

@@ -18,6 +18,12 @@ void report_heap_corruption(const char* what, const void* block) noexcept {
     std::abort();
 }
 
+void report_foreign_pointer(const void* p) noexcept {
+    report_heap_corruption("deallocate of a pointer this pool did not hand out (another "
+                           "resource's, or inside a block, or with the wrong size)",
+                           p);
+}
+
 namespace {
 
 struct process_secret {

@@ -6,7 +6,9 @@
 namespace pmrkit::detail {
 
 namespace {
-std::uintptr_t address(const void* p) noexcept { return reinterpret_cast<std::uintptr_t>(p); }
+std::uintptr_t address(const void* p) noexcept {
+    return reinterpret_cast<std::uintptr_t>(p);
+}
 } // namespace
 
 std::vector<owned_ranges::range>::const_iterator
@@ -17,25 +19,22 @@ owned_ranges::after(std::uintptr_t a) const noexcept {
 
 void owned_ranges::add(const void* begin, std::size_t bytes, std::size_t stride) noexcept {
     const std::uintptr_t b = address(begin);
-    m_ranges.insert(after(b), range{b, b + bytes, stride});
+    m_newest = range{b, b + bytes, stride, exact_divisor(stride, bytes / stride)};
+    m_ranges.insert(after(b), m_newest);
 }
 
 void owned_ranges::remove(const void* begin) noexcept {
     const auto it = after(address(begin));
     m_ranges.erase(m_ranges.begin() + (it - m_ranges.cbegin()));
+    if (m_newest.begin == address(begin)) {
+        m_newest = {};
+    }
 }
 
-bool owned_ranges::holds_block(const void* p, std::size_t stride) const noexcept {
-    const std::uintptr_t a = address(p);
+bool owned_ranges::holds_searched(std::uintptr_t a, std::size_t stride) const noexcept {
     const auto it = after(a);
-    return it != m_ranges.end() && it->begin <= a && it->stride == stride &&
-           (a - it->begin) % stride == 0;
-}
-
-void owned_ranges::report_foreign_pointer(const void* p) noexcept {
-    report_heap_corruption("deallocate of a pointer this pool did not hand out (another "
-                           "resource's, or inside a block, or with the wrong size)",
-                           p);
+    // Below begin, a - begin wraps to a huge offset, outside the bound like any past the end.
+    return it != m_ranges.end() && it->stride == stride && it->blocks.below_bound(a - it->begin);
 }
 
 } // namespace pmrkit::detail

@@ -16,7 +16,8 @@ size_class_heap::size_class_heap(const class_table& table, const size_class_opti
                                  std::pmr::memory_resource* upstream)
     : m_key(table.granularity), m_table(table), m_class_count(0), m_upstream(upstream),
       m_options(normalized(table, options)),
-      m_large(upstream, m_options.large_cache_bytes, m_options.large_cache_per_bucket) {
+      m_large(upstream, m_options.large_cache_bytes, m_options.large_cache_per_bucket),
+      m_owned(table) {
     assert(table.count <= max_classes && table.lookup_limit >= fast_limit);
     m_class_count = table.index(m_options.max_pooled_size) + 1;
     set_list_limits();
@@ -41,7 +42,7 @@ std::size_t size_class_heap::take(std::size_t c, std::size_t n, free_list& out) 
     std::size_t taken = 0;
     try {
         for (; taken < n; ++taken) {
-            out.push(allocate_in(m_lists[c]), m_key, m_lists[c].mark_at);
+            out.push(allocate_in(m_lists[c]), m_key, pool_mark_at);
         }
     } catch (...) { // upstream is out of memory: the blocks taken so far are the batch
         if (taken == 0) {
@@ -52,7 +53,7 @@ std::size_t size_class_heap::take(std::size_t c, std::size_t n, free_list& out) 
 }
 
 void size_class_heap::give(std::size_t c, free_list blocks) noexcept {
-    while (void* p = blocks.pop(m_key, m_lists[c].mark_at)) {
+    while (void* p = blocks.pop(m_key, pool_mark_at)) {
         deallocate_in(p, m_lists[c]);
     }
 }
@@ -77,10 +78,6 @@ void size_class_heap::deallocate_slow(void* p, std::size_t bytes, std::size_t al
     m_large.deallocate(p, bytes, std::max(alignment, m_table.large_alignment));
 }
 
-void size_class_heap::count_allocated(const void* block, const class_list& list) noexcept {
-    owner(block, class_of(list))->count_allocated();
-}
-
 void* size_class_heap::refill(class_list& list) {
     const std::size_t c = class_of(list);
     // The class's list is empty: its free blocks are on their spans' lists, or every block of
@@ -90,8 +87,9 @@ void* size_class_heap::refill(class_list& list) {
     if (span* s = state.with_free.front()) {
         state.with_free.remove(s);
         state.others.push_front(s);
-        // The list's blocks are all counted free (none uncounted): the fast path takes one of
-        // them, unpoisoned and counted, as it takes any.
+        // The list is empty, so room is max_uncounted, and a span holds at most that many blocks
+        // (set_list_limits): room stays at least 0.
+        list.room -= static_cast<std::int32_t>(s->free_count());
         list.blocks = s->take_free();
         return allocate_in(list);
     }
@@ -121,7 +119,7 @@ span* size_class_heap::new_span(std::size_t c) {
     const span_geometry& geometry = m_table.geometry(c);
     m_owned.reserve_one_more();
     void* memory = m_upstream->allocate(geometry.span_bytes, geometry.span_bytes);
-    m_owned.add(memory, geometry.used_bytes(), geometry.block_size);
+    m_owned.add(memory, c);
     span* s = span::create(memory, geometry, c);
     class_state& state = m_classes[c];
     state.others.push_front(s);
@@ -136,9 +134,8 @@ void size_class_heap::set_list_limits() noexcept {
     for (std::size_t c = 0; c < m_table.count; ++c) {
         const std::size_t size = class_size(c);
         class_list& list = m_lists[c];
-        list.mark_at = static_cast<std::uint32_t>(free_list::mark_offset(size));
-        list.max_uncounted =
-            static_cast<std::uint32_t>(std::max(min_max_uncounted, uncounted_bytes / size));
+        list.max_uncounted = static_cast<std::int32_t>(
+            std::max({min_max_uncounted, uncounted_bytes / size, m_table.geometry(c).blocks}));
         list.room = list.max_uncounted;
     }
 }
@@ -148,40 +145,39 @@ void size_class_heap::note_peak() noexcept {
 }
 
 void size_class_heap::settle(class_list& list) noexcept {
-    count_frees(class_of(list), list.max_uncounted / 2);
+    count_frees(class_of(list), static_cast<std::size_t>(list.max_uncounted / 2));
     if (m_reported > m_options.max_empty_spans || m_reported_bytes > m_options.max_empty_bytes) {
         give_back_empty_spans(false);
     }
 }
 
 void size_class_heap::push_and_settle(void* p, class_list& list) noexcept {
-    list.blocks.push(p, m_key, list.mark_at);
+    list.blocks.push(p, m_key, pool_mark_at);
     settle(list);
 }
 
 void size_class_heap::count_frees(std::size_t c, std::size_t keep) noexcept {
     class_list& list = m_lists[c];
     class_state& state = m_classes[c];
-    list.blocks.remove_range(keep, list.uncounted() - keep, m_key, list.mark_at, [&](void* block) {
+    list.blocks.remove_range(keep, list.uncounted() - keep, m_key, pool_mark_at, [&](void* block) {
         span* s = owner(block, c);
         if (!s->has_free()) {
             state.others.remove(s);
             state.with_free.push_front(s);
         }
-        s->keep_free(block, m_key, list.mark_at);
-        if (s->count_freed() && !s->carving() && !s->reported()) {
+        if (s->keep_free(block, m_key, pool_mark_at) && !s->carving() && !s->reported()) {
             s->set_reported(true);
             ++m_reported;
             m_reported_bytes += s->bytes();
         }
     });
-    list.room = list.max_uncounted - static_cast<std::uint32_t>(keep);
+    list.room = list.max_uncounted - static_cast<std::int32_t>(keep);
 }
 
 void size_class_heap::give_back(span* s) noexcept {
     const std::size_t bytes = s->bytes();
     m_span_bytes -= bytes;
-    m_owned.remove(s->memory());
+    m_owned.remove(s->memory(), s->size_class());
     // Upstream may not be ASan's allocator: it must get the span back without poisoned blocks.
     asan_unpoison(s->memory(), bytes);
     m_upstream->deallocate(s->memory(), bytes, bytes);
@@ -189,32 +185,12 @@ void size_class_heap::give_back(span* s) noexcept {
 
 void size_class_heap::give_back_empty_spans(bool with_carving) noexcept {
     for (std::size_t c = 0; c < m_class_count; ++c) {
+        // Every free block of the class is now on its span's list, which goes with the span.
         count_frees(c, 0);
-    }
-    for (std::size_t c = 0; c < m_class_count; ++c) {
         class_state& state = m_classes[c];
-        bool any = false;
-        for_each_span(state, [&](span* s, span_list&) {
-            s->set_reported(false);
-            const bool doomed = s->live() == 0 && (with_carving || !s->carving());
-            s->set_doomed(doomed);
-            any = any || doomed;
-        });
-        if (!any) {
-            continue;
-        }
-        // The class's list now holds only blocks taken from one span's list (counted free); one
-        // pass takes the doomed spans' blocks off it. Their own lists go with them.
-        free_list kept;
-        const std::size_t mark_at = m_lists[c].mark_at;
-        while (void* block = m_lists[c].blocks.pop(m_key, mark_at)) {
-            if (!owner(block, c)->doomed()) {
-                kept.push(block, m_key, mark_at);
-            }
-        }
-        m_lists[c].blocks = kept;
         for_each_span(state, [&](span* s, span_list& list) {
-            if (s->doomed()) {
+            s->set_reported(false);
+            if (s->live() == 0 && (with_carving || !s->carving())) {
                 list.remove(s);
                 if (state.carving == s) {
                     state.carving = nullptr;

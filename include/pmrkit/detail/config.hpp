@@ -11,8 +11,8 @@
 // free-list link with a per-pool secret key, checks it on every pop and marks free blocks against
 // double frees.
 // PMRKIT_HARDENED (CMake -DPMRKIT_HARDENED=ON) adds the costly checks: the pools check every free
-// against the memory they own (owned_ranges.hpp), and every pop checks the free block's first 16
-// bytes.
+// against the memory they own (owned_spans.hpp, owned_ranges.hpp), and every pop checks the free
+// block's first 16 bytes.
 // PMRKIT_UNPROTECTED (CMake -DPMRKIT_UNPROTECTED=ON), UNSAFE: raw links, no check, no mark; a
 // use-after-free write or a double free silently corrupts the pools.
 #if defined(PMRKIT_HARDENED) && defined(PMRKIT_UNPROTECTED)
@@ -99,6 +99,11 @@ inline constexpr bool asan_enabled = false;
 // most this are served by the fast paths (one route per 8 bytes up to here) and always pooled;
 // the least max_pooled_size; the smallest large block the large-block cache keeps.
 inline constexpr std::size_t small_block_limit = 2048;
+// Every pool's smallest block: room for a free block's link and its double-free mark
+// (free_list.hpp), so that every block has the check and the fast paths need no per-class mark
+// offset (three instructions per allocate and deallocate pair). A request of 1 to 8 bytes takes a
+// 16-byte block.
+inline constexpr std::size_t min_pooled_block = 16;
 // The largest pooled size (size_class_options::max_pooled_size is clamped to it) and the largest
 // block the large-block cache keeps.
 inline constexpr std::size_t max_pooled_limit = 64 * 1024;

@@ -29,7 +29,7 @@
 // Hardened (PMRKIT_HARDENED) adds: the mark is bound to the link (stored as mark ^ link) and
 // checked on every pop, so any write into the first 16 bytes of the block handed out is reported, a
 // one-byte overflow from the block below it included. The pools add their own checks
-// (owned_ranges).
+// (owned_spans, owned_ranges).
 //
 // PMRKIT_UNPROTECTED: raw links, no mark, no check. A use-after-free write or a double free then
 // silently corrupts the pool: for programs that measured the cost and accept that.
@@ -56,6 +56,8 @@ namespace pmrkit::detail {
 
 // Prints "pmrkit: <what> (block <block>)" to stderr and aborts.
 [[noreturn]] PMRKIT_COLD void report_heap_corruption(const char* what, const void* block) noexcept;
+// The hardened builds' report of a deallocate the pool's ownership check rejects.
+[[noreturn]] PMRKIT_COLD void report_foreign_pointer(const void* p) noexcept;
 
 // The secrets of one owner's free lists. Each key is new: it mixes a per-process secret, read once
 // from the system (getrandom(2), else std::random_device), with a count of the keys made, so no two
@@ -171,7 +173,9 @@ public:
     }
 
     // For walking the list without changing it: the first block, and the one after a block.
-    [[nodiscard]] void* front() const noexcept { return m_head; }
+    [[nodiscard]] void* front() const noexcept {
+        return m_head;
+    }
     [[nodiscard]] static void* next(const void* block, const free_list_key& key) noexcept {
         const auto* b = static_cast<const std::byte*>(block);
         asan_unpoison(b, word);
@@ -180,8 +184,12 @@ public:
         return after;
     }
 
-    [[nodiscard]] bool empty() const noexcept { return m_head == nullptr; }
-    void clear() noexcept { m_head = nullptr; }
+    [[nodiscard]] bool empty() const noexcept {
+        return m_head == nullptr;
+    }
+    void clear() noexcept {
+        m_head = nullptr;
+    }
 
     // O(n): for observers and tests, never on an allocation path.
     [[nodiscard]] std::size_t size(const free_list_key& key) const noexcept {
@@ -257,16 +265,18 @@ private:
         if constexpr (Protection != link_protection::none) {
             store(b + mark_at, mark(link, key));
         }
+        // Between the block's two stores, so that GCC does not merge them into one vector store
+        // (three instructions for two).
+        m_head = b;
         store(b, link);
         asan_poison(b, mark_at + word);
-        m_head = b;
     }
 
     // The push of a block whose mark says it is free: a double free, or a live block whose word
     // happens to hold the mark (only if it was copied there); the walk tells which. Out of line
     // and whole, so that a push ends in it (a tail call) and the fast paths save no register.
     PMRKIT_NOINLINE PMRKIT_COLD void push_marked(std::byte* b, const free_list_key& key,
-                                                  std::size_t mark_at) noexcept {
+                                                 std::size_t mark_at) noexcept {
         for (const void* p = m_head; p != nullptr; p = next(p, key)) {
             if (p == b) {
                 report_heap_corruption("double free: the block is already free", b);
@@ -279,5 +289,8 @@ private:
 };
 
 using free_list = basic_free_list<build_protection>;
+
+// Where a free block of every pmrkit pool keeps its mark: all blocks are at least min_pooled_block.
+inline constexpr std::size_t pool_mark_at = free_list::mark_offset(min_pooled_block);
 
 } // namespace pmrkit::detail

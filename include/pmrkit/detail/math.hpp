@@ -94,4 +94,30 @@ namespace pmrkit::detail {
     return n & (~n + 1);
 }
 
+// Whether x is q * divisor for a q below a bound, in a multiplication, a rotation and a compare:
+// for divisor = m * 2^k (m odd), x * m^-1 (mod 2^w) rotated right by k is x / divisor when the
+// division is exact, and above (2^w - 1) / divisor otherwise (Granlund and Montgomery 1994).
+class exact_divisor {
+public:
+    constexpr exact_divisor() noexcept = default;
+    // Precondition: divisor > 0, bound <= (2^w - 1) / divisor.
+    constexpr exact_divisor(std::uintptr_t divisor, std::uintptr_t bound) noexcept
+        : m_shift(std::countr_zero(divisor)), m_bound(bound) {
+        const std::uintptr_t odd = divisor >> m_shift;
+        std::uintptr_t inverse = odd; // correct to 3 bits; each step doubles the correct bits
+        for (int i = 0; i < 5; ++i) {
+            inverse *= 2 - odd * inverse;
+        }
+        m_inverse = inverse;
+    }
+    [[nodiscard]] constexpr bool below_bound(std::uintptr_t x) const noexcept {
+        return std::rotr(x * m_inverse, m_shift) < m_bound;
+    }
+
+private:
+    std::uintptr_t m_inverse = 1;
+    int m_shift = 0;
+    std::uintptr_t m_bound = 0;
+};
+
 } // namespace pmrkit::detail

@@ -33,6 +33,7 @@
 //
 #pragma once
 
+#include "pmrkit/detail/config.hpp"
 #include "pmrkit/detail/math.hpp"
 
 #include <algorithm>
@@ -269,12 +270,13 @@ private:
         return table;
     }();
 
-    // Entry i: the class of sizes i * G + 1 to (i + 1) * G.
+    // Entry i: the class of sizes i * G + 1 to (i + 1) * G, at least min_pooled_block (a class
+    // below it, 8 bytes at G = 8, is never used).
     static constexpr std::array<std::uint8_t, lookup_limit / Granularity> s_lookup = [] {
         std::array<std::uint8_t, lookup_limit / Granularity> table{};
         std::size_t c = 0;
         for (std::size_t i = 0; i < table.size(); ++i) {
-            while (class_size(c) < (i + 1) * Granularity) {
+            while (class_size(c) < std::max((i + 1) * Granularity, min_pooled_block)) {
                 ++c;
             }
             table[i] = static_cast<std::uint8_t>(c);
@@ -291,7 +293,9 @@ public:
     static constexpr std::size_t max_blocks_per_span = [] {
         std::size_t most = 0;
         for (const span_geometry& g : s_geometry) {
-            most = std::max(most, g.blocks);
+            if (g.block_size >= min_pooled_block) { // the lookup leads to no smaller class
+                most = std::max(most, g.blocks);
+            }
         }
         return most;
     }();

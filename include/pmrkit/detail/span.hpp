@@ -57,19 +57,23 @@ public:
     // The span's own free list: blocks counted free, kept here until a pool takes them all, linked
     // with the pool's key (see free_list).
     [[nodiscard]] bool has_free() const noexcept { return !m_free.empty(); }
-    void keep_free(void* block, const free_list_key& key, std::size_t mark_at) noexcept {
+    // Keeps a block on the span's list, counted free; true when the span has become empty.
+    [[nodiscard]] bool keep_free(void* block, const free_list_key& key,
+                                 std::size_t mark_at) noexcept {
         m_free.push(block, key, mark_at);
+        ++m_free_count;
+        return --m_live == 0;
     }
+    // The span's free list, whose blocks are now counted live (they leave for a pool's list).
     [[nodiscard]] free_list take_free() noexcept {
         const free_list blocks = m_free;
         m_free.clear();
+        m_live += m_free_count;
+        m_free_count = 0;
         return blocks;
     }
-
-    void count_allocated() noexcept { ++m_live; }
-    // Counts a freed block; true when the span has become empty.
-    [[nodiscard]] bool count_freed() noexcept { return --m_live == 0; }
-
+    // How many blocks the span's own free list holds.
+    [[nodiscard]] std::size_t free_count() const noexcept { return m_free_count; }
     [[nodiscard]] std::size_t live() const noexcept { return m_live; }
     [[nodiscard]] std::size_t size_class() const noexcept { return m_class; }
     [[nodiscard]] std::size_t bytes() const noexcept { return m_bytes; }
@@ -79,11 +83,9 @@ public:
         return reinterpret_cast<void*>(address & ~static_cast<std::uintptr_t>(m_bytes - 1));
     }
 
-    // A pool's own marks, for batching work over its spans.
+    // A pool's own mark, for batching work over its spans.
     [[nodiscard]] bool reported() const noexcept { return m_reported; }
     void set_reported(bool value) noexcept { m_reported = value; }
-    [[nodiscard]] bool doomed() const noexcept { return m_doomed; }
-    void set_doomed(bool value) noexcept { m_doomed = value; }
 
 private:
     friend class span_list;
@@ -101,7 +103,7 @@ private:
     free_list m_free;
     std::uint8_t m_class;
     bool m_reported = false;
-    bool m_doomed = false;
+    std::uint32_t m_free_count = 0; // blocks on m_free
 };
 static_assert(sizeof(span) == 56 || sizeof(void*) != 8, "the header size the class tables assume");
 

@@ -38,27 +38,28 @@ public:
     // Requests of route r go to bin c.
     void set_route(std::size_t r, std::size_t c) noexcept { m_routes[r] = &m_bins[c]; }
     [[nodiscard]] void* pop_routed(std::size_t r) noexcept { return pop(*m_routes[r]); }
-    // Caches p in route r's bin, unless that would take the bin past its limit: then returns
-    // false and caches nothing (the caller pushes it with push() and flushes). Testing before the
-    // push lets the push end the caller (its rare double-free walk a tail call), so the fast path
-    // saves no register.
+    // Counts p into route r's bin and caches it there, unless that takes the bin past its limit:
+    // then returns false with p counted but not cached (the caller caches it with push_counted()
+    // and flushes). Testing before the push lets the push end the caller (its rare double-free
+    // walk a tail call), so the fast path saves no register.
     [[nodiscard]] bool try_push_routed(std::size_t r, void* p) noexcept {
         bin& b = *m_routes[r];
-        if (b.room == 1) [[unlikely]] {
+        if (--b.room < 0) [[unlikely]] {
             return false;
         }
-        --b.room;
-        b.blocks.push(p, m_key, b.mark_at);
+        b.blocks.push(p, m_key, pool_mark_at);
         return true;
     }
+    // Caches p, counted by a try_push_routed that returned false, in its bin c.
+    void push_counted(std::size_t c, void* p) noexcept {
+        m_bins[c].blocks.push(p, m_key, pool_mark_at);
+    }
 
-    // Bin c holds at most limit blocks of block_size bytes before push() reports it full. Set
-    // before the bin is used.
-    void set_limit(std::size_t c, std::uint32_t limit, std::size_t block_size) noexcept {
+    // Bin c holds at most limit blocks before push() reports it full. Set before the bin is used.
+    void set_limit(std::size_t c, std::uint32_t limit) noexcept {
         bin& b = m_bins[c];
-        b.room = static_cast<std::uint32_t>(limit + 1 - count(c));
-        b.limit = limit;
-        b.mark_at = static_cast<std::uint32_t>(free_list::mark_offset(block_size));
+        b.room = static_cast<std::int32_t>(limit) - static_cast<std::int32_t>(count(c));
+        b.limit = static_cast<std::int32_t>(limit);
     }
 
     // A cached block of class c, or nullptr.
@@ -70,8 +71,8 @@ public:
     // Detaches the n most recently cached blocks of class c. Precondition: n <= count(c).
     [[nodiscard]] free_list take(std::size_t c, std::uint32_t n) noexcept {
         bin& b = m_bins[c];
-        b.room += n;
-        return b.blocks.split_front(n, m_key, b.mark_at);
+        b.room += static_cast<std::int32_t>(n);
+        return b.blocks.split_front(n, m_key, pool_mark_at);
     }
 
     // Detaches every cached block of class c.
@@ -79,7 +80,7 @@ public:
         bin& b = m_bins[c];
         const free_list blocks = b.blocks;
         b.blocks.clear();
-        b.room = b.limit + 1;
+        b.room = b.limit;
         return blocks;
     }
 
@@ -87,13 +88,15 @@ public:
     void give(std::size_t c, free_list blocks, std::uint32_t n) noexcept {
         bin& b = m_bins[c];
         b.blocks = blocks;
-        b.room -= n;
+        b.room -= static_cast<std::int32_t>(n);
     }
 
     [[nodiscard]] std::size_t count(std::size_t c) const noexcept {
-        return m_bins[c].limit + 1 - m_bins[c].room;
+        return static_cast<std::size_t>(m_bins[c].limit - m_bins[c].room);
     }
-    [[nodiscard]] std::size_t limit(std::size_t c) const noexcept { return m_bins[c].limit; }
+    [[nodiscard]] std::size_t limit(std::size_t c) const noexcept {
+        return static_cast<std::size_t>(m_bins[c].limit);
+    }
 
     // Forgets every cached block (their memory is gone or handed elsewhere).
     void clear() noexcept {
@@ -105,22 +108,21 @@ public:
 private:
     struct bin {
         free_list blocks;
-        std::uint32_t room = 1; // blocks it takes before it is over its limit: limit + 1 - count
-        std::uint32_t limit = 0;
-        std::uint32_t mark_at = 0; // free_list::mark_offset of the bin's block size
+        std::int32_t room = 0; // blocks it takes before it is at its limit: limit - count
+        std::int32_t limit = 0;
     };
 
     void* pop(bin& b) noexcept {
-        void* p = b.blocks.pop(m_key, b.mark_at);
+        void* p = b.blocks.pop(m_key, pool_mark_at);
         if (p != nullptr) [[likely]] {
             ++b.room;
         }
         return p;
     }
-    // Counting down the room left, not up to the limit, makes the test a flag of the decrement.
+    // Counting down the room left, not up to the limit, makes the test the sign of the decrement.
     bool push(bin& b, void* p) noexcept {
-        b.blocks.push(p, m_key, b.mark_at);
-        return --b.room == 0;
+        b.blocks.push(p, m_key, pool_mark_at);
+        return --b.room < 0;
     }
 
     free_list_key m_key;

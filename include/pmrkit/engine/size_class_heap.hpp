@@ -16,7 +16,7 @@
 #include "pmrkit/detail/free_list.hpp"
 #include "pmrkit/detail/large_block_cache.hpp"
 #include "pmrkit/detail/math.hpp"
-#include "pmrkit/detail/owned_ranges.hpp"
+#include "pmrkit/detail/owned_spans.hpp"
 #include "pmrkit/detail/size_classes.hpp"
 #include "pmrkit/detail/span.hpp"
 #include "pmrkit/resource_stats.hpp"
@@ -79,7 +79,7 @@ struct size_class_utilization {
 
 namespace detail {
 
-// The classes of size_class_resource: every 8 bytes to 128, 4 per power of two to 64 KiB.
+// The classes of size_class_resource: every 8 bytes from 16 to 128, 4 per power of two to 64 KiB.
 using default_size_classes = size_class_map<8, max_pooled_limit, sizeof(span)>;
 
 // The classes of an aligned_pool_resource of alignment A: every multiple of A up to 64 A (4 KiB at
@@ -102,13 +102,15 @@ public:
     // one route per route_granule bytes.
     static constexpr std::size_t fast_limit = small_block_limit;
     static constexpr std::size_t route_granule = 8;
-    // A free list's top `uncounted` blocks are free but still counted live by their spans: a
-    // block freed and soon allocated again (the common case) never touches its span's header.
-    // settle() counts the older half, moving them to their spans' lists, once the uncounted
-    // blocks pass the class's max_uncounted: the blocks of uncounted_bytes, at least 128. In
-    // bytes, so that a small class's working set (1000 nodes of 64 bytes freed in any order and
-    // allocated again: W2) cycles on the fast paths without a settle every 64 frees, while what
-    // uncounted blocks can keep from going back upstream stays under 64 KiB per class.
+    // The blocks on a class's free list are free but still counted live by their spans: a block
+    // freed and soon allocated again (the common case) never touches its span's header, and a
+    // block taken from the list needs no count. settle() counts the older half freed, moving
+    // them to their spans' lists, once the list holds more than the class's max_uncounted: the
+    // blocks of uncounted_bytes, at least 128 and at least a span's blocks (a refill takes one
+    // span's whole list). In bytes, so that a small class's working set (1000 nodes of 64 bytes
+    // freed in any order and allocated again: W2) cycles on the fast paths without a settle
+    // every 64 frees, while what the lists can keep from going back upstream stays near 64 KiB
+    // per class.
     static constexpr std::size_t uncounted_bytes = std::size_t{64} << 10;
     static constexpr std::size_t min_max_uncounted = 128;
 
@@ -160,9 +162,12 @@ public:
     // The key of every free list of this heap (see free_list.hpp). Constant.
     [[nodiscard]] const free_list_key& key() const noexcept { return m_key; }
     // Hardened builds: stops the program with a report unless p is the start of a class-c block of
-    // one of this heap's spans. Does nothing in other builds. O(log spans).
-    void check_block(const void* p, std::size_t c) const noexcept {
-        m_owned.check_block(p, class_size(c));
+    // one of this heap's spans. Does nothing in other builds. O(1) (owned_spans).
+    void check_block(const void* p, std::size_t c) const noexcept { m_owned.check_block(p, c); }
+    // The same test without the report (always true in other builds). Takes no lock and may run
+    // while another thread changes the heap, then possibly missing a block (see owned_spans).
+    [[nodiscard]] bool holds_block(const void* p, std::size_t c) const noexcept {
+        return m_owned.holds_block(p, c);
     }
 
     // Gives every span and large block back (see size_class_resource::release / trim).
@@ -197,18 +202,18 @@ public:
     utilization(const class_table& table, const size_class_options& options);
 
 private:
-    // A class's free list; its top `uncounted` blocks are still counted live by their spans.
-    // 32-bit fields (16-bit ones measured 20% slower on W1, as many instructions); 32 bytes, so
-    // that no list straddles two cache lines.
-    struct alignas(32) class_list {
+    // A class's free list, all of it counted live by the spans. 32-bit fields (16-bit ones
+    // measured 20% slower on W1, as many instructions); 16 bytes, so that no list straddles two
+    // cache lines.
+    struct alignas(16) class_list {
         free_list blocks;
-        // Counts down: a free that finds it 0 settles, in the fast path's one decrement and test.
-        std::uint32_t room = 0; // max_uncounted - uncounted (modulo 2^32)
-        std::uint32_t max_uncounted = 0;
-        std::uint32_t mark_at = 0; // free_list::mark_offset of the class's size
+        // Counts down: a free that takes it below 0 settles, in the fast path's one decrement and
+        // sign test; an allocate adds one back without a test.
+        std::int32_t room = 0; // max_uncounted - blocks on the list
+        std::int32_t max_uncounted = 0;
 
         [[nodiscard]] std::size_t uncounted() const noexcept {
-            return static_cast<std::uint32_t>(max_uncounted - room);
+            return static_cast<std::size_t>(max_uncounted - room);
         }
     };
 
@@ -220,31 +225,27 @@ private:
         std::size_t upstream_allocations = 0;
     };
 
-    // The fast paths. What they rarely do (refill, count, settle) is out of line and given the
-    // list, not its class, so that no class index or table load is computed on the common path.
+    // The fast paths. What they rarely do (refill, settle) is out of line and given the list, not
+    // its class, so that no class index or table load is computed on the common path.
     void* allocate_in(class_list& list) {
-        void* block = list.blocks.pop(m_key, list.mark_at);
+        void* block = list.blocks.pop(m_key, pool_mark_at);
         if (block == nullptr) [[unlikely]] {
             return refill(list);
         }
         asan_unpoison(block, class_size(class_of(list)));
-        if (list.room != list.max_uncounted) [[likely]] {
-            ++list.room;
-        } else {
-            count_allocated(block, list);
-        }
+        ++list.room;
         return block;
     }
 
     void deallocate_in(void* p, class_list& list) noexcept {
-        m_owned.check_block(p, class_size(class_of(list)));
+        m_owned.check_block(p, class_of(list));
         asan_poison(p, class_size(class_of(list)));
         // Both paths end in a call: the fast path saves no register (see free_list::push).
-        if (list.room-- == 0) [[unlikely]] {
+        if (--list.room < 0) [[unlikely]] {
             push_and_settle(p, list);
             return;
         }
-        list.blocks.push(p, m_key, list.mark_at);
+        list.blocks.push(p, m_key, pool_mark_at);
     }
 
     [[nodiscard]] std::size_t class_of(const class_list& list) const noexcept {
@@ -259,7 +260,6 @@ private:
     PMRKIT_NOINLINE void deallocate_slow(void* p, std::size_t bytes,
                                          std::size_t alignment) noexcept;
     PMRKIT_NOINLINE void* refill(class_list& list);
-    PMRKIT_NOINLINE void count_allocated(const void* block, const class_list& list) noexcept;
     // Counts the older half of the list's uncounted blocks freed, and gives empty spans back
     // when more than the options allow have been found.
     PMRKIT_NOINLINE void settle(class_list& list) noexcept;
@@ -294,7 +294,7 @@ private:
     std::pmr::memory_resource* m_upstream;
     size_class_options m_options;
     large_block_cache m_large;
-    [[no_unique_address]] pool_ranges m_owned; // hardened builds: the spans' blocks
+    [[no_unique_address]] span_checks m_owned; // hardened builds: the spans' blocks
 };
 
 } // namespace detail

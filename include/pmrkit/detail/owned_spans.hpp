@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: MIT
+// The spans a size-class heap holds, so that a hardened build (PMRKIT_HARDENED) can tell, in
+// deallocate, a block the heap handed out from a pointer it never did: another resource's block, a
+// heap pointer, one into the middle of a block, or one of another class. Unchecked, such a pointer
+// goes onto a free list and is handed out again, overlapping whatever really owns it.
+//
+// O(1) and inline, because it runs on every free: a span is aligned to its size, so a pointer's
+// span start is one mask and its offset in the span the other bits. The start, tagged with the
+// class, is looked up in a hash set of the heap's spans (open addressing, at most half full, so a
+// lookup is about one probe; lookups take no lock); the offset must be a whole number of blocks
+// below the span's block count, which a multiplication by the block size's inverse and a rotation
+// test (exact_divisor in math.hpp). Nothing at the pointer is read, so a wild pointer is reported,
+// not followed. The set lives on the global heap (operator new), not upstream, so that a hardened
+// build asks upstream for exactly what a normal build asks; it changes only when a span is taken or
+// given back.
+//
+// In a normal build heaps hold span_checks = no_owned_spans, whose members do nothing and compile
+// to nothing.
+#pragma once
+
+#include "pmrkit/detail/config.hpp"
+#include "pmrkit/detail/free_list.hpp"
+#include "pmrkit/detail/math.hpp"
+#include "pmrkit/detail/size_classes.hpp"
+
+#include <array>
+#include <atomic>
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <type_traits>
+#include <vector>
+
+namespace pmrkit::detail {
+
+class owned_spans {
+public:
+    // For the heap's classes. Takes no memory.
+    explicit owned_spans(const class_table& classes) noexcept;
+    owned_spans(const owned_spans&) = delete;
+    owned_spans& operator=(const owned_spans&) = delete;
+    ~owned_spans() = default;
+
+    // The changes: one thread at a time (concurrent_pool: under its lock), while lookups run.
+    // Makes room for one more span: call before taking the memory, so that when it throws
+    // (std::bad_alloc) nothing has changed.
+    void reserve_one_more();
+    // Precondition: reserve_one_more() since the last add; the span is not held.
+    void add(const void* span_start, std::size_t c) noexcept;
+    // Precondition: the span was added with class c.
+    void remove(const void* span_start, std::size_t c) noexcept;
+    // Precondition: no lookup runs.
+    void clear() noexcept;
+
+    // Whether p is the start of a block of class c in a span held. From any thread, also while
+    // another changes the set: then it may miss a span held (a key moving in the table), never
+    // find one that was not added; concurrent_pool asks again under its lock before it reports.
+    [[nodiscard]] bool holds_block(const void* p, std::size_t c) const noexcept {
+        const auto a = reinterpret_cast<std::uintptr_t>(p);
+        const class_check& check = m_classes[c];
+        return check.blocks.below_bound(a & check.offset_mask) && holds(a & ~check.offset_mask, c);
+    }
+    // Stops the program with a report (report_foreign_pointer) unless holds_block(p, c).
+    void check_block(const void* p, std::size_t c) const noexcept {
+        if (!holds_block(p, c)) [[unlikely]] {
+            report_foreign_pointer(p);
+        }
+    }
+
+private:
+    using slot = std::atomic<std::uint64_t>;  // relaxed: a lookup may run during a change
+    static constexpr std::uint64_t empty = 0; // no span starts at 0
+
+    // A power of two of slots, at most half used. Replaced when full, but never freed before
+    // clear() or destruction, since a lookup on another thread may still read it.
+    struct table {
+        slot* slots;
+        std::size_t mask;
+        int shift; // 64 - log2(slots): Fibonacci hashing keeps the top bits
+
+        [[nodiscard]] std::size_t home(std::uint64_t k) const noexcept {
+            return static_cast<std::size_t>((k * 0x9E3779B97F4A7C15U) >> shift);
+        }
+    };
+
+    [[nodiscard]] static std::uint64_t key(std::uintptr_t span_start, std::size_t c) noexcept {
+        return span_start | c; // spans are aligned to at least min_span_bytes > every class index
+    }
+    [[nodiscard]] bool holds(std::uintptr_t span_start, std::size_t c) const noexcept {
+        const std::uint64_t k = key(span_start, c);
+        const table& t = *m_current.load(std::memory_order_acquire);
+        for (std::size_t i = t.home(k);; i = (i + 1) & t.mask) {
+            const std::uint64_t found = t.slots[i].load(std::memory_order_relaxed);
+            if (found == k) {
+                return true;
+            }
+            if (found == empty) {
+                return false;
+            }
+        }
+    }
+    static void insert(const table& t, std::uint64_t k) noexcept;
+
+    // Per class, 32 bytes so that the class index scales by a shift.
+    struct alignas(32) class_check {
+        std::uintptr_t offset_mask = 0; // span_bytes - 1
+        exact_divisor blocks;           // offsets of the class's blocks in a span
+    };
+
+    std::array<class_check, 256> m_classes;
+    // What lookups probe before the first span: two empty slots (home() gives 0 or 1), so that
+    // they need no test for an empty set.
+    std::array<slot, 2> m_no_slots{};
+    table m_none{m_no_slots.data(), 1, 63};
+    std::deque<table> m_tables;                    // every table made, the current one last
+    std::vector<std::unique_ptr<slot[]>> m_arrays; // their slots
+    std::atomic<const table*> m_current{&m_none};
+    std::size_t m_count = 0;
+};
+
+// What a normal build holds instead: nothing, and no work.
+class no_owned_spans {
+public:
+    explicit no_owned_spans(const class_table& /*classes*/) noexcept {}
+    void reserve_one_more() noexcept {}
+    void add(const void* /*span_start*/, std::size_t /*c*/) noexcept {}
+    void remove(const void* /*span_start*/, std::size_t /*c*/) noexcept {}
+    void clear() noexcept {}
+    [[nodiscard]] bool holds_block(const void* /*p*/, std::size_t /*c*/) const noexcept {
+        return true;
+    }
+    void check_block(const void* /*p*/, std::size_t /*c*/) const noexcept {}
+};
+
+using span_checks = std::conditional_t<hardened_build, owned_spans, no_owned_spans>;
+
+} // namespace pmrkit::detail
