@@ -109,8 +109,8 @@ void concurrent_pool_resource::deallocate_slow(void* p, std::size_t bytes,
         } catch (...) { // no memory for a cache: the block goes to the central pool instead
         }
         if (tc != nullptr) {
-            if constexpr (detail::hardened_build) {
-                check_pooled_block(p, c);
+            if (!m_central.holds_block(p, c)) {
+                confirm_foreign(p, c);
             }
             if (tc->push(c, p)) {
                 flush(*tc, c);
@@ -125,6 +125,13 @@ void concurrent_pool_resource::deallocate_slow(void* p, std::size_t bytes,
 void concurrent_pool_resource::confirm_foreign(const void* p, std::size_t c) const noexcept {
     const std::lock_guard lock(m_owner->mutex);
     m_central.check_block(p, c);
+}
+
+void concurrent_pool_resource::confirm_and_push(cache& tc, std::size_t c, void* p) noexcept {
+    confirm_foreign(p, c);
+    if (tc.push(c, p)) {
+        flush(tc, c);
+    }
 }
 
 concurrent_pool_resource::cache& concurrent_pool_resource::thread_cache() {

@@ -161,10 +161,14 @@ private:
         const std::size_t last = last_byte(bytes, alignment);
         const detail::cache_slots::slot& s = detail::cache_slots::at(m_slot_offset);
         if (last < classes::lookup_limit && s.id == m_id) [[likely]] {
-            if constexpr (detail::hardened_build) {
-                check_pooled_block(p, classes::index_above(last));
-            }
             auto* tc = static_cast<cache*>(s.cache);
+            if constexpr (detail::hardened_build) {
+                const std::size_t c = classes::index_above(last);
+                if (!m_central.holds_block(p, c)) [[unlikely]] {
+                    confirm_and_push(*tc, c, p);
+                    return;
+                }
+            }
             if (!tc->try_push_routed(last / classes::granularity, p)) [[unlikely]] {
                 push_and_flush(*tc, classes::index_above(last), p);
             }
@@ -183,16 +187,14 @@ private:
     PMRKIT_NOINLINE void flush(cache& tc, std::size_t c) noexcept;
     // A bin past its limit (try_push_routed counted p): p goes in, then a batch goes out.
     PMRKIT_NOINLINE void push_and_flush(cache& tc, std::size_t c, void* p) noexcept;
-    // Hardened builds: the central pool's check that p is one of its class-c blocks, before it
-    // enters a cache from which it could be handed out again. Without the lock: a miss is either
-    // a pointer the pool did not hand out or a span moving in the set as another thread changes
-    // it, which the same check under the lock tells apart (confirm_foreign).
-    void check_pooled_block(const void* p, std::size_t c) const noexcept {
-        if (!m_central.holds_block(p, c)) [[unlikely]] {
-            confirm_foreign(p, c);
-        }
-    }
-    PMRKIT_NOINLINE void confirm_foreign(const void* p, std::size_t c) const noexcept;
+    // Hardened builds: before a block enters a cache, from which it could be handed out again,
+    // the central pool checks that it is one of its class-c blocks, without the lock
+    // (holds_block). A miss is either a pointer the pool did not hand out or a span moving in the
+    // set as another thread changes it: the same check under the lock tells them apart.
+    void confirm_foreign(const void* p, std::size_t c) const noexcept;
+    // A miss on the fast path: confirms it, then caches p. Out of line and whole, so that the
+    // fast path ends in it and saves no register.
+    PMRKIT_NOINLINE void confirm_and_push(cache& tc, std::size_t c, void* p) noexcept;
     // This thread's cache, made and registered on first use.
     cache& thread_cache();
     void* refill(cache& tc, std::size_t c);
