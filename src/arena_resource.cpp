@@ -91,9 +91,13 @@ void* arena_resource::allocate_slow(std::size_t bytes, std::size_t alignment) {
         return block.begin;
     }
     // The chunk is aligned for the request, so it fits at the chunk's start.
-    (void)take_block(m_chunks, std::max(payload, bytes),
-                     std::max(alignment, alignof(std::max_align_t)));
-    const double grown = static_cast<double>(m_next_chunk_size) * m_options.growth_factor;
+    const std::size_t served = std::max(payload, bytes);
+    (void)take_block(m_chunks, served, std::max(alignment, alignof(std::max_align_t)));
+    // Grown from the larger of the planned chunk and the one just taken: after a large request
+    // the next chunk is as large as libc++'s (twice the last buffer) and never smaller than
+    // libstdc++'s (twice the planned one), so the drop-in asks upstream no more often than either.
+    const std::size_t last = std::max(m_next_chunk_size, served + detail::chunk_list::overhead);
+    const double grown = static_cast<double>(last) * m_options.growth_factor;
     m_next_chunk_size = grown >= static_cast<double>(m_options.max_chunk_size)
                             ? m_options.max_chunk_size
                             : chunk_size(static_cast<std::size_t>(grown));

@@ -5,16 +5,16 @@
 // several pools in the same threads. Seeded; each test runs a bounded number of operations.
 #include "pmrkit/concurrent_arena_resource.hpp"
 #include "pmrkit/concurrent_pool_resource.hpp"
+#include "pmrkit/decorators/synchronized_resource.hpp"
 #include "pmrkit/detail/thread_exit.hpp"
 #include "pmrkit/size_class_resource.hpp"
-#include "pmrkit/decorators/synchronized_resource.hpp"
 #include "support/checking_resource.hpp"
 #include "support/seed.hpp"
+#include "support/thread_barrier.hpp"
 
 #include <doctest/doctest.h>
 
 #include <atomic>
-#include <barrier>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -259,7 +259,7 @@ TEST_CASE("concurrent_pool_resource: a batch freed by one thread is taken whole 
 TEST_CASE("concurrent_pool_resource: destroyed while threads that used it still run") {
     checking_resource upstream;
     auto pool = std::make_unique<concurrent_pool_resource>(&upstream);
-    std::barrier sync(3);
+    thread_barrier sync(3);
     std::vector<std::thread> threads;
     for (int t = 0; t < 2; ++t) {
         threads.emplace_back([&] {
@@ -291,7 +291,7 @@ TEST_CASE("concurrent_pool_resource: destroyed while threads that used it still 
 TEST_CASE("concurrent_pool_resource: release() empties every thread's cache") {
     checking_resource upstream;
     concurrent_pool_resource pool(&upstream);
-    std::barrier sync(2);
+    thread_barrier sync(2);
     std::thread worker([&] {
         pool.deallocate(pool.allocate(100, 8), 100, 8);
         sync.arrive_and_wait(); // main releases

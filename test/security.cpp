@@ -42,6 +42,7 @@ std::uintptr_t word_at(const void* block, std::size_t offset = 0) {
     return value;
 }
 
+#if PMRKIT_DEATH_TESTS // helpers of the attacks, each run in a child (support/death.hpp)
 void write_word(void* block, std::uintptr_t value) {
     detail::asan_unpoison(block, sizeof value);
     std::memcpy(block, &value, sizeof value);
@@ -60,6 +61,7 @@ constexpr const char* returned_twice = "attack: one block was handed out twice";
 void say_chosen_returned() {
     std::fputs(chosen_returned, stderr);
 }
+#endif // PMRKIT_DEATH_TESTS
 
 } // namespace
 
@@ -93,6 +95,7 @@ TEST_CASE_TEMPLATE("free_list: links are stored encoded, per key and per block",
     CHECK(list.pop(other, 8) == &blocks[2]);
 }
 
+#if PMRKIT_DEATH_TESTS // see support/death.hpp
 namespace {
 
 // In a child: a list of two blocks, `stray` written into the link of the top one, which is then
@@ -146,6 +149,7 @@ TEST_CASE_TEMPLATE("free_list: a double free of a listed block stops the program
     });
     CHECK(reported(end, "pmrkit: double free"));
 }
+#endif // PMRKIT_DEATH_TESTS
 
 TEST_CASE_TEMPLATE("free_list: a live block holding a free block's words is not a double free",
                    List, list_of<link_protection::checked>, list_of<link_protection::hardened>) {
@@ -183,6 +187,8 @@ TEST_CASE("free_list: remove_range hands its blocks on unmarked") {
     CHECK(other.size(key) == 2);
     CHECK(list.size(key) == 2);
 }
+
+#if PMRKIT_DEATH_TESTS // the rest runs attacks in a child: see support/death.hpp
 
 TEST_CASE("free_list (hardened): a one-byte overflow into a free block is reported at its pop") {
     alignas(16) static std::array<std::uint64_t, 8> blocks{};
@@ -349,5 +355,6 @@ TEST_CASE_TEMPLATE("pools (hardened): a one-byte overflow into a free block is r
         CHECK(end.stderr_.find("pmrkit: free") != std::string::npos);
     }
 }
+#endif // PMRKIT_DEATH_TESTS
 
 } // namespace pmrkit::test

@@ -2,33 +2,33 @@
 // Detection of a single-threaded resource used by two threads at once: one thread is held inside
 // allocate (its upstream blocks), a second thread calls allocate on the same resource and must be
 // reported, with the resource's name. Sequential use from two threads must not be.
-#include "pmrkit/arena_resource.hpp"
 #include "pmrkit/detail/thread_check.hpp"
+#include "pmrkit/arena_resource.hpp"
 #include "pmrkit/fixed_block_resource.hpp"
 #include "pmrkit/size_class_resource.hpp"
+#include "support/thread_barrier.hpp"
 
 #include <doctest/doctest.h>
 
 #include <atomic>
 #include <memory_resource>
-#include <semaphore>
 #include <string>
 #include <thread>
 
 namespace pmrkit::test {
 namespace {
 
-// An upstream whose first allocation waits until released, so a caller stays inside the resource.
+// An upstream whose first allocation meets the test's thread at `sync` twice: once inside, then
+// when released, so that caller stays inside the resource in between.
 class blocking_upstream final : public std::pmr::memory_resource {
 public:
-    std::binary_semaphore entered{0};
-    std::binary_semaphore release{0};
+    thread_barrier sync{2};
 
 private:
     void* do_allocate(std::size_t bytes, std::size_t alignment) override {
         if (!m_blocked.exchange(true)) {
-            entered.release();
-            release.acquire();
+            sync.arrive_and_wait(); // inside
+            sync.arrive_and_wait(); // released
         }
         return std::pmr::new_delete_resource()->allocate(bytes, alignment);
     }
@@ -60,14 +60,14 @@ template <class Resource>
 std::string concurrent_allocate(Resource& resource, blocking_upstream& upstream) {
     const throwing_handler handler;
     std::thread inside([&] { resource.deallocate(resource.allocate(64, 8), 64, 8); });
-    upstream.entered.acquire();
+    upstream.sync.arrive_and_wait(); // the other thread is inside
     std::string reported;
     try {
         (void)resource.allocate(64, 8);
     } catch (const detected& d) {
         reported = d.resource;
     }
-    upstream.release.release();
+    upstream.sync.arrive_and_wait(); // let it out
     inside.join();
     // Sequential use from this thread, now that the other has left: not reported.
     resource.deallocate(resource.allocate(64, 8), 64, 8);

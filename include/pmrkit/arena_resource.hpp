@@ -35,7 +35,7 @@ struct arena_options {
     /// Whether a request larger than the next chunk gets a block of its own that leaves the
     /// current region and the growth sequence as they were (true), or, as the standard's
     /// monotonic_buffer_resource does, a chunk of max(its size, the next chunk's size) that becomes
-    /// the current region and advances the growth sequence (false).
+    /// the current region and advances the growth sequence from that chunk's size (false).
     bool large_requests_own_blocks = true;
     /// bytes_used() never exceeds this: an allocation that would pass it throws std::bad_alloc.
     std::size_t byte_limit = std::numeric_limits<std::size_t>::max();

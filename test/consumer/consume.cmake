@@ -3,7 +3,8 @@
 # project against it through find_package, and again through add_subdirectory(SOURCE_DIR), with
 # the compiler and flags of the build under test (a sanitizer build needs its runtime at link).
 # version/ checks that the installed package refuses a request for the previous minor version.
-# A cross build passes its TOOLCHAIN file and its EMULATOR ('|'-separated), which runs the program.
+# A cross build passes its TOOLCHAIN file, its EMULATOR ('|'-separated), which runs the program,
+# and the target's EXE_SUFFIX (.exe on Windows: Wine does not add it).
 set(work ${WORK_DIR})
 string(REPLACE "|" ";" emulator "${EMULATOR}")
 set(toolchain "")
@@ -28,10 +29,10 @@ cmake_path(GET config PARENT_PATH config_dir)
 run(${CMAKE_COMMAND} -S ${CMAKE_CURRENT_LIST_DIR}/project -B ${work}/installed -G Ninja ${toolchain}
     -DCMAKE_CXX_COMPILER=${CXX} "-DCMAKE_CXX_FLAGS=${CXX_FLAGS}" -Dpmrkit_DIR=${config_dir})
 run(${CMAKE_COMMAND} --build ${work}/installed)
-run(${emulator} ${work}/installed/consumer)
+run(${emulator} ${work}/installed/consumer${EXE_SUFFIX})
 run(${CMAKE_COMMAND} -S ${CMAKE_CURRENT_LIST_DIR}/version -B ${work}/version -G Ninja
     -Dpmrkit_DIR=${config_dir})
 run(${CMAKE_COMMAND} -S ${CMAKE_CURRENT_LIST_DIR}/project -B ${work}/subdirectory -G Ninja
     ${toolchain} -DCMAKE_CXX_COMPILER=${CXX} "-DCMAKE_CXX_FLAGS=${CXX_FLAGS}" -DPMRKIT_SOURCE_DIR=${SOURCE_DIR})
 run(${CMAKE_COMMAND} --build ${work}/subdirectory)
-run(${emulator} ${work}/subdirectory/consumer)
+run(${emulator} ${work}/subdirectory/consumer${EXE_SUFFIX})

@@ -111,7 +111,11 @@ public:
         m_inverse = inverse;
     }
     [[nodiscard]] constexpr bool below_bound(std::uintptr_t x) const noexcept {
-        return std::rotr(x * m_inverse, m_shift) < m_bound;
+        // std::rotr(y, m_shift), spelled out: its count is int in the standard but unsigned int in
+        // libc++ 16, so a call converts with a warning under one library or the other.
+        constexpr int width = std::numeric_limits<std::uintptr_t>::digits;
+        const std::uintptr_t y = x * m_inverse;
+        return ((y >> m_shift) | (y << (-m_shift & (width - 1)))) < m_bound;
     }
 
 private:
