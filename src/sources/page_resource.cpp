@@ -35,7 +35,11 @@ std::size_t system_page_size() noexcept {
 
 // One page table of page_size / 8 entries maps a huge page (a PMD on x86-64 and AArch64).
 std::size_t system_huge_page_size(std::size_t page_size) noexcept {
-#if defined(__linux__)
+#if defined(_WIN32)
+    if (const SIZE_T large = ::GetLargePageMinimum(); detail::is_power_of_two(large)) {
+        return large;
+    }
+#elif defined(__linux__)
     // Absent without THP in the kernel; without fopen's buffer: no allocation in a constructor.
     if (const int fd = ::open("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size", O_RDONLY);
         fd >= 0) {
@@ -143,6 +147,17 @@ void page_resource::unmap(void* p, shape s) noexcept {
 #elif defined(_WIN32)
 
 void* page_resource::map(shape s) {
+    // Large pages need SeLockMemoryPrivilege enabled in the process's token, which the program
+    // grants itself if its account holds it; without it the call fails and small pages serve.
+    // They are aligned to their size, and sizes must be whole large pages.
+    if (m_options.huge_pages && s.bytes % m_huge_page_size == 0 &&
+        s.alignment <= m_huge_page_size) {
+        if (void* large = ::VirtualAlloc(
+                nullptr, s.bytes, MEM_RESERVE | MEM_COMMIT | MEM_LARGE_PAGES, PAGE_READWRITE)) {
+            count_mapped(s.bytes);
+            return large;
+        }
+    }
     void* p = ::VirtualAlloc(nullptr, s.bytes, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
     // VirtualAlloc places at the allocation granularity (64 KiB); beyond it, find an aligned
     // address in a reservation large enough, give it back and map there. Another thread may map

@@ -11,9 +11,10 @@ namespace pmrkit {
 
 /// Options of page_resource, for designated initializers.
 struct page_options {
-    /// Ask for transparent huge pages (madvise(MADV_HUGEPAGE)); mappings of at least
-    /// huge_page_size() are then also aligned to it, so that whole huge pages fit.
-    /// Advice only: without THP in the kernel, or with THP set to "never", nothing changes.
+    /// Ask for huge pages (Linux: transparent huge pages, madvise(MADV_HUGEPAGE); Windows: large
+    /// pages, see the class comment); mappings of at least huge_page_size() are then also aligned
+    /// to it, so that whole huge pages fit. A request only: without THP in the kernel, with THP
+    /// set to "never", or without the Windows privilege, small pages serve.
     bool huge_pages = false;
     /// Fault every page in before allocate returns (after any huge-page advice), so that first use
     /// does not page-fault.
@@ -33,8 +34,10 @@ struct page_options {
 /// Windows: each allocate is one VirtualAlloc (reserve and commit) of whole pages; deallocate
 /// releases it. An alignment above the allocation granularity (64 KiB) reserves size + alignment to
 /// find an aligned address, releases it and maps exactly there (again if another thread took it
-/// meanwhile), so nothing beyond the block stays mapped; huge_pages is ignored (large pages need a
-/// privilege most processes lack).
+/// meanwhile), so nothing beyond the block stays mapped. With huge_pages, a mapping of whole large
+/// pages (huge_page_size(): GetLargePageMinimum) is asked for as large pages (MEM_LARGE_PAGES)
+/// first; that needs SeLockMemoryPrivilege enabled in the process's token (the program enables
+/// it, if its account holds it), and without it small pages serve, as on Linux without THP.
 /// Elsewhere: aligned operator new of whole pages, aligned to at least a page; huge_pages is
 /// ignored.
 ///
@@ -67,7 +70,8 @@ public:
     /// construction: 4 KiB on x86-64, 4, 16 or 64 KiB on AArch64 kernels.
     [[nodiscard]] std::size_t page_size() const noexcept { return m_page_size; }
     /// The transparent huge page size, read at construction: the kernel's (Linux:
-    /// transparent_hugepage/hpage_pmd_size), else what one page table of this page size maps
+    /// transparent_hugepage/hpage_pmd_size; Windows: the large page size, GetLargePageMinimum),
+    /// else what one page table of this page size maps
     /// (page_size() / 8 pages: 2 MiB at 4 KiB pages, 32 MiB at 16 KiB, 512 MiB at 64 KiB).
     [[nodiscard]] std::size_t huge_page_size() const noexcept { return m_huge_page_size; }
     /// Bytes currently mapped by this resource.
