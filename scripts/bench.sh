@@ -41,7 +41,7 @@ cmake --build --preset release --target "${targets[@]}" >&2
 python3 bench/compare.py --build-dir build/release "${mode[@]}"
 if [ ${#mode[@]} -gt 0 ]; then
     {
-        printf '\n## Real programs\n\n'
+        printf '\n'
         python3 bench/real_programs.py --build-dir build/release
     } | tee -a docs/benchmarks.md
 fi
