@@ -82,6 +82,47 @@ TEST_CASE("size_class_resource: takes no memory until a class is used, then one 
     pool.deallocate(p, 100, 8);
 }
 
+TEST_CASE("size_class_resource: a class starts with small spans and doubles them to its own") {
+    checking_resource upstream;
+    size_class_resource pool(&upstream);
+    const std::size_t c = classes::index(32768);
+    const detail::span_geometry& own = classes::geometry(c);
+    const std::size_t levels = detail::size_class_policy::growth_levels(own, sizeof(detail::span));
+    REQUIRE(levels == detail::size_class_policy::max_growth_levels);
+    // One block live holds a span of one block, not the class's own (1 MiB of 31).
+    std::vector<void*> blocks{pool.allocate(32768, 8)};
+    CHECK(upstream.last_bytes() == own.span_bytes >> levels);
+    CHECK(pool.upstream_bytes() <= 2 * 32768 + 4096);
+    std::vector<std::size_t> spans{upstream.last_bytes()};
+    while (spans.size() < levels + 2) {
+        const std::size_t calls = upstream.allocations();
+        blocks.push_back(pool.allocate(32768, 8));
+        std::memset(blocks.back(), 0x5a, 32768);
+        CHECK(detail::is_aligned(blocks.back(), 32768));
+        if (upstream.allocations() != calls) {
+            CHECK(upstream.last_alignment() == upstream.last_bytes());
+            spans.push_back(upstream.last_bytes());
+        }
+    }
+    // Each new span doubles the last, up to the class's own, then stays there.
+    for (std::size_t i = 1; i <= levels; ++i) {
+        CHECK(spans[i] == 2 * spans[i - 1]);
+    }
+    CHECK(spans[levels] == own.span_bytes);
+    CHECK(spans[levels + 1] == own.span_bytes);
+    CHECK(std::set<void*>(blocks.begin(), blocks.end()).size() == blocks.size());
+    CHECK(pool.class_stats(c).blocks_in_use == blocks.size());
+    // Freed and trimmed, the spans go back, and the class starts small again.
+    for (void* p : blocks) {
+        pool.deallocate(p, 32768, 8);
+    }
+    pool.trim();
+    CHECK(pool.upstream_bytes() == 0);
+    void* p = pool.allocate(32768, 8);
+    CHECK(upstream.last_bytes() == own.span_bytes >> levels);
+    pool.deallocate(p, 32768, 8);
+}
+
 TEST_CASE("size_class_resource: each request lands in the smallest class able to align it") {
     checking_resource upstream;
     size_class_resource pool({.max_pooled_size = 65536}, &upstream);

@@ -2,6 +2,7 @@
 #include "pmrkit/engine/size_class_heap.hpp"
 
 #include <algorithm>
+#include <bit>
 
 namespace pmrkit::detail {
 
@@ -20,7 +21,7 @@ size_class_heap::size_class_heap(const class_table& table, const size_class_opti
       m_owned(table) {
     assert(table.count <= max_classes && table.lookup_limit >= fast_limit);
     m_class_count = table.index(m_options.max_pooled_size) + 1;
-    set_list_limits();
+    init_classes();
     for (std::size_t r = 0; r < m_routes.size(); ++r) {
         m_routes[r] = &m_lists[table.index_above(r * route_granule)];
     }
@@ -88,7 +89,7 @@ void* size_class_heap::refill(class_list& list) {
         state.with_free.remove(s);
         state.others.push_front(s);
         // The list is empty, so room is max_uncounted, and a span holds at most that many blocks
-        // (set_list_limits): room stays at least 0.
+        // (init_classes): room stays at least 0.
         list.room -= static_cast<std::int32_t>(s->free_count());
         list.blocks = s->take_free();
         return allocate_in(list);
@@ -116,12 +117,26 @@ void size_class_heap::for_each_span(State& state, F f) noexcept {
 }
 
 span* size_class_heap::new_span(std::size_t c) {
-    const span_geometry& geometry = m_table.geometry(c);
-    m_owned.reserve_one_more();
-    void* memory = m_upstream->allocate(geometry.span_bytes, geometry.span_bytes);
-    m_owned.add(memory, c);
-    span* s = span::create(memory, geometry, c);
     class_state& state = m_classes[c];
+    const std::size_t level = state.next_level;
+    const span_geometry& own = m_table.geometry(c);
+    const span_geometry geometry =
+        level == 0
+            ? own
+            : size_class_policy::layout(own.block_size, own.span_bytes >> level, sizeof(span));
+    // owned_spans knows the spans of the class's own size; check_growing finds the others.
+    if (level == 0) {
+        m_owned.reserve_one_more();
+    }
+    void* memory = m_upstream->allocate(geometry.span_bytes, geometry.span_bytes);
+    span* s = span::create(memory, geometry, c);
+    if (level == 0) {
+        m_owned.add(memory, c);
+    } else {
+        state.growing[level - 1] = s;
+        ++state.growing_spans;
+        --state.next_level;
+    }
     state.others.push_front(s);
     state.peak_spans = std::max(state.peak_spans, state.with_free.count() + state.others.count());
     ++state.upstream_allocations;
@@ -130,8 +145,12 @@ span* size_class_heap::new_span(std::size_t c) {
     return s;
 }
 
-void size_class_heap::set_list_limits() noexcept {
+void size_class_heap::init_classes() noexcept {
     for (std::size_t c = 0; c < m_table.count; ++c) {
+        class_state& state = m_classes[c];
+        state.first_level = static_cast<std::uint8_t>(
+            size_class_policy::growth_levels(m_table.geometry(c), sizeof(span)));
+        state.next_level = state.first_level;
         const std::size_t size = class_size(c);
         class_list& list = m_lists[c];
         list.max_uncounted = static_cast<std::int32_t>(
@@ -174,10 +193,56 @@ void size_class_heap::count_frees(std::size_t c, std::size_t keep) noexcept {
     list.room = list.max_uncounted - static_cast<std::int32_t>(keep);
 }
 
+span* size_class_heap::growing_owner(const void* block, std::size_t c) const noexcept {
+    // A span of level l is aligned to its size, own >> l: the block is in it if the block's and
+    // the header's addresses agree above that size (nothing of the header is read).
+    const auto address = reinterpret_cast<std::uintptr_t>(block);
+    const std::size_t own = m_table.geometry(c).span_bytes;
+    const auto& growing = m_classes[c].growing;
+    for (std::size_t i = 0; i < growing.size(); ++i) {
+        span* s = growing[i];
+        if (s != nullptr && (address ^ reinterpret_cast<std::uintptr_t>(s)) < (own >> (i + 1))) {
+            return s;
+        }
+    }
+    return nullptr;
+}
+
+void size_class_heap::check_growing(const void* p, std::size_t c) const noexcept {
+    const span* s = growing_owner(p, c);
+    if (s == nullptr) {
+        report_foreign_pointer(p);
+    }
+    // The blocks end before the header, and less than a block before it (the header is aligned to
+    // 16 bytes, every block is at least 16): an offset below the header's that is a whole number
+    // of blocks is a block's.
+    const auto start = reinterpret_cast<std::uintptr_t>(s->memory());
+    const std::uintptr_t offset = reinterpret_cast<std::uintptr_t>(p) - start;
+    if (offset >= reinterpret_cast<std::uintptr_t>(s) - start || offset % class_size(c) != 0) {
+        report_foreign_pointer(p);
+    }
+}
+
 void size_class_heap::give_back(span* s) noexcept {
     const std::size_t bytes = s->bytes();
+    const std::size_t c = s->size_class();
+    class_state& state = m_classes[c];
+    const std::size_t own = m_table.geometry(c).span_bytes;
     m_span_bytes -= bytes;
-    m_owned.remove(s->memory(), s->size_class());
+    // Carved to its end, it may still be the class's carving span (refill finds that out).
+    if (state.carving == s) {
+        state.carving = nullptr;
+    }
+    if (bytes == own) {
+        m_owned.remove(s->memory(), c);
+    } else {
+        state.growing[static_cast<std::size_t>(std::countr_zero(own / bytes)) - 1] = nullptr;
+        --state.growing_spans;
+    }
+    // A class that holds nothing starts small again.
+    if (state.with_free.empty() && state.others.empty()) {
+        state.next_level = state.first_level;
+    }
     // Upstream may not be ASan's allocator: it must get the span back without poisoned blocks.
     asan_unpoison(s->memory(), bytes);
     m_upstream->deallocate(s->memory(), bytes, bytes);
@@ -192,9 +257,6 @@ void size_class_heap::give_back_empty_spans(bool with_carving) noexcept {
             s->set_reported(false);
             if (s->live() == 0 && (with_carving || !s->carving())) {
                 list.remove(s);
-                if (state.carving == s) {
-                    state.carving = nullptr;
-                }
                 give_back(s);
             }
         });
@@ -215,7 +277,7 @@ void size_class_heap::release() noexcept {
         state = class_state{};
         m_lists[c] = class_list{};
     }
-    set_list_limits();
+    init_classes();
     m_large.release();
     m_owned.clear();
     m_reported = 0;

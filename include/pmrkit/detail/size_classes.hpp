@@ -29,7 +29,9 @@
 // of HeaderBytes follows the last block. Its offset therefore differs from class to class, which
 // spreads the headers of different classes over the cache's sets (headers all at the span start
 // would all compete for one set, their addresses being multiples of 16 KiB). A span is aligned to
-// its size, so a block's header is at `(p & ~(span_bytes - 1)) + header_offset`.
+// its size, so a block's header is at `(p & ~(span_bytes - 1)) + header_offset`. A class's first
+// spans may be smaller than its own (size_class_policy::growth_levels); the heap finds their
+// headers itself.
 //
 #pragma once
 
@@ -136,6 +138,27 @@ struct size_class_policy {
             }
             span_bytes *= 2;
         }
+    }
+
+    // A class whose span is larger than min_span_bytes does not start with it: its first span is
+    // up to max_growth_levels halvings smaller (each level half the span, at least
+    // min_growth_span bytes and one block), and each new span of the class is the next level up,
+    // until the class's own. So a class with a few blocks live holds a few blocks' worth (a
+    // 32 KiB class: one block in 64 KiB, not 31 in 1 MiB), and a class in demand reaches its own
+    // span after at most max_growth_levels spans (size_class_heap::new_span).
+    static constexpr std::size_t max_growth_levels = 4;
+    static constexpr std::size_t min_growth_span = 4 * 1024;
+
+    // How many levels below g a class's first span is (0: it starts with g).
+    [[nodiscard]] static constexpr std::size_t growth_levels(const span_geometry& g,
+                                                             std::size_t header_bytes) noexcept {
+        std::size_t levels = 0;
+        while (g.span_bytes > min_span_bytes && levels < max_growth_levels &&
+               (g.span_bytes >> (levels + 1)) >= min_growth_span &&
+               layout(g.block_size, g.span_bytes >> (levels + 1), header_bytes).blocks != 0) {
+            ++levels;
+        }
+        return levels;
     }
 
     // g, or, if it holds more than max_blocks blocks, the smallest power of two (below 8 KiB if

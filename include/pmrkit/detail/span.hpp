@@ -78,7 +78,7 @@ public:
     [[nodiscard]] std::size_t size_class() const noexcept { return m_class; }
     [[nodiscard]] std::size_t bytes() const noexcept { return m_bytes; }
     // The span's start, as taken from upstream.
-    [[nodiscard]] void* memory() noexcept {
+    [[nodiscard]] void* memory() const noexcept {
         const auto address = reinterpret_cast<std::uintptr_t>(this);
         return reinterpret_cast<void*>(address & ~static_cast<std::uintptr_t>(m_bytes - 1));
     }

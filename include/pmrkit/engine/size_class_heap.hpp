@@ -162,10 +162,16 @@ public:
     // The key of every free list of this heap (see free_list.hpp). Constant.
     [[nodiscard]] const free_list_key& key() const noexcept { return m_key; }
     // Hardened builds: stops the program with a report unless p is the start of a class-c block of
-    // one of this heap's spans. Does nothing in other builds. O(1) (owned_spans).
-    void check_block(const void* p, std::size_t c) const noexcept { m_owned.check_block(p, c); }
-    // The same test without the report (always true in other builds). Takes no lock and may run
-    // while another thread changes the heap, then possibly missing a block (see owned_spans).
+    // one of this heap's spans. Does nothing in other builds. O(1): owned_spans for the spans of
+    // the class's own size, then the few smaller ones a class starts with (see new_span).
+    void check_block(const void* p, std::size_t c) const noexcept {
+        if (!m_owned.holds_block(p, c)) [[unlikely]] {
+            check_growing(p, c);
+        }
+    }
+    // The test of owned_spans without the report (always true in other builds): it misses the
+    // blocks of the smaller spans a class starts with, which check_block then finds. Takes no lock
+    // and may run while another thread changes the heap, then possibly missing a block.
     [[nodiscard]] bool holds_block(const void* p, std::size_t c) const noexcept {
         return m_owned.holds_block(p, c);
     }
@@ -221,6 +227,12 @@ private:
         span_list with_free; // spans whose own free list has blocks
         span_list others;
         span* carving = nullptr; // the span whose tail is still being carved
+        // The spans smaller than the class's own (size_class_policy::growth_levels): the span of
+        // level l is growing[l - 1] until given back. A class has at most one of each level.
+        std::array<span*, size_class_policy::max_growth_levels> growing{};
+        std::uint8_t growing_spans = 0; // entries of `growing` not null
+        std::uint8_t next_level = 0;    // of the class's next span (0: its own size)
+        std::uint8_t first_level = 0;   // of its first span, and of its next after it held none
         std::size_t peak_spans = 0;
         std::size_t upstream_allocations = 0;
     };
@@ -238,7 +250,7 @@ private:
     }
 
     void deallocate_in(void* p, class_list& list) noexcept {
-        m_owned.check_block(p, class_of(list));
+        check_block(p, class_of(list));
         asan_poison(p, class_size(class_of(list)));
         // Both paths end in a call: the fast path saves no register (see free_list::push).
         if (--list.room < 0) [[unlikely]] {
@@ -252,6 +264,11 @@ private:
         return static_cast<std::size_t>(&list - m_lists.data());
     }
     [[nodiscard]] span* owner(const void* block, std::size_t c) const noexcept {
+        if (m_classes[c].growing_spans != 0) [[unlikely]] {
+            if (span* s = growing_owner(block, c)) {
+                return s;
+            }
+        }
         const header_locator& at = m_table.locator(c);
         return span::owner(block, at.mask, at.offset);
     }
@@ -259,6 +276,11 @@ private:
     PMRKIT_NOINLINE void* allocate_slow(std::size_t bytes, std::size_t alignment);
     PMRKIT_NOINLINE void deallocate_slow(void* p, std::size_t bytes,
                                          std::size_t alignment) noexcept;
+    // The span of the class's smaller spans (growing) that holds block, or nullptr.
+    [[nodiscard]] span* growing_owner(const void* block, std::size_t c) const noexcept;
+    // Hardened builds: the rest of check_block. Stops the program unless p is the start of a
+    // block of one of the class's smaller spans.
+    PMRKIT_NOINLINE void check_growing(const void* p, std::size_t c) const noexcept;
     PMRKIT_NOINLINE void* refill(class_list& list);
     // Counts the older half of the list's uncounted blocks freed, and gives empty spans back
     // when more than the options allow have been found.
@@ -276,7 +298,8 @@ private:
     void give_back_empty_spans(bool with_carving) noexcept;
     void give_back(span* s) noexcept;
     void note_peak() noexcept;
-    void set_list_limits() noexcept;
+    // Sets every class's list limits and growth levels, as for a heap that holds nothing.
+    void init_classes() noexcept;
 
     // The fast paths touch only m_key, m_lists and m_routes (and rarely a span's header). A route
     // per granule of the fast paths' reach leads to the granule's class list in one load: two
