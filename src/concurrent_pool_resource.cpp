@@ -112,9 +112,7 @@ void concurrent_pool_resource::deallocate_slow(void* p, std::size_t bytes,
             if (!m_central.holds_block(p, c)) {
                 confirm_foreign(p, c);
             }
-            if (tc->push(c, p)) {
-                flush(*tc, c);
-            }
+            cache_block(*tc, c, p);
             return;
         }
     }
@@ -129,6 +127,10 @@ void concurrent_pool_resource::confirm_foreign(const void* p, std::size_t c) con
 
 void concurrent_pool_resource::confirm_and_push(cache& tc, std::size_t c, void* p) noexcept {
     confirm_foreign(p, c);
+    cache_block(tc, c, p);
+}
+
+void concurrent_pool_resource::cache_block(cache& tc, std::size_t c, void* p) noexcept {
     if (tc.push(c, p)) {
         flush(tc, c);
     }

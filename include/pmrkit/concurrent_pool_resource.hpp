@@ -195,6 +195,8 @@ private:
     // A miss on the fast path: confirms it, then caches p. Out of line and whole, so that the
     // fast path ends in it and saves no register.
     PMRKIT_NOINLINE void confirm_and_push(cache& tc, std::size_t c, void* p) noexcept;
+    // p goes into its bin, then, if the bin is past its limit, a batch goes out.
+    void cache_block(cache& tc, std::size_t c, void* p) noexcept;
     // This thread's cache, made and registered on first use.
     cache& thread_cache();
     void* refill(cache& tc, std::size_t c);

@@ -9,10 +9,11 @@
 // class, is looked up in a hash set of the heap's spans (open addressing, at most half full, so a
 // lookup is about one probe; lookups take no lock); the offset must be a whole number of blocks
 // below the span's block count, which a multiplication by the block size's inverse and a rotation
-// test (exact_divisor in math.hpp). Nothing at the pointer is read, so a wild pointer is reported,
-// not followed. The set lives on the global heap (operator new), not upstream, so that a hardened
-// build asks upstream for exactly what a normal build asks; it changes only when a span is taken or
-// given back.
+// test decide (exact_divisor in math.hpp). Nothing at the pointer is read, so a wild pointer is
+// reported, not followed. The set lives on the global heap (operator new), not upstream, so that a
+// hardened build asks upstream for exactly what a normal build asks; it changes only when a span
+// is taken or given back. It holds the spans of each class's own size only: the few smaller ones a
+// class starts with are the heap's to check (size_class_heap::check_block).
 //
 // In a normal build heaps hold span_checks = no_owned_spans, whose members do nothing and compile
 // to nothing.
@@ -41,7 +42,6 @@ public:
     explicit owned_spans(const class_table& classes) noexcept;
     owned_spans(const owned_spans&) = delete;
     owned_spans& operator=(const owned_spans&) = delete;
-    ~owned_spans() = default;
 
     // The changes: one thread at a time (concurrent_pool: under its lock), while lookups run.
     // Makes room for one more span: call before taking the memory, so that when it throws
