@@ -121,9 +121,7 @@ span* size_class_heap::new_span(std::size_t c) {
     const std::size_t level = state.next_level;
     const span_geometry& own = m_table.geometry(c);
     const span_geometry geometry =
-        level == 0
-            ? own
-            : size_class_policy::layout(own.block_size, own.span_bytes >> level, sizeof(span));
+        level == 0 ? own : size_class_policy::growth_layout(own, level, sizeof(span));
     // owned_spans knows the spans of the class's own size; check_growing finds the others.
     if (level == 0) {
         m_owned.reserve_one_more();
@@ -147,10 +145,7 @@ span* size_class_heap::new_span(std::size_t c) {
 
 void size_class_heap::init_classes() noexcept {
     for (std::size_t c = 0; c < m_table.count; ++c) {
-        class_state& state = m_classes[c];
-        state.first_level = static_cast<std::uint8_t>(
-            size_class_policy::growth_levels(m_table.geometry(c), sizeof(span)));
-        state.next_level = state.first_level;
+        m_classes[c].next_level = first_level(c);
         const std::size_t size = class_size(c);
         class_list& list = m_lists[c];
         list.max_uncounted = static_cast<std::int32_t>(
@@ -241,7 +236,7 @@ void size_class_heap::give_back(span* s) noexcept {
     }
     // A class that holds nothing starts small again.
     if (state.with_free.empty() && state.others.empty()) {
-        state.next_level = state.first_level;
+        state.next_level = first_level(c);
     }
     // Upstream may not be ASan's allocator: it must get the span back without poisoned blocks.
     asan_unpoison(s->memory(), bytes);

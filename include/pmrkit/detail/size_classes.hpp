@@ -149,13 +149,19 @@ struct size_class_policy {
     static constexpr std::size_t max_growth_levels = 4;
     static constexpr std::size_t min_growth_span = 4 * 1024;
 
+    // The span of g's class `level` halvings below g.
+    [[nodiscard]] static constexpr span_geometry
+    growth_layout(const span_geometry& g, std::size_t level, std::size_t header_bytes) noexcept {
+        return layout(g.block_size, g.span_bytes >> level, header_bytes);
+    }
+
     // How many levels below g a class's first span is (0: it starts with g).
     [[nodiscard]] static constexpr std::size_t growth_levels(const span_geometry& g,
                                                              std::size_t header_bytes) noexcept {
         std::size_t levels = 0;
         while (g.span_bytes > min_span_bytes && levels < max_growth_levels &&
                (g.span_bytes >> (levels + 1)) >= min_growth_span &&
-               layout(g.block_size, g.span_bytes >> (levels + 1), header_bytes).blocks != 0) {
+               growth_layout(g, levels + 1, header_bytes).blocks != 0) {
             ++levels;
         }
         return levels;

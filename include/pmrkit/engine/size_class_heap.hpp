@@ -232,7 +232,6 @@ private:
         std::array<span*, size_class_policy::max_growth_levels> growing{};
         std::uint8_t growing_spans = 0; // entries of `growing` not null
         std::uint8_t next_level = 0;    // of the class's next span (0: its own size)
-        std::uint8_t first_level = 0;   // of its first span, and of its next after it held none
         std::size_t peak_spans = 0;
         std::size_t upstream_allocations = 0;
     };
@@ -262,6 +261,11 @@ private:
 
     [[nodiscard]] std::size_t class_of(const class_list& list) const noexcept {
         return static_cast<std::size_t>(&list - m_lists.data());
+    }
+    // The level of class c's first span, and of its next after it held none.
+    [[nodiscard]] std::uint8_t first_level(std::size_t c) const noexcept {
+        return static_cast<std::uint8_t>(
+            size_class_policy::growth_levels(m_table.geometry(c), sizeof(span)));
     }
     [[nodiscard]] span* owner(const void* block, std::size_t c) const noexcept {
         if (m_classes[c].growing_spans != 0) [[unlikely]] {
