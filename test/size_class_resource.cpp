@@ -35,14 +35,6 @@ std::size_t expected_class(std::size_t bytes, std::size_t alignment) {
     return classes::count;
 }
 
-// The span a class starts with (size_class_policy::growth_levels halvings below its own).
-detail::span_geometry first_span(std::size_t c) {
-    using policy = detail::size_class_policy;
-    const detail::span_geometry& own = classes::geometry(c);
-    return policy::growth_layout(own, policy::growth_levels(own, sizeof(detail::span)),
-                                 sizeof(detail::span));
-}
-
 std::size_t blocks_in_use(const size_class_resource& r) {
     std::size_t n = 0;
     for (std::size_t c = 0; c < r.class_count(); ++c) {
@@ -81,8 +73,7 @@ TEST_CASE("size_class_resource: takes no memory until a class is used, then one 
     CHECK(upstream.allocations() == 0);
     CHECK(pool.upstream_bytes() == 0);
     void* p = pool.allocate(100, 8);
-    const detail::span_geometry g = first_span(classes::index(104));
-    REQUIRE(g.span_bytes < classes::geometry(classes::index(104)).span_bytes);
+    const detail::span_geometry& g = classes::geometry(classes::index(104));
     CHECK(upstream.allocations() == 1);
     CHECK(upstream.last_bytes() == g.span_bytes);
     CHECK(upstream.last_alignment() == g.span_bytes);
@@ -156,7 +147,7 @@ TEST_CASE("size_class_resource: a span holds exactly its blocks; freed blocks co
     checking_resource upstream;
     size_class_resource pool(&upstream);
     const std::size_t c = classes::index(64);
-    const std::size_t per_span = first_span(c).blocks;
+    const std::size_t per_span = classes::geometry(c).blocks;
     std::vector<void*> blocks;
     for (std::size_t i = 0; i < per_span; ++i) {
         blocks.push_back(pool.allocate(64, 64));
@@ -189,7 +180,7 @@ TEST_CASE("size_class_resource: after many frees, a class hands out one span's b
     const std::size_t uncounted =
         std::max(heap::min_max_uncounted, heap::uncounted_bytes / classes::size(c));
     const std::size_t spans = 8 + 2 * uncounted / per_span;
-    std::vector<void*> blocks(first_span(c).blocks + (spans - 1) * per_span);
+    std::vector<void*> blocks(spans * per_span);
     for (void*& p : blocks) {
         p = pool.allocate(24, 8);
     }
@@ -298,7 +289,7 @@ TEST_CASE("size_class_resource: at most max_empty_spans empty spans are kept aut
     const std::size_t per_span = classes::geometry(c).blocks;
     REQUIRE(per_span >= 128);
     std::vector<void*> blocks;
-    for (std::size_t i = 0; i < first_span(c).blocks + 39 * per_span; ++i) {
+    for (std::size_t i = 0; i < 40 * per_span; ++i) {
         blocks.push_back(pool.allocate(32, 16));
     }
     CHECK(pool.class_stats(c).spans == 40);

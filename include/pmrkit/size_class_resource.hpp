@@ -27,22 +27,22 @@ namespace pmrkit {
 /// intrusive LIFO free list: allocate pops, deallocate pushes. Memory comes from upstream in spans
 /// aligned to their size (8 KiB for most classes up to 1 KiB, larger for larger classes, chosen so
 /// that spans are at least 96% blocks), carved lazily; no span is taken for a class before it is
-/// used. A class starts with a smaller span than its own, of at least a block and 4 KiB, up to four
-/// halvings smaller, and each new span of the class doubles the last until it reaches the class's
-/// own size (detail::size_class_policy::growth_levels): a 32 KiB class with one block live holds
-/// 64 KiB, not 1 MiB, and a class of 256 bytes 4 KiB, not 8. A span's header (after its last block)
-/// is found from any block by a mask and an add, and counts the span's live blocks. The count is
-/// settled lazily: the blocks on a class's list (up to 64 KiB of them, at least 128) stay counted
-/// live, so that a block freed and allocated again never touches the header; older frees move in
-/// batches to their spans' own free lists, counted free. A class whose list runs empty takes the
-/// whole list of one span that has free blocks, in O(1), counting them live at once. So after many
-/// frees (a container destroyed) a class hands out one span's blocks at a time, close together, not
-/// the class's blocks in the order they were freed: with one list per class, a hash map built after
-/// its predecessor was destroyed had its nodes scattered over every span of the class (W4c: 0.77 of
-/// new_delete's time before, 0.56 after, in an A/B run; mimalloc shards its free lists per page for
-/// the same reason). A span found empty is reported; once more than options().max_empty_spans spans
-/// (or max_empty_bytes bytes) have been reported, every empty span goes back upstream (its blocks
-/// still on the class's list taken off it in one pass), and trim() does the same on demand.
+/// used. A class whose span is larger than 8 KiB starts with a smaller one, of at least a block and
+/// 4 KiB, up to four halvings smaller, and each new span of the class doubles the last until it
+/// reaches the class's own size (detail::size_class_policy::growth_levels): a 32 KiB class with one
+/// block live holds 64 KiB, not 1 MiB. A span's header (after its last block) is found from any
+/// block by a mask and an add, and counts the span's live blocks. The count is settled lazily: the
+/// blocks on a class's list (up to 64 KiB of them, at least 128) stay counted live, so that a block
+/// freed and allocated again never touches the header; older frees move in batches to their spans'
+/// own free lists, counted free. A class whose list runs empty takes the whole list of one span
+/// that has free blocks, in O(1), counting them live at once. So after many frees (a container
+/// destroyed) a class hands out one span's blocks at a time, close together, not the class's blocks
+/// in the order they were freed: with one list per class, a hash map built after its predecessor
+/// was destroyed had its nodes scattered over every span of the class (W4c: 0.77 of new_delete's
+/// time before, 0.56 after, in an A/B run; mimalloc shards its free lists per page for the same
+/// reason). A span found empty is reported; once more than options().max_empty_spans spans (or
+/// max_empty_bytes bytes) have been reported, every empty span goes back upstream (its blocks still
+/// on the class's list taken off it in one pass), and trim() does the same on demand.
 ///
 /// Alignment: every block is aligned to the largest power of two dividing its class size, so a
 /// request of `bytes` aligned to `a` goes to the class of align_up(bytes, a); any power of two up

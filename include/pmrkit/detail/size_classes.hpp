@@ -140,12 +140,12 @@ struct size_class_policy {
         }
     }
 
-    // A class does not start with its own span: its first span is up to max_growth_levels
-    // halvings smaller (each level half the span, at least min_growth_span bytes and one block),
-    // and each new span of the class is the next level up, until the class's own. So a class with
-    // a few blocks live holds a few blocks' worth (a 32 KiB class: one block in 64 KiB, not 31 in
-    // 1 MiB; a 256-byte class: 4 KiB, not 8), and a class in demand reaches its own span after at
-    // most max_growth_levels spans (size_class_heap::new_span).
+    // A class whose span is larger than min_span_bytes does not start with it: its first span is
+    // up to max_growth_levels halvings smaller (each level half the span, at least
+    // min_growth_span bytes and one block), and each new span of the class is the next level up,
+    // until the class's own. So a class with a few blocks live holds a few blocks' worth (a
+    // 32 KiB class: one block in 64 KiB, not 31 in 1 MiB), and a class in demand reaches its own
+    // span after at most max_growth_levels spans (size_class_heap::new_span).
     static constexpr std::size_t max_growth_levels = 4;
     static constexpr std::size_t min_growth_span = 4 * 1024;
 
@@ -159,7 +159,7 @@ struct size_class_policy {
     [[nodiscard]] static constexpr std::size_t growth_levels(const span_geometry& g,
                                                              std::size_t header_bytes) noexcept {
         std::size_t levels = 0;
-        while (levels < max_growth_levels &&
+        while (g.span_bytes > min_span_bytes && levels < max_growth_levels &&
                (g.span_bytes >> (levels + 1)) >= min_growth_span &&
                growth_layout(g, levels + 1, header_bytes).blocks != 0) {
             ++levels;
