@@ -241,24 +241,25 @@ TEST_CASE("detail::large_block_cache: rounding, best-fit reuse, exact give-back"
     detail::large_block_cache cache(&upstream, 1 << 20, 2);
     CHECK(cache.upstream_size(100000, 16) == 102400); // 4 KiB pages from 64 KiB up
     CHECK(cache.upstream_size(3000, 16) == 3072);     // 256 bytes below
-    void* a = cache.allocate(100000, 16);
+    void* a = cache.allocate(100000, 64);
     CHECK(upstream.last_bytes() == 102400);
-    CHECK(upstream.last_alignment() == detail::large_block_cache::cached_alignment);
-    CHECK(detail::is_aligned(a, 4096));
+    CHECK(upstream.last_alignment() == 64); // its own, not a page's (see the class comment)
+    CHECK(detail::is_aligned(a, 64));
     CHECK(cache.live_blocks() == 1);
-    cache.deallocate(a, 100000, 16);
+    cache.deallocate(a, 100000, 64);
     CHECK(cache.cached_blocks() == 1);
     CHECK(cache.cached_bytes() == 102400);
     CHECK(upstream.live_blocks() == 2); // the block and the record table
     CHECK(cache.upstream_bytes() == upstream.live_bytes());
     // A smaller request reuses the larger block when it wastes at most a quarter of the request.
     const std::size_t calls = upstream.allocations();
-    void* b = cache.allocate(90000, 64);
+    void* b = cache.allocate(90000, 16);
     CHECK(b == a);
     CHECK(upstream.allocations() == calls);
     CHECK(cache.cached_blocks() == 0);
-    // Given back with the size it was taken with, not the size asked this time.
-    cache.deallocate(b, 90000, 64);
+    // Given back with the size and alignment it was taken with, not those asked this time
+    // (checking_resource checks them).
+    cache.deallocate(b, 90000, 16);
     CHECK(cache.cached_bytes() == 102400);
     // One that would waste more goes upstream; the kept block, which would take live and kept
     // blocks past 1.5 times the most asked for at once, goes back first.
@@ -274,6 +275,22 @@ TEST_CASE("detail::large_block_cache: rounding, best-fit reuse, exact give-back"
     CHECK(cache.cached_blocks() == 0);
     CHECK(upstream.live_blocks() == 0);
     CHECK(cache.upstream_bytes() == 0);
+}
+
+TEST_CASE("detail::large_block_cache: a kept block serves only requests its address is aligned "
+          "for") {
+    checking_resource upstream;
+    detail::large_block_cache cache(&upstream, 1 << 20, 2);
+    void* a = cache.allocate(100000, 16);
+    cache.deallocate(a, 100000, 16);
+    REQUIRE(cache.cached_blocks() == 1);
+    void* b = cache.allocate(100000, 4096);
+    CHECK(detail::is_aligned(b, 4096));
+    CHECK((b == a) == detail::is_aligned(a, 4096));
+    CHECK(cache.upstream_bytes() == upstream.live_bytes());
+    cache.deallocate(b, 100000, 4096);
+    cache.release();
+    CHECK(upstream.live_blocks() == 0);
 }
 
 TEST_CASE("detail::large_block_cache: kept blocks bounded by need, bucket, bytes and age") {

@@ -38,10 +38,10 @@ struct aligned_pool_options {
 /// size is a whole number of lines, so no two blocks (nor a block and a span header) share a
 /// 64-byte cache line.
 ///
-/// Large requests (above options().pool.max_pooled_size) go upstream through size_class_resource's
-/// bounded cache of large blocks (aligned to 4096), or pass through with their exact size and
-/// alignment (raised to options().alignment) when pool.large_cache_bytes is 0. Alignments above
-/// options().alignment are honoured as size_class_resource honours them.
+/// Large requests (above options().pool.max_pooled_size) go upstream with their alignment raised
+/// to options().alignment, through size_class_resource's bounded cache of large blocks, or with
+/// their exact size when pool.large_cache_bytes is 0. Alignments above options().alignment are
+/// honoured as size_class_resource honours them.
 ///
 /// Complexity: allocate and deallocate O(1) amortized, the same fast paths as
 /// size_class_resource.

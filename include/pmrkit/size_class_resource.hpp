@@ -52,10 +52,10 @@ namespace pmrkit {
 /// a block of at least `bytes` bytes (memory-safe, but its alignment is not promised).
 ///
 /// Large requests (above max_pooled_size) go upstream through a cache of recently freed large
-/// blocks (detail::large_block_cache): a request reuses the best-fitting kept block, what is kept
-/// stays within 1.5 times the most large-block bytes live at once and goes back when not reused
-/// within 64 large-block calls, and upstream gets back exactly what it gave. Blocks are aligned to
-/// at least the classes' granularity (8 bytes here).
+/// blocks (detail::large_block_cache): a request reuses the best-fitting kept block aligned as
+/// asked, what is kept stays within 1.5 times the most large-block bytes live at once and goes back
+/// when not reused within 64 large-block calls, and upstream gets back exactly what it gave. Blocks
+/// are aligned to at least the classes' granularity (8 bytes here).
 ///
 /// Complexity: allocate and deallocate O(1) amortized (a batch of 64 counts per 64 frees at most);
 /// a new span costs one upstream call. Giving empty spans back costs O(spans + free blocks of the

@@ -14,6 +14,7 @@ namespace {
 
 constexpr int steps_log2 = 2;
 constexpr std::size_t page_rounding_from = 64 * 1024;
+constexpr std::size_t page_bytes = 4096;
 
 [[nodiscard]] std::size_t bucket_of(std::size_t bytes) noexcept {
     return geometric_index(bytes, steps_log2, std::bit_width(small_block_limit) - 1);
@@ -23,7 +24,8 @@ constexpr std::size_t page_rounding_from = 64 * 1024;
 
 bool large_block_cache::cacheable(std::size_t bytes, std::size_t alignment) const noexcept {
     return m_max_bytes != 0 && m_per_bucket != 0 && bytes >= min_cached_bytes &&
-           bytes <= max_cached_bytes && is_power_of_two(alignment) && alignment <= cached_alignment;
+           bytes <= max_cached_bytes && is_power_of_two(alignment) &&
+           alignment <= max_cached_alignment;
 }
 
 std::size_t large_block_cache::upstream_size(std::size_t bytes,
@@ -31,7 +33,7 @@ std::size_t large_block_cache::upstream_size(std::size_t bytes,
     if (!cacheable(bytes, alignment)) {
         return bytes;
     }
-    return align_up(bytes, bytes >= page_rounding_from ? cached_alignment : 256);
+    return align_up(bytes, bytes >= page_rounding_from ? page_bytes : 256);
 }
 
 large_block_cache::kept large_block_cache::take(std::size_t i) noexcept {
@@ -46,7 +48,7 @@ large_block_cache::kept large_block_cache::take(std::size_t i) noexcept {
 }
 
 void large_block_cache::give_back(const kept& k) noexcept {
-    m_blocks.deallocate(k.p, k.bytes, cached_alignment);
+    m_blocks.deallocate(k.p, k.bytes, k.alignment);
 }
 
 void large_block_cache::expire() noexcept {
@@ -68,7 +70,7 @@ void* large_block_cache::allocate(std::size_t bytes, std::size_t alignment) {
     std::size_t best = m_kept_count;
     for (std::size_t i = 0; i < m_kept_count; ++i) {
         const std::size_t size = m_kept[i].bytes;
-        if (size >= bytes && size - bytes <= bytes / 4 &&
+        if (size >= bytes && size - bytes <= bytes / 4 && is_aligned(m_kept[i].p, alignment) &&
             (best == m_kept_count || size < m_kept[best].bytes)) {
             best = i;
         }
@@ -87,7 +89,7 @@ void* large_block_cache::allocate(std::size_t bytes, std::size_t alignment) {
         while (m_kept_count != 0 && m_held_live + m_kept_bytes + held > bound) {
             give_back(take(0));
         }
-        p = m_blocks.allocate(held, cached_alignment);
+        p = m_blocks.allocate(held, alignment);
         ++m_block_allocations;
     }
     m_held_live += held;
@@ -126,8 +128,9 @@ void large_block_cache::deallocate(void* p, std::size_t bytes, std::size_t align
         m_blocks.deallocate(p, bytes, alignment);
         return;
     }
-    // The size it was taken with: a reused block may be larger than the request.
-    const std::size_t held = m_blocks.size_of(p);
+    // The size and alignment it was taken with: a reused block may be larger than the request,
+    // and less aligned blocks than it may have been asked for since.
+    const auto [held, taken_alignment] = m_blocks.find(p);
     if (held == 0) [[unlikely]] {
         // Not one of its blocks: never kept (it would be handed out again); upstream_blocks
         // reports it in hardened builds and asserts in debug ones.
@@ -139,11 +142,11 @@ void large_block_cache::deallocate(void* p, std::size_t bytes, std::size_t align
     m_asked_live -= bytes;
     expire();
     if (!room_for(held)) {
-        m_blocks.deallocate(p, held, cached_alignment);
+        m_blocks.deallocate(p, held, taken_alignment);
         return;
     }
     asan_poison(p, held);
-    m_kept[m_kept_count++] = {p, held, m_clock + decay_operations};
+    m_kept[m_kept_count++] = {p, held, taken_alignment, m_clock + decay_operations};
     m_kept_bytes += held;
 }
 

@@ -30,13 +30,17 @@ public:
     [[nodiscard]] bool contains(const void* p) const noexcept {
         return m_capacity != 0 && m_table[slot_of(p)].p == p;
     }
-    // The size p was taken with, or 0 when p is not recorded. O(1) expected.
-    [[nodiscard]] std::size_t size_of(const void* p) const noexcept {
+    // The size and alignment p was taken with ({0, 0} when p is not recorded). O(1) expected.
+    struct taken {
+        std::size_t bytes;
+        std::size_t alignment;
+    };
+    [[nodiscard]] taken find(const void* p) const noexcept {
         if (m_capacity == 0) {
-            return 0;
+            return {0, 0};
         }
         const record& r = m_table[slot_of(p)];
-        return r.p == p ? r.bytes : 0;
+        return r.p == p ? taken{r.bytes, r.alignment} : taken{0, 0};
     }
     // Gives back every recorded block and the table itself.
     void release() noexcept;
