@@ -9,10 +9,11 @@
 // and taken with its own alignment. A freed block is kept, and a request reuses the smallest kept
 // block that holds it with at most a quarter more bytes and whose address has the alignment asked
 // (best fit: a larger block serves a smaller request; upstream still gets back exactly the size
-// and alignment it gave). Not every block with alignment 4096: blocks that all start at a page's
-// first byte put the same bytes of every page (a program's headers, its per-page touches) in the
-// same few cache sets, where the blocks of a malloc start anywhere (W7 against a warmed glibc
-// measured it). What it keeps is bounded three ways:
+// and alignment it gave). Not every block with alignment 4096, which would let any kept block
+// serve any alignment: glibc carves an aligned large block out of a larger chunk and gives back
+// its ends, several times the time of a malloc of the same size in a warmed heap (W7 measured it).
+// jemalloc is the other way round (a malloc there offsets a large block within a page, an aligned
+// one not), but glibc's is the default resource on Linux. What it keeps is bounded three ways:
 // - by what the program has needed: the blocks kept and live together stay within 1.5 times the
 //   most bytes of large blocks live at once (asked sizes), and within `max_bytes`;
 // - by use: a kept block not reused within decay_operations large-block calls goes back;
