@@ -312,7 +312,8 @@ def large_section(res):
             f"(which also stops its dynamic raise), so every block is mapped and unmapped as in a "
             f"fresh process; `glibc_warm` allocates and frees one 16 MiB block at the start, "
             f"which raises the dynamic mmap threshold to 16 MiB (trim threshold 32 MiB), as a "
-            f"long-running process's frees do, so the blocks come from the heap; the others run "
+            f"long-running process's frees do, so the blocks come from the heap, then grows the "
+            f"heap by 24 MiB, touched and freed, as a long-running process's is; the others run "
             f"with that malloc preloaded. ns per step (median), ratio to `{BASELINE}` in the same "
             f"process and round (median of the rounds, min–max), and peak bytes held from "
             f"upstream / peak bytes live.", "",
