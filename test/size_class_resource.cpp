@@ -123,6 +123,72 @@ TEST_CASE("size_class_resource: a class starts with small spans and doubles them
     pool.deallocate(p, 32768, 8);
 }
 
+TEST_CASE("size_class_resource: a pool with no block live keeps one span per class") {
+    checking_resource upstream;
+    size_class_resource pool(&upstream);
+    // Blocks above the fast paths' reach, in classes that start with small spans: five blocks
+    // take two or three spans of each class.
+    const std::size_t sizes[] = {2560, 7168, 12288, 24576, 32768};
+    std::vector<void*> blocks;
+    std::size_t largest_spans = 0; // the bytes of each class's largest span, summed
+    for (std::size_t bytes : sizes) {
+        std::size_t largest = 0;
+        for (int i = 0; i < 5; ++i) {
+            const std::size_t calls = upstream.allocations();
+            blocks.push_back(pool.allocate(bytes, 8));
+            if (upstream.allocations() != calls) {
+                largest = std::max(largest, upstream.last_bytes());
+            }
+        }
+        CHECK(pool.class_stats(classes::index(bytes)).spans >= 2);
+        largest_spans += largest;
+    }
+    for (std::size_t i = 0; i < blocks.size(); ++i) {
+        pool.deallocate(blocks[i], sizes[i / 5], 8);
+    }
+    for (std::size_t bytes : sizes) {
+        CAPTURE(bytes);
+        CHECK(pool.class_stats(classes::index(bytes)).spans == 1);
+        CHECK(pool.class_stats(classes::index(bytes)).blocks_in_use == 0);
+    }
+    CHECK(pool.upstream_bytes() == largest_spans);
+    CHECK(upstream.live_bytes() == largest_spans);
+    const std::size_t c = classes::index(32768);
+    // A pool that empties and fills again in cycles keeps its spans from then on: the second
+    // cycle takes a span again, and its end gives none back.
+    const auto cycle = [&] {
+        std::vector<void*> again;
+        for (int i = 0; i < 12; ++i) {
+            again.push_back(pool.allocate(32768, 8));
+        }
+        for (void* p : again) {
+            pool.deallocate(p, 32768, 8);
+        }
+    };
+    cycle();
+    CHECK(pool.class_stats(c).spans == 2);
+    const std::size_t calls = upstream.allocations();
+    cycle();
+    cycle();
+    CHECK(pool.class_stats(c).spans == 2);
+    CHECK(upstream.allocations() == calls);
+
+    // While a block is live, a large one included, nothing goes back.
+    size_class_resource other(&upstream);
+    std::vector<void*> again;
+    for (int i = 0; i < 5; ++i) {
+        again.push_back(other.allocate(32768, 8));
+    }
+    void* large = other.allocate(1 << 20, 8);
+    for (void* p : again) {
+        other.deallocate(p, 32768, 8);
+    }
+    const std::size_t spans = other.span_count();
+    CHECK(spans >= 2);
+    other.deallocate(large, 1 << 20, 8);
+    CHECK(other.span_count() == 1);
+}
+
 TEST_CASE("size_class_resource: each request lands in the smallest class able to align it") {
     checking_resource upstream;
     size_class_resource pool({.max_pooled_size = 65536}, &upstream);

@@ -73,10 +73,21 @@ void* size_class_heap::allocate_slow(std::size_t bytes, std::size_t alignment) {
 void size_class_heap::deallocate_slow(void* p, std::size_t bytes, std::size_t alignment) noexcept {
     const std::size_t c = class_of(bytes, alignment);
     if (c != large) {
-        deallocate_in(p, m_lists[c]);
+        class_list& list = m_lists[c];
+        deallocate_in(p, list);
+        // Blocks this large take the slow path anyway: a test finds a class with no block live
+        // that has spans to give back.
+        const class_state& state = m_classes[c];
+        if (state.counted_live == list.uncounted() && has_spare(state) &&
+            m_unused == unused_check::armed) [[unlikely]] {
+            give_back_if_unused();
+        }
         return;
     }
     m_large.deallocate(p, bytes, std::max(alignment, m_table.large_alignment));
+    if (m_large.live_blocks() == 0 && m_unused == unused_check::armed) [[unlikely]] {
+        give_back_if_unused();
+    }
 }
 
 void* size_class_heap::refill(class_list& list) {
@@ -91,17 +102,20 @@ void* size_class_heap::refill(class_list& list) {
         // The list is empty, so room is max_uncounted, and a span holds at most that many blocks
         // (init_classes): room stays at least 0.
         list.room -= static_cast<std::int32_t>(s->free_count());
+        state.counted_live += s->free_count();
         list.blocks = s->take_free();
         return allocate_in(list);
     }
     if (state.carving != nullptr) {
         if (void* block = state.carving->carve(block_size)) {
+            ++state.counted_live;
             return block;
         }
         state.carving = nullptr;
     }
     span* s = new_span(c);
     state.carving = s;
+    ++state.counted_live;
     return s->carve(block_size);
 }
 
@@ -135,6 +149,9 @@ span* size_class_heap::new_span(std::size_t c) {
         ++state.growing_spans;
         --state.next_level;
     }
+    m_unused = m_unused == unused_check::gave_back || m_unused == unused_check::cycles
+                   ? unused_check::cycles
+                   : unused_check::armed;
     state.others.push_front(s);
     state.peak_spans = std::max(state.peak_spans, state.with_free.count() + state.others.count());
     ++state.upstream_allocations;
@@ -175,6 +192,7 @@ void size_class_heap::count_frees(std::size_t c, std::size_t keep) noexcept {
     class_state& state = m_classes[c];
     list.blocks.remove_range(keep, list.uncounted() - keep, m_key, pool_mark_at, [&](void* block) {
         span* s = owner(block, c);
+        --state.counted_live;
         if (!s->has_free()) {
             state.others.remove(s);
             state.with_free.push_front(s);
@@ -224,6 +242,7 @@ void size_class_heap::give_back(span* s) noexcept {
     class_state& state = m_classes[c];
     const std::size_t own = m_table.geometry(c).span_bytes;
     m_span_bytes -= bytes;
+    state.counted_live -= s->live();
     // Carved to its end, it may still be the class's carving span (refill finds that out).
     if (state.carving == s) {
         state.carving = nullptr;
@@ -241,6 +260,47 @@ void size_class_heap::give_back(span* s) noexcept {
     // Upstream may not be ASan's allocator: it must get the span back without poisoned blocks.
     asan_unpoison(s->memory(), bytes);
     m_upstream->deallocate(s->memory(), bytes, bytes);
+}
+
+void size_class_heap::give_back_if_unused() noexcept {
+    // Usually over at the first class, the smallest sizes being the most used.
+    if (m_large.live_blocks() != 0) {
+        return;
+    }
+    for (std::size_t c = 0; c < m_class_count; ++c) {
+        if (m_classes[c].counted_live != m_lists[c].uncounted()) {
+            return;
+        }
+    }
+    m_unused = unused_check::idle;
+    for (std::size_t c = 0; c < m_class_count; ++c) {
+        class_state& state = m_classes[c];
+        if (!has_spare(state)) {
+            continue;
+        }
+        // Every block of the class is free: its list's go to their spans' lists, which go with
+        // the spans. The largest span was the last taken: the class's next is one level up.
+        count_frees(c, 0);
+        const span* largest = nullptr;
+        for_each_span(state, [&](span* s, span_list&) {
+            if (largest == nullptr || s->bytes() > largest->bytes()) {
+                largest = s;
+            }
+        });
+        const std::size_t own = m_table.geometry(c).span_bytes;
+        for_each_span(state, [&](span* s, span_list& list) {
+            if (s != largest && s->bytes() != own) {
+                if (s->reported()) {
+                    s->set_reported(false);
+                    --m_reported;
+                    m_reported_bytes -= s->bytes();
+                }
+                list.remove(s);
+                give_back(s);
+                m_unused = unused_check::gave_back;
+            }
+        });
+    }
 }
 
 void size_class_heap::give_back_empty_spans(bool with_carving) noexcept {
@@ -279,6 +339,7 @@ void size_class_heap::release() noexcept {
     m_reported_bytes = 0;
     m_span_bytes = 0;
     m_peak_bytes = 0;
+    m_unused = unused_check::armed;
 }
 
 size_class_stats size_class_heap::class_stats(std::size_t c) const noexcept {

@@ -232,6 +232,7 @@ private:
         std::array<span*, size_class_policy::max_growth_levels> growing{};
         std::uint8_t growing_spans = 0; // entries of `growing` not null
         std::uint8_t next_level = 0;    // of the class's next span (0: its own size)
+        std::size_t counted_live = 0;   // blocks its spans count live (the sum of span::live)
         std::size_t peak_spans = 0;
         std::size_t upstream_allocations = 0;
     };
@@ -299,6 +300,13 @@ private:
     template <class State, class F>
     static void for_each_span(State& state, F f) noexcept;
     span* new_span(std::size_t c);
+    // Whether the class holds a span give_back_if_unused would give back.
+    [[nodiscard]] static bool has_spare(const class_state& state) noexcept {
+        return state.growing_spans != 0 && state.with_free.count() + state.others.count() > 1;
+    }
+    // If no block of the heap is live, gives back the spans smaller than their class's own but
+    // each class's largest (see the class comment of size_class_resource).
+    PMRKIT_NOINLINE void give_back_if_unused() noexcept;
     void give_back_empty_spans(bool with_carving) noexcept;
     void give_back(span* s) noexcept;
     void note_peak() noexcept;
@@ -318,6 +326,14 @@ private:
     std::size_t m_reported_bytes = 0;
     std::size_t m_span_bytes = 0;
     std::size_t m_peak_bytes = 0;
+    // When a class empties, whether to see if the heap has no block live (give_back_if_unused).
+    enum class unused_check : std::uint8_t {
+        armed,
+        idle,      // nothing to give back was found, and the heap has taken no span since
+        gave_back, // then the heap took no span
+        cycles,    // the heap took a span after giving back: it empties and fills in cycles
+    };
+    unused_check m_unused = unused_check::armed;
     std::pmr::memory_resource* m_upstream;
     size_class_options m_options;
     large_block_cache m_large;
