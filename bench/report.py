@@ -314,8 +314,9 @@ def large_section(res):
             f"which raises the dynamic mmap threshold to 16 MiB (trim threshold 32 MiB), as a "
             f"long-running process's frees do, so the blocks come from the heap, then grows the "
             f"heap by 24 MiB, touched and freed, as a long-running process's is; the others run "
-            f"with that malloc preloaded, its heap grown the same way. ns per step (median), ratio to `{BASELINE}` in the same "
-            f"process and round (median of the rounds, min–max), and peak bytes held from "
+            f"with that malloc preloaded, its heap grown the same way. ns per step (median), "
+            f"ratio to `{BASELINE}` in the same process and round (median of the rounds, "
+            f"min–max), and peak bytes held from "
             f"upstream / peak bytes live.", "",
             table(["malloc", "row", "W7 ns", f"W7 / `{BASELINE}`", "W7f ns",
                    f"W7f / `{BASELINE}`", "W7 held / live", "W7f held / live"], lines), ""]

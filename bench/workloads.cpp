@@ -793,13 +793,6 @@ const workload_entry workloads[] = {
     threaded_entry<larson, 16>("W6c_t16", "ns per cross-thread free+alloc, all threads"),
 };
 
-// The state of glibc's malloc for large blocks, from the environment variable PMRKIT_BENCH_GLIBC
-// (compare.py runs W7 in one process per state). "mapped": the mmap threshold fixed at glibc's
-// default, 128 KiB (mallopt also turns off its dynamic raise), so that every block of 128 KiB or
-// more is mapped when allocated and unmapped when freed, as in a fresh process. "warm": one 16 MiB
-// block allocated and freed first, whose free raises glibc's dynamic mmap threshold to 16 MiB and
-// its trim threshold to 32 MiB, as the frees of a long-running process do: large blocks then come
-// from the heap and stay there. Returns the state set ("default" without the variable).
 // A long-running process's heap is grown and faulted in: without this, whichever row the random
 // order runs first pays the process's first page faults (a fresh pool's 17 MiB, 100-400 times a
 // step's time under glibc, up to 58 times under jemalloc). Less than glibc's trim threshold once
@@ -819,6 +812,14 @@ void grow_heap() {
     }
 }
 
+// The state of glibc's malloc for large blocks, from the environment variable PMRKIT_BENCH_GLIBC
+// (compare.py runs W7 in one process per state). "mapped": the mmap threshold fixed at glibc's
+// default, 128 KiB (mallopt also turns off its dynamic raise), so that every block of 128 KiB or
+// more is mapped when allocated and unmapped when freed, as in a fresh process. "warm": one 16 MiB
+// block allocated and freed first, whose free raises glibc's dynamic mmap threshold to 16 MiB and
+// its trim threshold to 32 MiB, as the frees of a long-running process do: large blocks then come
+// from the heap and stay there; then grow_heap. Returns the state set ("default" without the
+// variable).
 std::string set_glibc_state() {
     const char* wanted = std::getenv("PMRKIT_BENCH_GLIBC");
     const std::string state = wanted == nullptr || *wanted == '\0' ? "default" : wanted;

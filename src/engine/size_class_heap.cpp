@@ -77,9 +77,8 @@ void size_class_heap::deallocate_slow(void* p, std::size_t bytes, std::size_t al
         deallocate_in(p, list);
         // Blocks this large take the slow path anyway: a test finds a class with no block live
         // that has spans to give back.
-        const class_state& state = m_classes[c];
-        if (state.counted_live == list.uncounted() && has_spare(state) &&
-            m_unused == unused_check::armed) [[unlikely]] {
+        if (no_block_live(c) && has_spare(m_classes[c]) && m_unused == unused_check::armed)
+            [[unlikely]] {
             give_back_if_unused();
         }
         return;
@@ -243,6 +242,11 @@ void size_class_heap::give_back(span* s) noexcept {
     const std::size_t own = m_table.geometry(c).span_bytes;
     m_span_bytes -= bytes;
     state.counted_live -= s->live();
+    // A span reported empty leaves the sweep's count with it (a sweep clears the marks first).
+    if (s->reported()) {
+        --m_reported;
+        m_reported_bytes -= bytes;
+    }
     // Carved to its end, it may still be the class's carving span (refill finds that out).
     if (state.carving == s) {
         state.carving = nullptr;
@@ -268,7 +272,7 @@ void size_class_heap::give_back_if_unused() noexcept {
         return;
     }
     for (std::size_t c = 0; c < m_class_count; ++c) {
-        if (m_classes[c].counted_live != m_lists[c].uncounted()) {
+        if (!no_block_live(c)) {
             return;
         }
     }
@@ -290,11 +294,6 @@ void size_class_heap::give_back_if_unused() noexcept {
         const std::size_t own = m_table.geometry(c).span_bytes;
         for_each_span(state, [&](span* s, span_list& list) {
             if (s != largest && s->bytes() != own) {
-                if (s->reported()) {
-                    s->set_reported(false);
-                    --m_reported;
-                    m_reported_bytes -= s->bytes();
-                }
                 list.remove(s);
                 give_back(s);
                 m_unused = unused_check::gave_back;

@@ -300,6 +300,10 @@ private:
     template <class State, class F>
     static void for_each_span(State& state, F f) noexcept;
     span* new_span(std::size_t c);
+    // Whether no block of class c is live: every block its spans count live is on its list.
+    [[nodiscard]] bool no_block_live(std::size_t c) const noexcept {
+        return m_classes[c].counted_live == m_lists[c].uncounted();
+    }
     // Whether the class holds a span give_back_if_unused would give back.
     [[nodiscard]] static bool has_spare(const class_state& state) noexcept {
         return state.growing_spans != 0 && state.with_free.count() + state.others.count() > 1;
