@@ -149,13 +149,16 @@ struct limit_1gib {
     static constexpr freed_memory freed = freed_memory::returned_upstream;
 };
 
-// MaxPooled 0 keeps the default. EmptySpans 0 gives empty spans back as soon as possible;
-// LargeCache 0 passes large blocks through exactly.
+// MaxPooled 0 keeps the default. EmptySpans 0 gives empty spans back as soon as possible (no
+// decay either); LargeCache 0 passes large blocks through exactly.
 template <std::size_t MaxPooled, std::size_t EmptySpans, std::size_t LargeCache>
 struct size_class_fixture {
     using resource = size_class_resource;
     static std::unique_ptr<resource> make(std::pmr::memory_resource* upstream) {
         size_class_options options{.max_empty_spans = EmptySpans, .large_cache_bytes = LargeCache};
+        if (EmptySpans == 0) {
+            options.empty_span_decay = 0;
+        }
         if (MaxPooled != 0) {
             options.max_pooled_size = MaxPooled;
         }

@@ -58,10 +58,12 @@ TEST_CASE("size_class_resource: options are normalized and readable back") {
     CHECK(size_class_resource({.max_pooled_size = 1 << 30}).options().max_pooled_size == 65536);
     const size_class_resource r({.max_empty_spans = 3,
                                  .max_empty_bytes = 4,
+                                 .empty_span_decay = 6,
                                  .large_cache_bytes = 5,
                                  .large_cache_per_bucket = 7});
     CHECK(r.options().max_empty_spans == 3);
     CHECK(r.options().max_empty_bytes == 4);
+    CHECK(r.options().empty_span_decay == 6);
     CHECK(r.options().large_cache_bytes == 5);
     CHECK(r.options().large_cache_per_bucket == 7);
 }
@@ -350,7 +352,7 @@ TEST_CASE("size_class_resource: trim() gives back every empty span; free-all + t
 
 TEST_CASE("size_class_resource: at most max_empty_spans empty spans are kept automatically") {
     checking_resource upstream;
-    size_class_resource pool({.max_empty_spans = 2}, &upstream);
+    size_class_resource pool({.max_empty_spans = 2, .empty_span_decay = 0}, &upstream);
     const std::size_t c = classes::index(32);
     const std::size_t per_span = classes::geometry(c).blocks;
     REQUIRE(per_span >= 128);
@@ -376,7 +378,7 @@ TEST_CASE("size_class_resource: at most max_empty_bytes of empty spans are kept 
     checking_resource upstream;
     const std::size_t c = classes::index(32);
     const std::size_t span_bytes = classes::geometry(c).span_bytes;
-    size_class_resource pool({.max_empty_bytes = 3 * span_bytes}, &upstream);
+    size_class_resource pool({.max_empty_bytes = 3 * span_bytes, .empty_span_decay = 0}, &upstream);
     std::vector<void*> blocks;
     for (std::size_t i = 0; i < 40 * classes::geometry(c).blocks; ++i) {
         blocks.push_back(pool.allocate(32, 8));
@@ -404,6 +406,69 @@ TEST_CASE("size_class_resource: by default, freeing everything keeps spans for r
         CHECK(upstream.allocations() == pool.class_stats(classes::index(48)).upstream_allocations);
         CHECK(upstream.deallocations() == 0);
     }
+}
+
+namespace {
+
+// Allocates `count` blocks of `bytes` from the pool, and frees them all.
+void fill_and_free(size_class_resource& pool, std::size_t bytes, std::size_t count) {
+    std::vector<void*> blocks;
+    for (std::size_t i = 0; i < count; ++i) {
+        blocks.push_back(pool.allocate(bytes, 8));
+    }
+    for (void* p : blocks) {
+        pool.deallocate(p, bytes, 8);
+    }
+}
+
+} // namespace
+
+TEST_CASE("size_class_resource: empty spans past the bounds go back once they decay") {
+    checking_resource upstream;
+    const std::size_t decay = 64;
+    size_class_resource pool({.max_empty_spans = 2, .empty_span_decay = decay}, &upstream);
+    const std::size_t c = classes::index(32);
+    const std::size_t per_span = classes::geometry(c).blocks;
+    REQUIRE(40 * per_span > 2 * decay);
+    // Freeing everything and starting over finds the spans again: far past the bounds, but
+    // they became empty within the decay.
+    fill_and_free(pool, 32, 40 * per_span);
+    CHECK(pool.class_stats(c).spans == 40);
+    const std::size_t taken = upstream.allocations();
+    fill_and_free(pool, 32, 40 * per_span);
+    CHECK(upstream.allocations() == taken);
+    CHECK(pool.class_stats(c).spans == 40);
+    // Refills are the clock, other classes' too: spans nobody uses again go back after two decays
+    // at most. (A round takes about 15 refills once its class's spans exist: more than 20 rounds
+    // would mean the spans outlived the decay by far.)
+    int rounds = 0;
+    while (pool.class_stats(c).spans > 2 && rounds < 20) {
+        fill_and_free(pool, 256, 600);
+        ++rounds;
+    }
+    CHECK(pool.class_stats(c).spans <= 2);
+    CHECK(pool.class_stats(c).blocks_in_use == 0);
+    CHECK(pool.upstream_bytes() == upstream.live_bytes());
+}
+
+TEST_CASE(
+    "size_class_resource: a large block taken from upstream gives back the spans kept empty") {
+    checking_resource upstream;
+    size_class_resource pool({.max_empty_spans = 2}, &upstream);
+    const std::size_t c = classes::index(32);
+    fill_and_free(pool, 32, 40 * classes::geometry(c).blocks);
+    // The free-all's sweep kept the spans already empty then (most of them); what became empty
+    // after it is only reported.
+    REQUIRE(pool.class_stats(c).spans == 40);
+    void* large = pool.allocate(std::size_t{1} << 20, 16);
+    const std::size_t left = pool.class_stats(c).spans;
+    CHECK(left < 40);
+    CHECK(pool.upstream_bytes() == upstream.live_bytes());
+    // A large block served from the cache takes nothing from upstream and gives nothing back.
+    pool.deallocate(large, std::size_t{1} << 20, 16);
+    large = pool.allocate(std::size_t{1} << 20, 16);
+    CHECK(pool.class_stats(c).spans == left);
+    pool.deallocate(large, std::size_t{1} << 20, 16);
 }
 
 TEST_CASE("size_class_resource: large blocks go through a bounded cache") {

@@ -64,8 +64,14 @@ void* size_class_heap::allocate_slow(std::size_t bytes, std::size_t alignment) {
     if (c != large) {
         return allocate_in(m_lists[c]);
     }
+    const std::size_t taken = m_large.block_allocations();
     // Raised as the classes are aligned (aligned_pool_resource's are aligned to its alignment).
     void* p = m_large.allocate(bytes, std::max(alignment, m_table.large_alignment));
+    // The pool grows: the spans kept empty since the last sweep go back, for upstream to serve
+    // the next large blocks from (python's trace replayed faulted 14 MB in afresh without this).
+    if (m_large.block_allocations() != taken && m_kept_spans != 0) {
+        give_back_kept_spans();
+    }
     note_peak();
     return p;
 }
@@ -95,9 +101,14 @@ void* size_class_heap::refill(class_list& list) {
     // every span of the class is live.
     class_state& state = m_classes[c];
     const std::size_t block_size = class_size(c);
+    ++m_refills;
     if (span* s = state.with_free.front()) {
         state.with_free.remove(s);
         state.others.push_front(s);
+        if (s->kept_empty()) {
+            s->set_kept_empty(false);
+            --m_kept_spans;
+        }
         // The list is empty, so room is max_uncounted, and a span holds at most that many blocks
         // (init_classes): room stays at least 0.
         list.room -= static_cast<std::int32_t>(s->free_count());
@@ -176,7 +187,8 @@ void size_class_heap::note_peak() noexcept {
 
 void size_class_heap::settle(class_list& list) noexcept {
     count_frees(class_of(list), static_cast<std::size_t>(list.max_uncounted / 2));
-    if (m_reported > m_options.max_empty_spans || m_reported_bytes > m_options.max_empty_bytes) {
+    if ((m_reported > m_options.max_empty_spans || m_reported_bytes > m_options.max_empty_bytes) &&
+        m_refills - m_swept_at >= m_options.empty_span_decay) {
         give_back_empty_spans(false);
     }
 }
@@ -247,6 +259,9 @@ void size_class_heap::give_back(span* s) noexcept {
         --m_reported;
         m_reported_bytes -= bytes;
     }
+    if (s->kept_empty()) {
+        --m_kept_spans;
+    }
     // Carved to its end, it may still be the class's carving span (refill finds that out).
     if (state.carving == s) {
         state.carving = nullptr;
@@ -302,21 +317,45 @@ void size_class_heap::give_back_if_unused() noexcept {
     }
 }
 
-void size_class_heap::give_back_empty_spans(bool with_carving) noexcept {
+void size_class_heap::give_back_empty_spans(bool all) noexcept {
+    // A sweep counts afresh the spans it keeps empty.
+    m_reported = 0;
+    m_reported_bytes = 0;
+    m_kept_spans = 0;
+    const bool kept_only = !all && m_options.empty_span_decay != 0;
     for (std::size_t c = 0; c < m_class_count; ++c) {
         // Every free block of the class is now on its span's list, which goes with the span.
         count_frees(c, 0);
         class_state& state = m_classes[c];
         for_each_span(state, [&](span* s, span_list& list) {
+            const bool empty = s->live() == 0 && (all || !s->carving());
+            const bool kept = s->kept_empty();
             s->set_reported(false);
-            if (s->live() == 0 && (with_carving || !s->carving())) {
+            s->set_kept_empty(false);
+            if (empty && (!kept_only || kept)) {
+                list.remove(s);
+                give_back(s);
+            } else if (empty) {
+                s->set_reported(true);
+                s->set_kept_empty(true);
+                ++m_reported;
+                m_reported_bytes += s->bytes();
+                ++m_kept_spans;
+            }
+        });
+    }
+    m_swept_at = m_refills;
+}
+
+void size_class_heap::give_back_kept_spans() noexcept {
+    for (std::size_t c = 0; c < m_class_count && m_kept_spans != 0; ++c) {
+        for_each_span(m_classes[c], [&](span* s, span_list& list) {
+            if (s->kept_empty()) {
                 list.remove(s);
                 give_back(s);
             }
         });
     }
-    m_reported = 0;
-    m_reported_bytes = 0;
 }
 
 void size_class_heap::trim() noexcept {
@@ -336,6 +375,8 @@ void size_class_heap::release() noexcept {
     m_owned.clear();
     m_reported = 0;
     m_reported_bytes = 0;
+    m_swept_at = m_refills;
+    m_kept_spans = 0;
     m_span_bytes = 0;
     m_peak_bytes = 0;
     m_unused = unused_check::armed;

@@ -112,10 +112,14 @@ std::vector<row> rows() {
                  pmrkit::size_class_options{.large_cache_bytes = 0}, up);
          }},
         {"size_class lean",
-         "pmrkit::size_class_resource pool({.max_empty_spans = 0, .large_cache_bytes = 0});", false,
+         "pmrkit::size_class_resource pool({.max_empty_spans = 0, .empty_span_decay = 0, "
+         ".large_cache_bytes = 0});",
+         false,
          [](auto* up) {
              return make_unique<pmrkit::size_class_resource>(
-                 pmrkit::size_class_options{.max_empty_spans = 0, .large_cache_bytes = 0}, up);
+                 pmrkit::size_class_options{
+                     .max_empty_spans = 0, .empty_span_decay = 0, .large_cache_bytes = 0},
+                 up);
          }},
         {"aligned_pool", "pmrkit::aligned_pool_resource pool;", false,
          [](auto* up) { return make_unique<pmrkit::aligned_pool_resource>(up); }},

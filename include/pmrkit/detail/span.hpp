@@ -83,9 +83,12 @@ public:
         return reinterpret_cast<void*>(address & ~static_cast<std::uintptr_t>(m_bytes - 1));
     }
 
-    // A pool's own mark, for batching work over its spans.
+    // A pool's own marks, for batching work over its spans: reported (counted empty once), and
+    // kept_empty (found empty and kept by the last sweep, not reused since).
     [[nodiscard]] bool reported() const noexcept { return m_reported; }
     void set_reported(bool value) noexcept { m_reported = value; }
+    [[nodiscard]] bool kept_empty() const noexcept { return m_kept_empty; }
+    void set_kept_empty(bool value) noexcept { m_kept_empty = value; }
 
 private:
     friend class span_list;
@@ -103,6 +106,7 @@ private:
     free_list m_free;
     std::uint8_t m_class;
     bool m_reported = false;
+    bool m_kept_empty = false;
     std::uint32_t m_free_count = 0; // blocks on m_free
 };
 static_assert(sizeof(span) == 56 || sizeof(void*) != 8, "the header size the class tables assume");

@@ -37,13 +37,17 @@ struct size_class_options {
     /// Rounded up to a class size and clamped to [2 KiB, 64 KiB] (detail::small_block_limit and
     /// detail::max_pooled_limit). Larger requests are large blocks.
     std::size_t max_pooled_size = 32 * 1024;
-    /// Empty spans kept for reuse, at most this many and at most max_empty_bytes bytes. When more
-    /// spans (or bytes) than this have become empty since the last sweep, every empty span is given
-    /// back to upstream (besides each class's span still being carved). 0 gives empty spans back
-    /// as soon as one is found.
+    /// Empty spans kept for reuse: a sweep runs once more than this many spans (or
+    /// max_empty_bytes bytes) have been found empty since the last one and empty_span_decay
+    /// refills have passed since it (see size_class_resource's class comment for what it gives
+    /// back). 0, with empty_span_decay 0, gives empty spans back as soon as one is found.
     std::size_t max_empty_spans = 1024;
     /// The byte bound on empty spans kept (see max_empty_spans).
     std::size_t max_empty_bytes = std::size_t{8} << 20;
+    /// Refills (allocations that find their class's list empty) at least between two sweeps: an
+    /// empty span goes back once it has stayed empty through that many. 0: a sweep gives back
+    /// every empty span it finds.
+    std::size_t empty_span_decay = 4096;
     /// Large blocks kept after deallocate for reuse by a request they fit
     /// (detail::large_block_cache: best fit, kept within 1.5 times the most large-block bytes live
     /// at once, given back when not reused within 64 large-block calls): at most this many bytes in
@@ -311,7 +315,10 @@ private:
     // If no block of the heap is live, gives back the spans smaller than their class's own but
     // each class's largest (see the class comment of size_class_resource).
     PMRKIT_NOINLINE void give_back_if_unused() noexcept;
-    void give_back_empty_spans(bool with_carving) noexcept;
+    // A sweep (see empty_span_decay); all: every empty span, the carving ones too (trim).
+    void give_back_empty_spans(bool all) noexcept;
+    // Gives back the spans the last sweep kept that have not been used since.
+    void give_back_kept_spans() noexcept;
     void give_back(span* s) noexcept;
     void note_peak() noexcept;
     // Sets every class's list limits and growth levels, as for a heap that holds nothing.
@@ -326,8 +333,11 @@ private:
     const class_table& m_table;
     std::array<class_state, max_classes> m_classes{};
     std::size_t m_class_count;
-    std::size_t m_reported = 0; // spans reported empty since the last sweep
+    std::size_t m_reported = 0; // spans reported empty since the last sweep, or kept by it
     std::size_t m_reported_bytes = 0;
+    std::uint64_t m_refills = 0; // the clock of empty_span_decay
+    std::uint64_t m_swept_at = 0;
+    std::size_t m_kept_spans = 0; // spans kept_empty
     std::size_t m_span_bytes = 0;
     std::size_t m_peak_bytes = 0;
     // When a class empties, whether to see if the heap has no block live (give_back_if_unused).
