@@ -44,7 +44,7 @@ void* fixed_block_resource::allocate_slow(std::size_t bytes, std::size_t alignme
         return m_oversize.allocate(bytes, alignment);
     }
     // m_free is empty here, so every block in use was once taken from the never-used blocks.
-    void* block = m_region.take(m_block_size);
+    void* block = take_fresh();
     if (block == nullptr) {
         block = m_spare.pop(m_key, detail::pool_mark_at);
     }
@@ -53,9 +53,17 @@ void* fixed_block_resource::allocate_slow(std::size_t bytes, std::size_t alignme
             m_chunks.empty() ? m_options.initial_blocks
                              : m_options.growth.next_chunk_blocks(m_capacity, m_last_chunk_blocks);
         add_chunk(std::min(std::max<std::size_t>(wanted, 1), m_options.max_blocks - m_capacity));
-        block = m_region.take(m_block_size);
+        block = take_fresh();
     }
     ++m_peak;
+    return block;
+}
+
+void* fixed_block_resource::take_fresh() noexcept {
+    void* block = m_region.take(m_block_size);
+    if (block != nullptr) {
+        detail::free_list::unmark(block, detail::pool_mark_at);
+    }
     return block;
 }
 
@@ -67,7 +75,7 @@ void fixed_block_resource::add_chunk(std::size_t blocks) {
     m_owned.reserve_one_more();
     const auto chunk = m_chunks.allocate(*m_upstream, bytes, m_block_alignment);
     m_owned.add(chunk.begin, bytes, m_block_size);
-    while (void* tail_block = m_region.take(m_block_size)) {
+    while (void* tail_block = take_fresh()) {
         m_spare.push(tail_block, m_key, detail::pool_mark_at);
     }
     m_region = detail::bump_region(chunk.begin, chunk.begin + bytes);

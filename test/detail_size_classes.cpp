@@ -11,6 +11,7 @@
 #include <doctest/doctest.h>
 
 #include <array>
+#include <cstring>
 #include <limits>
 #include <new>
 #include <set>
@@ -160,6 +161,8 @@ TEST_CASE("detail::span: lazy carving, owner by mask, live and free counts") {
     const detail::span_geometry& g = map8::geometry(c);
     // Aligned operator new rather than std::aligned_alloc, which Windows' C runtime lacks.
     void* memory = ::operator new (g.span_bytes, std::align_val_t{g.span_bytes});
+    // Memory that held free blocks before: any word may read as a mark.
+    std::memset(memory, 0xA5, g.span_bytes);
     detail::span* s = detail::span::create(memory, g, c);
     CHECK(s->memory() == memory);
     CHECK(s->size_class() == c);
@@ -167,10 +170,15 @@ TEST_CASE("detail::span: lazy carving, owner by mask, live and free counts") {
     CHECK(s->live() == 0);
     CHECK(s->carving());
     std::set<void*> blocks;
-    while (void* b = s->carve(g.block_size)) {
+    while (void* b = s->carve(g.block_size, detail::pool_mark_at)) {
         CHECK(detail::is_aligned(b, 16));
         CHECK(static_cast<std::byte*>(b) + g.block_size <= reinterpret_cast<std::byte*>(s));
         CHECK(detail::span::owner(b, map8::locator(c).mask, map8::locator(c).offset) == s);
+        // Unmarked, so that its first free does not look for a double free (free_list::unmark).
+        std::uintptr_t mark_word = 0;
+        std::memcpy(&mark_word, static_cast<std::byte*>(b) + detail::pool_mark_at,
+                    sizeof mark_word);
+        CHECK((mark_word == 0) == (detail::build_protection != detail::link_protection::none));
         blocks.insert(b);
     }
     CHECK(blocks.size() == g.blocks);

@@ -160,6 +160,8 @@ private:
 
     PMRKIT_NOINLINE void* allocate_slow(std::size_t bytes, std::size_t alignment);
     void add_chunk(std::size_t blocks);
+    // The next never-used block of the newest chunk, unmarked (free_list::unmark), or nullptr.
+    void* take_fresh() noexcept;
 
     // Fast-path fields first, so that they share one cache line.
     detail::free_list m_free;

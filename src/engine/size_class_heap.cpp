@@ -117,7 +117,7 @@ void* size_class_heap::refill(class_list& list) {
         return allocate_in(list);
     }
     if (state.carving != nullptr) {
-        if (void* block = state.carving->carve(block_size)) {
+        if (void* block = state.carving->carve(block_size, pool_mark_at)) {
             ++state.counted_live;
             return block;
         }
@@ -126,7 +126,7 @@ void* size_class_heap::refill(class_list& list) {
     span* s = new_span(c);
     state.carving = s;
     ++state.counted_live;
-    return s->carve(block_size);
+    return s->carve(block_size, pool_mark_at);
 }
 
 template <class State, class F>

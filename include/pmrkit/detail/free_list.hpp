@@ -104,6 +104,17 @@ public:
         link_on(b, key, mark_at);
     }
 
+    // For a block handed out other than by pop, carved from memory upstream gave: clears what may
+    // read as its double-free mark, left there by a free block of the same key that the memory
+    // held before (a span or chunk given back and taken again). Otherwise the block's first free,
+    // if the caller has not written that word, walks the whole list looking for a double free
+    // (sqlite3's trace replayed: 27% of size_class's instructions).
+    static void unmark(void* block, std::size_t mark_at) noexcept {
+        if constexpr (Protection != link_protection::none) {
+            store(static_cast<std::byte*>(block) + mark_at, 0);
+        }
+    }
+
     // Returns nullptr when empty.
     [[nodiscard]] void* pop(const free_list_key& key, std::size_t mark_at) noexcept {
         std::byte* b = m_head;

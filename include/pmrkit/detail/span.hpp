@@ -43,11 +43,13 @@ public:
                                        header_offset);
     }
 
-    // A never-used block, counted live; nullptr once the whole span has been carved.
-    [[nodiscard]] void* carve(std::size_t block_size) noexcept {
+    // A never-used block, counted live, unmarked (free_list::unmark); nullptr once the whole span
+    // has been carved.
+    [[nodiscard]] void* carve(std::size_t block_size, std::size_t mark_at) noexcept {
         void* block = m_fresh.take(block_size);
         if (block != nullptr) {
             ++m_live;
+            free_list::unmark(block, mark_at);
         }
         return block;
     }
