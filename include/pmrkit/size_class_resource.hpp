@@ -50,12 +50,11 @@ namespace pmrkit {
 /// taking each from upstream once more (sqlite3's trace replayed: 1.47 -> 0.82 of new_delete's
 /// time). A large block taken from upstream first gives back the spans the last sweep kept that
 /// are still unused, so that upstream can reuse their memory. trim() gives back every empty span
-/// at once. And a pool
-/// whose blocks are all freed gives back the smaller spans its classes started with but each
-/// class's largest (so it holds at most one of those per class), found when the last free is of a
-/// large block or of a block above 2 KiB whose class holds more than one span. A pool that then
-/// takes a span again empties and fills in cycles, and keeps its spans from then on (a give-back
-/// and a new span per cycle would cost more than they save).
+/// at once. And a pool whose blocks are all freed gives back the smaller spans its classes started
+/// with but each class's largest (so it holds at most one of those per class), found when the last
+/// free is of a large block or of a block above 2 KiB whose class holds more than one span. A pool
+/// that then takes a span again empties and fills in cycles, and keeps its spans from then on (a
+/// give-back and a new span per cycle would cost more than they save).
 ///
 /// Alignment: every block is aligned to the largest power of two dividing its class size, so a
 /// request of `bytes` aligned to `a` goes to the class of align_up(bytes, a); any power of two up
@@ -72,12 +71,12 @@ namespace pmrkit {
 ///
 /// Complexity: allocate and deallocate O(1) amortized (a batch of 64 counts per 64 frees at most);
 /// a new span costs one upstream call. A sweep costs O(spans + free blocks of the classes that had
-/// one), at most once per max_empty_spans + 1 spans (or max_empty_bytes bytes) found empty and
-/// once per empty_span_decay refills; a large block taken from upstream while spans are kept empty
-/// costs O(spans) once; a free above 2 KiB that leaves its class, of more than one span, with no block live
-/// looks at the other classes (O(classes), usually ending at the first). Never returns null:
-/// impossible sizes throw std::bad_alloc, upstream exceptions propagate unchanged, and the resource
-/// stays usable after either.
+/// one), at most once per empty_span_decay refills and only while more than max_empty_spans spans
+/// (or max_empty_bytes bytes) are reported or kept empty; a large block taken from upstream while
+/// spans are kept empty costs O(spans) once; a free above 2 KiB that leaves its class, of more than
+/// one span, with no block live looks at the other classes (O(classes), usually ending at the
+/// first). Never returns null: impossible sizes throw std::bad_alloc, upstream exceptions
+/// propagate unchanged, and the resource stays usable after either.
 ///
 /// Safety: the free lists' links are encoded and checked, and blocks of 16 bytes or more carry a
 /// double-free mark (see detail/free_list.hpp and docs/security.md): a use-after-free write into a
