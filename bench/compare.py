@@ -15,7 +15,9 @@ and repetitions, the best mallocs; a summary table is printed after each round. 
 publishable run: every workload (W6 up to 16 threads), every preloaded malloc, callgrind's
 instruction counts per allocate+deallocate pair (pmrkit_instructions) and object_pool against
 std::make_unique (pmrkit_object_bench); with --docs-dir it also writes benchmarks.md, the chart and
-the per-round ratios there. Progress goes to stderr, the report to stdout.
+the per-round ratios there. --threads is the many-core run: W6 at 1 to 16 threads under every
+malloc, nothing else (benchmarks-threads.md with --docs-dir). Progress goes to stderr, the report
+to stdout.
 """
 import argparse
 import glob
@@ -50,10 +52,13 @@ def glibc_filter(workloads):
     return f"^({'|'.join(workloads)})/"
 
 
-def preloaded_filter(workloads):
-    """The rows whose speed is the malloc's: new_delete on these workloads, heap on W1, every row
-    on the large blocks."""
-    return f"^({'|'.join(workloads)})/new_delete(/real_time)?$|^W1/heap$|{LARGE_FILTER}"
+def preloaded_filter(mode):
+    """The rows whose speed is the malloc's: new_delete on the mode's workloads, heap on W1, every
+    row on the large blocks (where the mode has W1 and the large blocks)."""
+    parts = [f"^({'|'.join(mode['workloads'])})/new_delete(/real_time)?$"]
+    parts += ["^W1/heap$"] if "W1" in mode["workloads"] else []
+    parts += [LARGE_FILTER] if mode["large_blocks"] else []
+    return "|".join(parts)
 
 
 # Rows whose 64 B allocate+deallocate pair is counted under callgrind; virtual_call is the two
@@ -69,19 +74,22 @@ PRELOADED_INSTRUCTION_ROWS = ["new_delete", "heap"]
 # The short mode's workloads in the glibc process: the README's headline rows and the holes of
 # issue 20 (W2, W4c, W5; W7 runs in the large-block processes).
 SHORT_WORKLOADS = ["W1", "W2", "W3", "W4c", "W5", "W8", "W6a_t1", "W6a_t2"]
-FULL_WORKLOADS = (["W1", "W2", "W3", "W4a", "W4b", "W4c", "W5", "W8", "W9"]
-                  + [f"W6{w}_t{t}" for w in "abc" for t in (1, 2, 4, 8, 16)])
+THREADED_WORKLOADS = [f"W6{w}_t{t}" for w in "abc" for t in (1, 2, 4, 8, 16)]
+FULL_WORKLOADS = ["W1", "W2", "W3", "W4a", "W4b", "W4c", "W5", "W8", "W9"] + THREADED_WORKLOADS
 
 # Sized for <= 2 minutes of benchmarking (short) and about 10 (full) on the 2-core reference
-# machine. On a loaded machine rounds take longer, so no round starts that would end past
-# budget_seconds, once min_rounds are done.
+# machine, and about 4 (threads, the many-core run) on 16 cores. On a loaded machine rounds take
+# longer, so no round starts that would end past budget_seconds, once min_rounds are done.
 MODES = {
     "full": {"rounds": 5, "min_rounds": 3, "budget_seconds": 540, "repetitions": 3,
              "min_time": 0.2, "workloads": FULL_WORKLOADS, "preloads": list(PRELOADS),
-             "instruction_pairs": 200_000, "object_repetitions": 7},
+             "instruction_pairs": 200_000, "object_repetitions": 7, "large_blocks": True},
+    "threads": {"rounds": 3, "min_rounds": 2, "budget_seconds": 300, "repetitions": 3,
+                "min_time": 0.1, "workloads": THREADED_WORKLOADS, "preloads": list(PRELOADS),
+                "instruction_pairs": 0, "object_repetitions": 0, "large_blocks": False},
     "short": {"rounds": 3, "min_rounds": 1, "budget_seconds": 100, "repetitions": 2,
               "min_time": 0.05, "workloads": SHORT_WORKLOADS, "preloads": ["mimalloc", "tcmalloc"],
-              "instruction_pairs": 0, "object_repetitions": 0},
+              "instruction_pairs": 0, "object_repetitions": 0, "large_blocks": True},
 }
 
 
@@ -128,8 +136,10 @@ def print_summary(results, what):
 def run_round(bench, results, round_number, rounds, mode):
     # (label, preloaded library, glibc state, filter)
     processes = [("glibc", None, None, glibc_filter(mode["workloads"]))]
-    processes += [(label, None, state, LARGE_FILTER) for label, state in GLIBC_STATES.items()]
-    processes += [(label, find_library(PRELOADS[label]), None, preloaded_filter(mode["workloads"]))
+    if mode["large_blocks"]:
+        processes += [(label, None, state, LARGE_FILTER)
+                      for label, state in GLIBC_STATES.items()]
+    processes += [(label, find_library(PRELOADS[label]), None, preloaded_filter(mode))
                   for label in mode["preloads"]]
     for label, library, glibc_state, benchmark_filter in processes:
         out = results / f"round{round_number}-{label}.json"
@@ -201,21 +211,24 @@ def main():
     parser.add_argument("--out-dir", help="report directory (default BUILD_DIR)")
     parser.add_argument("--full", action="store_true", help="the publishable run (about 10 min)")
     parser.add_argument("--quick", action="store_true", help="the default, short run (an alias)")
+    parser.add_argument("--threads", action="store_true",
+                        help="the many-core run: only the threaded workloads (W6, 1 to 16 "
+                             "threads), every malloc (about 4 min on 16 cores)")
     parser.add_argument("--docs-dir",
                         help="with --full, also write benchmarks.md, bench-chart.svg and "
-                             "bench-ratios.csv there")
+                             "bench-ratios.csv there; with --threads, benchmarks-threads.md")
     parser.add_argument("--readme",
-                        help="with --docs-dir, also rewrite this README's headline table from the "
-                             "run (bench/headline.py)")
+                        help="with --full and --docs-dir, also rewrite this README's headline "
+                             "table from the run (bench/headline.py)")
     parser.add_argument("--rounds", type=int, help="override the mode's number of rounds")
     parser.add_argument("--budget", type=int, help="override the mode's time budget in seconds")
     args = parser.parse_args()
-    if args.full and args.quick:
-        parser.error("--full and --quick exclude each other")
-    if args.docs_dir and not args.full:
-        parser.error("--docs-dir needs --full: the docs come from the publishable run")
-    if args.readme and not args.docs_dir:
-        parser.error("--readme needs --docs-dir: the headline comes from the docs' run")
+    if args.full + args.quick + args.threads > 1:
+        parser.error("--full, --quick and --threads exclude each other")
+    if args.docs_dir and not (args.full or args.threads):
+        parser.error("--docs-dir needs --full or --threads: the docs come from those runs")
+    if args.readme and not (args.docs_dir and args.full):
+        parser.error("--readme needs --full and --docs-dir: the headline comes from the docs' run")
 
     build = Path(args.build_dir)
     bench = args.bench or str(build / "bench" / "pmrkit_bench")
@@ -226,7 +239,7 @@ def main():
     for stale in results.glob("*"):
         stale.unlink()
 
-    name = "full" if args.full else "short"
+    name = "full" if args.full else "threads" if args.threads else "short"
     mode = dict(MODES[name], name=name)
     if args.rounds:
         mode["rounds"] = mode["min_rounds"] = args.rounds
@@ -262,13 +275,18 @@ def main():
     svg = chart.render(*chart.load(out_dir / "bench-ratios.csv"), title)
     written = []
     for directory, report_name in [(out_dir, "bench-report.md")] + (
-            [(Path(args.docs_dir), "benchmarks.md")] if args.docs_dir else []):
+            [(Path(args.docs_dir), "benchmarks.md")] if args.docs_dir and args.full else []):
         directory.mkdir(parents=True, exist_ok=True)
         (directory / report_name).write_text(
             markdown + "\n![ratios to new_delete_resource per workload](bench-chart.svg)\n")
         (directory / "bench-ratios.csv").write_text(csv_text)
         (directory / "bench-chart.svg").write_text(svg)
         written.append(str(directory / report_name))
+    if args.docs_dir and args.threads:
+        # The chart and the ratios in the docs are the full run's; this run adds its own report.
+        threads_report = Path(args.docs_dir) / "benchmarks-threads.md"
+        threads_report.write_text(markdown)
+        written.append(str(threads_report))
     if args.readme:
         docs = Path(args.docs_dir)
         headline.update(docs / "bench-ratios.csv", docs / "benchmarks.md", args.readme)

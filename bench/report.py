@@ -19,7 +19,8 @@ BASELINE = "new_delete"
 THREADED = ["W6a", "W6b", "W6c"]
 THREAD_COUNTS = [1, 2, 4]  # in the main tables; 8 and 16 only in the throughput table
 ALL_THREAD_COUNTS = [1, 2, 4, 8, 16]
-# The main tables' columns, all from the glibc process. The large blocks (W7 from a warm pool, W7f
+# The main tables' columns, all from the glibc process (a run of the threaded workloads alone shows
+# every thread count there, see main_workloads). The large blocks (W7 from a warm pool, W7f
 # from fresh pools) run in processes of their own, one per state of the malloc (LARGE_STATES and
 # the preloaded mallocs), and have their own table.
 WORKLOADS = (["W1", "W2", "W3", "W4a", "W4b", "W4c", "W5", "W8", "W9"]
@@ -222,16 +223,19 @@ def median_ns(res, workload, row):
 
 
 def throughput_section(res):
-    """W6 as total throughput (all threads) in millions of operations per second, and scaling."""
+    """W6 as total throughput (all threads) in millions of operations per second, and scaling up to
+    the machine's cores."""
     columns = [f"{w}_t{t}" for w in THREADED for t in ALL_THREAD_COUNTS]
     columns = [c for c in columns if any((c, r) in res.samples for r in res.rows)]
     if not columns:
         return []
-    cores = os.cpu_count() or 1
+    cores = res.contexts.get("glibc", {}).get("num_cpus") or os.cpu_count() or 1
     oversubscribed = [c for c in columns if int(c.rsplit("_t", 1)[1]) > cores]
+    # Scaling is read at the most threads measured that the machine runs at once.
+    most = max([int(c.rsplit("_t", 1)[1]) for c in columns if c not in oversubscribed] or [1])
     header = (["row"] + [c.replace("_t", " ×") + (" §" if c in oversubscribed else "")
                          for c in columns]
-              + [f"{w} 2×/1×" for w in THREADED])
+              + [f"{w} {most}×/1× · of linear" for w in THREADED])
     rows = []
     for r in res.rows:
         if not any((c, r) in res.samples for c in columns):
@@ -241,15 +245,17 @@ def throughput_section(res):
             ns = median_ns(res, c, r)
             cells.append("—" if ns is None else f"{1e3 / ns:.1f}")
         for w in THREADED:
-            one, two = median_ns(res, f"{w}_t1", r), median_ns(res, f"{w}_t2", r)
-            cells.append("—" if one is None or two is None else f"{one / two:.2f}")
+            one, top = median_ns(res, f"{w}_t1", r), median_ns(res, f"{w}_t{most}", r)
+            cells.append("—" if one is None or top is None
+                         else f"{one / top:.2f} · {one / top / most:.2f}")
         rows.append(cells)
     return ["## Threads (W6): total throughput", "",
             "Each cell: millions of operations per second, all threads together (median over "
             "all repetitions of all rounds; wall-clock time of a round in which every thread runs "
-            "its part, between two wake-ups). `×n`: n threads sharing one resource. `2×/1×`: "
-            "throughput with 2 threads over throughput with 1 thread of the same row. Ratios "
-            "to `new_delete` at the same thread count are in the table above."
+            "its part, between two wake-ups). `×n`: n threads sharing one resource. "
+            f"`{most}×/1×`: throughput with {most} threads over throughput with 1 thread of the same row, and "
+            f"that speed-up over {most} (1.00 = linear scaling). Ratios to `new_delete` at the "
+            "same thread count are in the table above."
             + (f" § more threads than this machine's {cores} cores: oversubscribed, a contention "
                f"and correctness check (every block checked for alignment, every row must "
                f"finish), no scaling claim." if oversubscribed else ""), "",
@@ -322,10 +328,20 @@ def large_section(res):
                    f"W7f / `{BASELINE}`", "W7 held / live", "W7f held / live"], lines), ""]
 
 
+def main_workloads(res):
+    """The main tables' workloads that were measured; every thread count where only the threaded
+    workloads were (the many-core run)."""
+    measured = {w for w, _ in list(res.samples) + list(res.errors)}
+    threads_only = measured <= {f"{w}_t{t}" for w in THREADED for t in ALL_THREAD_COUNTS}
+    wanted = ([f"{w}_t{t}" for w in THREADED for t in ALL_THREAD_COUNTS] if threads_only
+              else WORKLOADS)
+    return [w for w in wanted if w in measured]
+
+
 def summary_columns(res):
     """(title, workload, process suffix) of the summary: the main workloads, then the large blocks
     per glibc state."""
-    columns = [(w, w, "") for w in WORKLOADS if any((w, r) in res.samples for r in res.rows)]
+    columns = [(w, w, "") for w in main_workloads(res)]
     columns += [(f"{w} {state.removeprefix('glibc_')}", w, f"+{state}")
                 for state in LARGE_STATES for w in LARGE
                 if (w, f"{BASELINE}+{state}") in res.samples]
@@ -393,8 +409,7 @@ def build(results_dir):
     mode_path = results_dir / "mode.json"
     mode = json.loads(mode_path.read_text()) if mode_path.exists() else {}
     glibc = res.contexts.get("glibc", {})
-    workloads = [w for w in WORKLOADS if any((w, r) in res.samples or (w, r) in res.errors
-                                             for r in res.rows)]
+    workloads = main_workloads(res)
 
     summary_text = summary_table(res)
     large = large_section(res)
@@ -404,10 +419,11 @@ def build(results_dir):
 
     out = ["# pmrkit benchmark report", ""]
     mode_name = mode.get("name", "?")
-    out += [f"Generated by `scripts/bench.sh{' --full' if mode_name == 'full' else ''}` "
+    out += [f"Generated by `scripts/bench.sh"
+            f"{f' --{mode_name}' if mode_name in ('full', 'threads') else ''}` "
             f"({mode_name} mode); nothing in it is copied by hand.", ""]
     out += ["## Machine", ""]
-    out.append(f"- CPU: {cpu_model()}, {os.cpu_count()} cores"
+    out.append(f"- CPU: {cpu_model()}, {glibc.get('num_cpus', os.cpu_count())} cores"
                f" ({glibc.get('mhz_per_cpu', '?')} MHz reported), load average at start "
                f"{', '.join(f'{x:.2f}' for x in glibc.get('load_avg', []))}")
     out.append(f"- System: {os_name()}, Linux {platform.release()}, "

@@ -11,25 +11,31 @@
 #                             callgrind instruction counts, the real programs' traces replayed
 #                             (bench/real_programs.py); writes docs/benchmarks.md, the chart,
 #                             the per-round ratios and the README's headline table
+#   scripts/bench.sh --threads   the many-core run, about 4 minutes on 16 cores: the threaded
+#                             workloads (W6) at 1 to 16 threads under every malloc; writes
+#                             docs/benchmarks-threads.md
 # Progress goes to stderr, the report to stdout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 mode=()
+full=false
 targets=(pmrkit_bench)
 for arg in "$@"; do
     case "$arg" in
-    --quick) mode=() ;;
+    --quick) mode=() full=false ;;
     --full)
         mode=(--full --docs-dir docs --readme README.md)
+        full=true
         targets=(pmrkit_bench pmrkit_instructions pmrkit_object_bench pmrkit_replay)
         ;;
+    --threads) mode=(--threads --docs-dir docs) full=false ;;
     -h | --help)
-        sed -n '3,14p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '3,17p' "$0" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     *)
-        echo "usage: $0 [--full]" >&2
+        echo "usage: $0 [--full | --threads]" >&2
         exit 2
         ;;
     esac
@@ -39,7 +45,7 @@ scripts/install-deps.sh >&2
 cmake --preset release >&2
 cmake --build --preset release --target "${targets[@]}" >&2
 python3 bench/compare.py --build-dir build/release "${mode[@]}"
-if [ ${#mode[@]} -gt 0 ]; then
+if $full; then
     {
         printf '\n'
         python3 bench/real_programs.py --build-dir build/release
