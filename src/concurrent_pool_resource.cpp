@@ -30,6 +30,7 @@ concurrent_pool_resource::concurrent_pool_resource(const detail::class_table& ta
         const std::size_t blocks = m_options.batch_bytes / classes::size(c);
         m_batch[c] = static_cast<std::uint32_t>(std::clamp<std::size_t>(blocks, 2, 256));
     }
+    fit_transfer_locked(); // no other thread knows the instance yet
 }
 
 concurrent_pool_resource::~concurrent_pool_resource() {
@@ -153,6 +154,7 @@ concurrent_pool_resource::cache& concurrent_pool_resource::thread_cache() {
     {
         const std::lock_guard lock(m_owner->mutex);
         m_caches.push_back(tc.get());
+        fit_transfer_locked();
     }
     detail::register_cache(m_id, m_owner, tc.get());
     slot = {m_id, tc.get()};
@@ -162,14 +164,12 @@ concurrent_pool_resource::cache& concurrent_pool_resource::thread_cache() {
 void* concurrent_pool_resource::refill(cache& tc, std::size_t c) {
     detail::free_list batch;
     std::size_t n = 0;
-    {
+    if (m_transfer.take(c, batch)) {
+        n = m_batch[c];
+    } else {
         const std::lock_guard lock(m_owner->mutex);
-        if (m_transfer.take(c, batch)) {
-            n = m_batch[c];
-        } else {
-            // Fewer than a batch when upstream runs out part way; none throws.
-            n = m_central.take(c, m_batch[c], batch);
-        }
+        // Fewer than a batch when upstream runs out part way; none throws.
+        n = m_central.take(c, m_batch[c], batch);
     }
     tc.give(c, batch, static_cast<std::uint32_t>(n));
     return tc.pop(c);
@@ -177,8 +177,8 @@ void* concurrent_pool_resource::refill(cache& tc, std::size_t c) {
 
 void concurrent_pool_resource::flush(cache& tc, std::size_t c) noexcept {
     const detail::free_list batch = tc.take(c, m_batch[c]);
-    const std::lock_guard lock(m_owner->mutex);
     if (!m_transfer.park(c, batch)) {
+        const std::lock_guard lock(m_owner->mutex);
         m_central.give(c, batch);
     }
 }
@@ -205,7 +205,13 @@ void concurrent_pool_resource::drain_all_locked() noexcept {
 void concurrent_pool_resource::retire_locked(cache* tc) noexcept {
     give_back_locked(*tc);
     std::erase(m_caches, tc);
+    fit_transfer_locked();
     delete tc;
+}
+
+void concurrent_pool_resource::fit_transfer_locked() noexcept {
+    m_transfer.set_capacity(
+        std::clamp(2 * m_caches.size(), min_transfer_batches, max_transfer_batches));
 }
 
 } // namespace pmrkit

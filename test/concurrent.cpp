@@ -256,6 +256,56 @@ TEST_CASE("concurrent_pool_resource: a batch freed by one thread is taken whole 
     CHECK(upstream.live_blocks() == 0);
 }
 
+TEST_CASE("concurrent_pool_resource: the transfer shelves keep two batches per thread") {
+    checking_resource upstream;
+    concurrent_pool_resource pool(&upstream);
+    constexpr std::size_t batch = 16 * 1024 / 64;
+    // 20 batches of 64 B blocks freed by this thread: its bin overflows 18 times and keeps 512
+    // blocks; of the 18 batches it gives back, the class keeps what its shelf holds.
+    const auto free_twenty_batches = [&pool] {
+        std::vector<void*> blocks;
+        for (std::size_t i = 0; i < 20 * batch; ++i) {
+            blocks.push_back(pool.allocate(64, 8));
+        }
+        for (void* p : blocks) {
+            pool.deallocate(p, 64, 8);
+        }
+    };
+    SUBCASE("one thread: the least, 4 batches") {
+        free_twenty_batches();
+        CHECK(pool.cached_blocks() ==
+              2 * batch + concurrent_pool_resource::min_transfer_batches * batch);
+    }
+    SUBCASE("nine threads: 18 batches") {
+        constexpr int others = 8;
+        thread_barrier sync(others + 1);
+        std::vector<std::thread> threads;
+        for (int t = 0; t < others; ++t) {
+            threads.emplace_back([&] {
+                pool.deallocate(pool.allocate(32, 8), 32, 8);
+                sync.arrive_and_wait(); // holding a cache
+                sync.arrive_and_wait();
+            });
+        }
+        sync.arrive_and_wait();
+        free_twenty_batches();
+        CHECK(pool.thread_caches() == others + 1);
+        // Each other thread's bin holds the batch of 256 32-byte blocks it took (16 KiB / 32, at
+        // most 256), until it exits.
+        CHECK(pool.cached_blocks() == 2 * batch + 18 * batch + others * 256);
+        sync.arrive_and_wait();
+        for (std::thread& t : threads) {
+            t.join();
+        }
+        // Fewer threads keep fewer batches from now on: the next one given back goes to the spans.
+        CHECK(pool.thread_caches() == 1);
+        CHECK(pool.cached_blocks() == 2 * batch + 18 * batch);
+    }
+    pool.trim();
+    CHECK(pool.cached_blocks() == 0);
+    CHECK(upstream.live_blocks() == 0);
+}
+
 TEST_CASE("concurrent_pool_resource: destroyed while threads that used it still run") {
     checking_resource upstream;
     auto pool = std::make_unique<concurrent_pool_resource>(&upstream);

@@ -32,13 +32,14 @@ struct concurrent_pool_options {
 /// How: a central size-class heap (engine/size_class_heap.hpp) behind a mutex holds the spans (the
 /// same engine, classes, spans and large-block cache as size_class_resource). Each thread that uses
 /// the pool gets its own cache with one free list per class; allocate pops from it and deallocate
-/// pushes onto it, with no lock and no atomic read-modify-write. An empty bin takes a batch from
-/// the central pool under the lock, as one batch move of the heap; a bin past two batches gives one
-/// batch back. Batches given back are kept whole, as chains of free blocks, up to transfer_batches
-/// per class (tcmalloc's transfer cache): the next empty bin of that class takes one in O(1) under
-/// the lock. The chain is cut from the bin before the lock is taken, so the lock covers a few
-/// stores, not a walk or the central pool's per-block work; only beyond transfer_batches do blocks
-/// go back into the central pool's spans.
+/// pushes onto it, with no lock and no atomic read-modify-write. A bin past two batches gives one
+/// batch back; batches given back are kept whole, as chains of free blocks, per class (tcmalloc's
+/// transfer cache), two per thread holding a cache, from min_transfer_batches to
+/// max_transfer_batches. An empty bin takes one of them in O(1) under a lock of its class alone,
+/// else a batch from the central pool under the central lock, as one batch move of the heap. The
+/// chain is cut from the bin before a lock is taken, so a class's lock covers a few stores, not a
+/// walk; only a class that has all the batches it keeps sends blocks back into the central pool's
+/// spans. Threads moving blocks of different classes take no common lock.
 ///
 /// Cross-thread frees (tcmalloc style): a block freed by a thread other than the one that took it
 /// simply enters the freeing thread's cache, and travels back in a batch when that bin overflows,
@@ -59,9 +60,10 @@ struct concurrent_pool_options {
 ///
 /// Complexity: allocate and deallocate O(1); one lock per batch (per up to batch_bytes bytes) on
 /// the slow path, O(1) under it while the class's transfer batches neither run out nor overflow.
-/// Memory: besides the threads' bins (up to two batches per class each), up to transfer_batches
-/// batches per class in transit, which trim() gives back. The first use by a thread allocates its
-/// cache (about 3 KiB, from operator new).
+/// Memory: besides the threads' bins (up to two batches per class each), up to two batches per
+/// class and thread in transit (at most max_transfer_batches), which trim() gives back. The
+/// instance allocates its transfer shelves (about 17 KiB) and each thread's first use its cache
+/// (about 3 KiB), from operator new.
 ///
 /// Safety: the caches' and transfer batches' free lists are protected as size_class_resource's are
 /// (encoded links, a double-free mark; see detail/free_list.hpp and docs/security.md), with the
@@ -90,10 +92,15 @@ public:
     static constexpr std::size_t routes = classes::lookup_limit / classes::granularity;
     /// A thread's cache of this pool: one free list per class, reached through the routes.
     using cache = detail::thread_cache<classes::count, routes>;
-    /// Whole batches kept per class between a bin that gave one back and a bin that takes one.
-    static constexpr std::size_t transfer_batches = 4;
+    ///@{
+    /// Whole batches kept per class between a bin that gave one back and a bin that takes one:
+    /// two per thread holding a cache, within these bounds.
+    static constexpr std::size_t min_transfer_batches = 4;
+    static constexpr std::size_t max_transfer_batches = 32;
+    ///@}
 
-    /// Takes no memory. Throws std::bad_alloc only if the shared control block cannot be made.
+    /// Takes no memory from upstream. Throws std::bad_alloc only if the shared control block or
+    /// the transfer shelves cannot be made.
     explicit concurrent_pool_resource(
         const concurrent_pool_options& options = {},
         std::pmr::memory_resource* upstream = std::pmr::get_default_resource())
@@ -205,6 +212,8 @@ private:
     // With the lock held: a thread has exited; its cache goes back and is deleted.
     void retire_locked(cache* tc) noexcept;
     void drain_all_locked() noexcept;
+    // With the lock held: the transfer shelves follow the number of threads holding a cache.
+    void fit_transfer_locked() noexcept;
 
     std::uint64_t m_id;
     std::size_t m_slot_offset; // detail::cache_slots::offset_of(m_id)
@@ -215,8 +224,8 @@ private:
     detail::size_class_heap m_central; // guarded by m_owner->mutex
     std::vector<cache*> m_caches;      // guarded by m_owner->mutex; owned
     std::array<std::uint32_t, classes::count> m_batch{};
-    // Batches of m_batch[c] blocks; guarded by m_owner->mutex.
-    detail::transfer_cache<classes::count, transfer_batches> m_transfer;
+    // Batches of m_batch[c] blocks; thread-safe by itself, with a lock per class.
+    detail::transfer_cache<classes::count, max_transfer_batches> m_transfer;
 };
 
 } // namespace pmrkit
