@@ -289,6 +289,18 @@ const row table[] = {
          [](upstream_ptr upstream) {
              return own(std::make_unique<pmrkit::concurrent_pool_resource>(upstream));
          }},
+    // Larger batches cross between threads' caches less often: in a 16-thread driver of W6b's
+    // pattern, 0.02% of allocations reused a block another thread had used, against 0.53% with
+    // 16 KiB batches, for 15% more memory. Measured beside the default to see what that is worth
+    // on many cores.
+    {.name = "concurrent_pool_64k",
+     .note = "pmrkit::concurrent_pool_resource, 64 KiB batches (batch_bytes)",
+     .workloads = threaded_workloads,
+     .make =
+         [](upstream_ptr upstream) {
+             return own(std::make_unique<pmrkit::concurrent_pool_resource>(
+                 pmrkit::concurrent_pool_options{.batch_bytes = 64 * 1024}, upstream));
+         }},
 };
 
 std::string canonical_or_same(const std::string& path) {
