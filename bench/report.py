@@ -19,6 +19,7 @@ BASELINE = "new_delete"
 THREADED = ["W6a", "W6b", "W6c"]
 THREAD_COUNTS = [1, 2, 4]  # in the main tables; 8 and 16 only in the throughput table
 ALL_THREAD_COUNTS = [1, 2, 4, 8, 16]
+ALL_THREADED = [f"{w}_t{t}" for w in THREADED for t in ALL_THREAD_COUNTS]
 # The main tables' columns, all from the glibc process (a run of the threaded workloads alone shows
 # every thread count there, see main_workloads). The large blocks (W7 from a warm pool, W7f
 # from fresh pools) run in processes of their own, one per state of the malloc (LARGE_STATES and
@@ -225,8 +226,7 @@ def median_ns(res, workload, row):
 def throughput_section(res):
     """W6 as total throughput (all threads) in millions of operations per second, and scaling up to
     the machine's cores."""
-    columns = [f"{w}_t{t}" for w in THREADED for t in ALL_THREAD_COUNTS]
-    columns = [c for c in columns if any((c, r) in res.samples for r in res.rows)]
+    columns = [c for c in ALL_THREADED if any((c, r) in res.samples for r in res.rows)]
     if not columns:
         return []
     cores = res.contexts.get("glibc", {}).get("num_cpus") or os.cpu_count() or 1
@@ -253,9 +253,9 @@ def throughput_section(res):
             "Each cell: millions of operations per second, all threads together (median over "
             "all repetitions of all rounds; wall-clock time of a round in which every thread runs "
             "its part, between two wake-ups). `×n`: n threads sharing one resource. "
-            f"`{most}×/1×`: throughput with {most} threads over throughput with 1 thread of the same row, and "
-            f"that speed-up over {most} (1.00 = linear scaling). Ratios to `new_delete` at the "
-            "same thread count are in the table above."
+            f"`{most}×/1×`: throughput with {most} threads over throughput with 1 thread of the "
+            f"same row, and that speed-up over {most} (1.00 = linear scaling). Ratios to "
+            "`new_delete` at the same thread count are in the table above."
             + (f" § more threads than this machine's {cores} cores: oversubscribed, a contention "
                f"and correctness check (every block checked for alignment, every row must "
                f"finish), no scaling claim." if oversubscribed else ""), "",
@@ -332,9 +332,7 @@ def main_workloads(res):
     """The main tables' workloads that were measured; every thread count where only the threaded
     workloads were (the many-core run)."""
     measured = {w for w, _ in list(res.samples) + list(res.errors)}
-    threads_only = measured <= {f"{w}_t{t}" for w in THREADED for t in ALL_THREAD_COUNTS}
-    wanted = ([f"{w}_t{t}" for w in THREADED for t in ALL_THREAD_COUNTS] if threads_only
-              else WORKLOADS)
+    wanted = ALL_THREADED if measured <= set(ALL_THREADED) else WORKLOADS
     return [w for w in wanted if w in measured]
 
 

@@ -297,7 +297,7 @@ TEST_CASE("concurrent_pool_resource: the transfer shelves keep two batches per t
         for (std::thread& t : threads) {
             t.join();
         }
-        // Fewer threads keep fewer batches from now on: the next one given back goes to the spans.
+        // Fewer threads keep fewer batches from now on; the shelf keeps the ones it holds.
         CHECK(pool.thread_caches() == 1);
         CHECK(pool.cached_blocks() == 2 * batch + 18 * batch);
     }
