@@ -237,7 +237,8 @@ const row table[] = {
          }},
     {.name = "aligned_pool",
      .note = "pmrkit::aligned_pool_resource, default options (alignment 64, classes to 32 KiB): "
-             "size_class_resource asked for at least 64-byte alignment",
+             "size_class_resource asked for at least 64-byte alignment, or below 64 bytes for the "
+             "block's size rounded up to a power of two",
      .workloads = all_workloads,
      .make =
          [](upstream_ptr upstream) {

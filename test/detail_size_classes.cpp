@@ -10,7 +10,9 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <array>
+#include <bit>
 #include <cstring>
 #include <limits>
 #include <new>
@@ -42,7 +44,9 @@ template <class M>
 void check_map() {
     CHECK(M::size(M::count - 1) == M::max_size);
     for (std::size_t c = 0; c < M::count; ++c) {
-        CHECK(M::size(c) % M::granularity == 0);
+        // The small classes are the powers of two from min_pooled_block, the others multiples.
+        CHECK(M::size(c) % (c < M::small_classes ? M::size(c) : M::granularity) == 0);
+        CHECK((c < M::small_classes) == (M::size(c) < M::granularity));
         if (c > 0) {
             CHECK(M::size(c) > M::size(c - 1));
         }
@@ -62,6 +66,8 @@ void check_map() {
         if (n > M::linear_limit) {
             // Internal waste below 1/(S + 1) of the block above the linear classes.
             CHECK((M::size(c) - n) * ((std::size_t{1} << M::steps_log2) + 1) < M::size(c));
+        } else if (c < M::small_classes) {
+            CHECK(M::size(c) == std::bit_ceil(least));
         } else {
             CHECK(M::size(c) - least < M::granularity);
         }
@@ -99,19 +105,25 @@ TEST_CASE("detail::size_class_map: every size maps to the smallest class holding
     CHECK(map16::size(15) == 256);
 }
 
-TEST_CASE("detail::aligned_size_classes: every multiple of the alignment to 64 x, then steps") {
+TEST_CASE("detail::aligned_size_classes: powers of two below the alignment, every multiple of "
+          "it to 64 x, then steps") {
     check_map<aligned16>();
     check_map<aligned64>();
     check_map<aligned4096>();
+    CHECK(aligned16::small_classes == 0);
+    CHECK(aligned64::small_classes == 2);
     CHECK(aligned64::linear_limit == 4096);
-    CHECK(aligned64::count == 64 + 4 * 4);
-    CHECK(aligned64::size(63) == 4096);
-    CHECK(aligned64::size(64) == 5120);
-    CHECK(aligned4096::count == 16); // every class a multiple of 4096, to 64 KiB
+    CHECK(aligned64::count == 2 + 64 + 4 * 4);
+    CHECK(aligned64::size(0) == 16);
+    CHECK(aligned64::size(1) == 32);
+    CHECK(aligned64::size(2) == 64);
+    CHECK(aligned64::size(65) == 4096);
+    CHECK(aligned64::size(66) == 5120);
+    CHECK(aligned4096::count == 8 + 16); // 16 to 2048, then every multiple of 4096 to 64 KiB
     CHECK(aligned16::lookup_limit == 4096);
     CHECK(aligned4096::lookup_limit == 65536);
     for (std::size_t c = 0; c < aligned64::count; ++c) {
-        CHECK(aligned64::geometry(c).alignment() >= 64);
+        CHECK(aligned64::geometry(c).alignment() >= std::min<std::size_t>(64, aligned64::size(c)));
         CHECK(aligned64::geometry(c).blocks >= 8);
     }
 }

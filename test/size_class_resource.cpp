@@ -587,7 +587,7 @@ TEST_CASE("size_class_resource: seeded model test with trim and release in the m
                            .medium_max = 40000,
                            .large_max = 600000};
     run_pool_model(
-        pool, upstream, rng, bands, 30000, [](void*) {},
+        pool, upstream, rng, bands, 30000, [](void*, std::size_t) {},
         [](const size_class_resource& p) { return blocks_in_use(p) + p.large_blocks_in_use(); });
 }
 

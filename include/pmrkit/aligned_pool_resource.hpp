@@ -11,7 +11,8 @@ namespace pmrkit {
 
 /// Options of aligned_pool_resource, for designated initializers; normalized by the constructor.
 struct aligned_pool_options {
-    /// The least alignment of every block: rounded up to a power of two and clamped to [16, 4096].
+    /// The least alignment of every block of at least this many bytes (a smaller block: its size
+    /// rounded up to a power of two): rounded up to a power of two and clamped to [16, 4096].
     /// 64 is a cache line and an AVX-512 register.
     std::size_t alignment = 64;
     /// The pool's size classes, empty-span retention and large-block cache, as in
@@ -19,24 +20,30 @@ struct aligned_pool_options {
     size_class_options pool{};
 };
 
-/// aligned_pool_resource: a small-object pool whose every block is aligned to at least
-/// options().alignment, whatever alignment is asked for, so that the data of a
+/// aligned_pool_resource: a small-object pool whose every block of at least options().alignment
+/// (A) bytes is aligned to A, whatever alignment is asked for, so that the data of a
 /// std::pmr::vector<float> can be read with aligned SIMD loads (_mm256_load_ps) without a custom
-/// allocator type, and so that per-thread counters or queues do not share cache lines.
+/// allocator type, and so that per-thread buffers or queues do not share cache lines. A smaller
+/// block is aligned to its size rounded up to a power of two (at least 16): enough for every
+/// aligned load that fits in it, and it costs a container of small nodes no more memory than a
+/// power-of-two rounding (a 24-byte hash-map node takes 32 bytes, not 64).
 ///
-/// How: the size-class engine of size_class_resource (engine/size_class_heap.hpp) over classes
-/// that are all multiples of the alignment A (detail::aligned_size_classes<A>, one table per
-/// alignment, chosen at construction; the fast paths are the same code for every table): every
-/// multiple of A up to 64 x A is a class (4 KiB at A = 64; every pooled size from A = 1024 up),
-/// then 4 classes per power of two to 64 KiB. A request of `bytes` goes to the class of
-/// align_up(bytes, alignment), whose blocks sit at multiples of the class size's natural alignment
-/// (at least A) inside spans aligned to their own size, so every block is aligned to A and its size
-/// is a multiple of A. Up to 64 x A the only internal waste is the rounding up to A; above, the
-/// class step adds under 20%.
+/// How: the size-class engine of size_class_resource (engine/size_class_heap.hpp) over the classes
+/// of detail::aligned_size_classes<A> (one table per alignment, chosen at construction; the fast
+/// paths are the same code for every table): the powers of two from 16 to A / 2, every multiple of
+/// A up to 64 x A (4 KiB at A = 64; every pooled size from A = 1024 up), then 4 classes per power
+/// of two to 64 KiB. A request of `bytes` goes to the smallest class that holds it and is a
+/// multiple of the alignment asked for; its blocks sit at multiples of the class size's natural
+/// alignment inside spans aligned to their own size, so a block of A bytes or more is aligned to A
+/// and its size is a multiple of A. Up to 64 x A the only internal waste is the rounding up to A
+/// (below A, to a power of two); above, the class step adds under 20%.
 ///
-/// False sharing: with an alignment of 64 or more, every block starts on a cache line and its
-/// size is a whole number of lines, so no two blocks (nor a block and a span header) share a
-/// 64-byte cache line.
+/// False sharing: with an alignment of 64 or more, every block of at least A bytes starts on a
+/// cache line and its size is a whole number of lines, so it shares no 64-byte line with another
+/// block or a span header. Smaller blocks share lines with one another; an object that must have
+/// a line of its own, however small, declares it: alignas(64) (or
+/// std::hardware_destructive_interference_size) makes its size and alignment 64, which every
+/// pmrkit pool honours.
 ///
 /// Large requests (above options().pool.max_pooled_size) go upstream with their alignment raised
 /// to options().alignment, through size_class_resource's bounded cache of large blocks, or with

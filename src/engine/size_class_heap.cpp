@@ -15,8 +15,9 @@ size_class_options size_class_heap::normalized(const class_table& table,
 
 size_class_heap::size_class_heap(const class_table& table, const size_class_options& options,
                                  std::pmr::memory_resource* upstream)
-    : m_key(table.granularity), m_table(table), m_class_count(0), m_upstream(upstream),
-      m_options(normalized(table, options)),
+    // Every block is aligned to its class's natural alignment, and the first class's is the least.
+    : m_key(natural_alignment(table.size(0))), m_table(table), m_class_count(0),
+      m_upstream(upstream), m_options(normalized(table, options)),
       m_large(upstream, m_options.large_cache_bytes, m_options.large_cache_per_bucket),
       m_owned(table) {
     assert(table.count <= max_classes && table.lookup_limit >= fast_limit);

@@ -15,8 +15,8 @@
 
 namespace pmrkit::test {
 
-// Runs `ops` random steps on `pool` (built over `upstream`); `on_allocate(block)` sees every new
-// block, and `blocks_in_use(pool)` is compared with the model every 1000 steps.
+// Runs `ops` random steps on `pool` (built over `upstream`); `on_allocate(block, bytes)` sees
+// every new block, and `blocks_in_use(pool)` is compared with the model every 1000 steps.
 template <class Pool, class OnAllocate, class BlocksInUse>
 void run_pool_model(Pool& pool, checking_resource& upstream, std::mt19937_64& rng,
                     const size_bands& bands, int ops, OnAllocate on_allocate,
@@ -33,7 +33,8 @@ void run_pool_model(Pool& pool, checking_resource& upstream, std::mt19937_64& rn
         } else if (live.empty() || pick < 560) {
             const std::size_t alignment = std::size_t{1}
                                           << std::uniform_int_distribution<int>(0, 12)(rng);
-            on_allocate(live.allocate(random_size(rng, bands), alignment));
+            const std::size_t bytes = random_size(rng, bands);
+            on_allocate(live.allocate(bytes, alignment), bytes);
         } else {
             live.free_random(rng);
         }

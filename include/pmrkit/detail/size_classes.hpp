@@ -7,7 +7,9 @@
 // class is a multiple of G, and above 16G a multiple of its step 2^k / S, so the internal waste of
 // a request is below G bytes in the linear range and below 1/(S + 1) of the class size above it
 // (S = 4, the default: under 20%; S = 8: under 11.1%). aligned_pool_resource's maps have G = the
-// alignment and L = 64 (size_class_resource.hpp).
+// alignment and L = 64, and below G the small classes: the powers of two from min_pooled_block to
+// G / 2, so that a block smaller than the alignment takes its size rounded up to a power of two,
+// and is aligned to it, instead of all of G (engine/size_class_heap.hpp).
 //
 // Why 4 per power of two by default (as jemalloc and mimalloc): every class is a separate pool,
 // and a pool holds memory for the most blocks its class has ever had live at once. Under a mix of
@@ -196,7 +198,8 @@ struct header_locator {
 struct class_table {
     std::size_t count;
     std::size_t granularity;
-    std::size_t linear_classes;
+    std::size_t small_classes;  // below the granularity: 16, 32, ..., granularity / 2
+    std::size_t linear_classes; // up to linear_limit(), the small ones included
     std::size_t lookup_limit;
     std::size_t max_size;
     int steps_log2;
@@ -208,7 +211,7 @@ struct class_table {
     const std::uint8_t* lookup; // entry i: the class of sizes i * granularity + 1 to (i + 1) * it
 
     [[nodiscard]] constexpr std::size_t linear_limit() const noexcept {
-        return linear_classes * granularity;
+        return (linear_classes - small_classes) * granularity;
     }
     // Size of class c. Precondition: c < count.
     [[nodiscard]] constexpr std::size_t size(std::size_t c) const noexcept {
@@ -222,6 +225,10 @@ struct class_table {
     }
     // Smallest class whose size exceeds `last`. Precondition: last < lookup_limit.
     [[nodiscard]] constexpr std::size_t index_above(std::size_t last) const noexcept {
+        if (last < (granularity >> 1) && small_classes != 0) {
+            constexpr std::size_t low = min_pooled_block - 1;
+            return static_cast<std::size_t>(std::bit_width(last | low) - std::bit_width(low));
+        }
         return lookup[last / granularity];
     }
     // Smallest class whose size is at least n. Precondition: 1 <= n <= max_size.
@@ -235,26 +242,29 @@ struct class_table {
 };
 
 template <std::size_t Granularity, std::size_t MaxSize, std::size_t HeaderBytes, int StepsLog2 = 2,
-          std::size_t LinearClasses = 16>
+          std::size_t LinearClasses = 16, bool SmallClasses = false>
 class size_class_map {
     static_assert(is_power_of_two(Granularity) && Granularity >= sizeof(void*));
     static_assert(is_power_of_two(LinearClasses) && LinearClasses >= (std::size_t{1} << StepsLog2));
     static_assert(is_power_of_two(MaxSize) && MaxSize >= LinearClasses * Granularity);
+    static_assert(!SmallClasses || Granularity >= min_pooled_block);
     using policy = size_class_policy;
-    [[nodiscard]] static constexpr std::size_t class_size(std::size_t c) noexcept {
-        return policy::size(c, Granularity, LinearClasses, StepsLog2);
-    }
 
 public:
     static constexpr std::size_t granularity = Granularity;
-    static constexpr std::size_t linear_classes = LinearClasses;
+    // The powers of two from min_pooled_block below Granularity, if the map has small classes.
+    static constexpr std::size_t small_classes =
+        SmallClasses ? static_cast<std::size_t>(std::countr_zero(Granularity / min_pooled_block))
+                     : 0;
+    // The classes up to linear_limit: the small ones and the linear ones.
+    static constexpr std::size_t linear_classes = small_classes + LinearClasses;
     static constexpr std::size_t linear_limit = LinearClasses * Granularity;
     static constexpr std::size_t max_size = MaxSize;
     static constexpr int steps_log2 = StepsLog2;
     static constexpr std::size_t count =
-        LinearClasses + ((static_cast<std::size_t>(std::bit_width(MaxSize)) -
-                          static_cast<std::size_t>(std::bit_width(linear_limit)))
-                         << StepsLog2);
+        linear_classes + ((static_cast<std::size_t>(std::bit_width(MaxSize)) -
+                           static_cast<std::size_t>(std::bit_width(linear_limit)))
+                          << StepsLog2);
     // Sizes up to here map to a class by one table load (index_above); above, by bit arithmetic.
     static constexpr std::size_t lookup_limit = std::min(256 * Granularity, MaxSize);
 
@@ -271,18 +281,21 @@ public:
 
     // Smallest class whose size exceeds `last`. Precondition: last < lookup_limit.
     [[nodiscard]] static constexpr std::size_t index_above(std::size_t last) noexcept {
-        return s_lookup[last / Granularity];
+        return table.index_above(last);
     }
     // Smallest class whose size is at least n. Precondition: 1 <= n <= max_size.
     [[nodiscard]] static constexpr std::size_t index(std::size_t n) noexcept {
-        if (n <= lookup_limit) {
-            return index_above(n - 1);
-        }
-        return LinearClasses +
-               geometric_index(n, StepsLog2, static_cast<int>(std::bit_width(linear_limit)) - 1);
+        return table.index(n);
     }
 
 private:
+    [[nodiscard]] static constexpr std::size_t class_size(std::size_t c) noexcept {
+        if (c < small_classes) {
+            return min_pooled_block << c;
+        }
+        return policy::size(c - small_classes, Granularity, LinearClasses, StepsLog2);
+    }
+
     static constexpr std::array<span_geometry, count> s_geometry = [] {
         std::array<span_geometry, count> table{};
         for (std::size_t c = 0; c < count; ++c) {
@@ -315,7 +328,7 @@ private:
 
 public:
     static constexpr class_table table = {
-        count,     Granularity, LinearClasses,     lookup_limit,      MaxSize,
+        count,     Granularity, small_classes,     linear_classes,    lookup_limit,   MaxSize,
         StepsLog2, Granularity, s_geometry.data(), s_locators.data(), s_lookup.data()};
     static constexpr std::size_t header_bytes = HeaderBytes;
     // The most blocks a span of this map holds: a cap at or above it caps nothing.
