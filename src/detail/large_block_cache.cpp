@@ -3,22 +3,15 @@
 
 #include "pmrkit/detail/asan.hpp"
 #include "pmrkit/detail/math.hpp"
-#include "pmrkit/detail/size_classes.hpp"
 
 #include <algorithm>
-#include <bit>
 
 namespace pmrkit::detail {
 
 namespace {
 
-constexpr int steps_log2 = 2;
 constexpr std::size_t page_rounding_from = 64 * 1024;
 constexpr std::size_t page_bytes = 4096;
-
-[[nodiscard]] std::size_t bucket_of(std::size_t bytes) noexcept {
-    return geometric_index(bytes, steps_log2, std::bit_width(small_block_limit) - 1);
-}
 
 } // namespace
 
@@ -43,6 +36,7 @@ large_block_cache::kept large_block_cache::take(std::size_t i) noexcept {
               m_kept.begin() + static_cast<std::ptrdiff_t>(i));
     --m_kept_count;
     m_kept_bytes -= k.bytes;
+    --m_bucket_kept[large_bucket_of(k.bytes)];
     asan_unpoison(k.p, k.bytes);
     return k;
 }
@@ -108,13 +102,7 @@ bool large_block_cache::room_for(std::size_t bytes) noexcept {
         m_held_live + m_kept_bytes + bytes > bound_with(0)) {
         return false;
     }
-    std::size_t same_bucket = 0;
-    for (std::size_t i = 0; i < m_kept_count; ++i) {
-        if (bucket_of(m_kept[i].bytes) == bucket_of(bytes)) {
-            ++same_bucket;
-        }
-    }
-    if (same_bucket >= m_per_bucket) {
+    if (m_bucket_kept[large_bucket_of(bytes)] >= m_per_bucket) {
         return false;
     }
     if (m_kept_count == max_kept) {
@@ -148,6 +136,7 @@ void large_block_cache::deallocate(void* p, std::size_t bytes, std::size_t align
     asan_poison(p, held);
     m_kept[m_kept_count++] = {p, held, taken_alignment, m_clock + decay_operations};
     m_kept_bytes += held;
+    ++m_bucket_kept[large_bucket_of(held)];
 }
 
 void large_block_cache::trim() noexcept {

@@ -25,13 +25,21 @@
 #pragma once
 
 #include "pmrkit/detail/config.hpp"
+#include "pmrkit/detail/size_classes.hpp"
 #include "pmrkit/detail/upstream_blocks.hpp"
 
 #include <array>
+#include <bit>
 #include <cstddef>
+#include <cstdint>
 #include <memory_resource>
 
 namespace pmrkit::detail {
+
+// The size bucket of a large block of `bytes`: 4 per power of two above small_block_limit.
+[[nodiscard]] constexpr std::size_t large_bucket_of(std::size_t bytes) noexcept {
+    return geometric_index(bytes, 2, std::bit_width(small_block_limit) - 1);
+}
 
 class large_block_cache {
 public:
@@ -85,6 +93,8 @@ private:
         std::size_t deadline;  // the m_clock value after which it goes back
     };
 
+    static constexpr std::size_t buckets = large_bucket_of(max_cached_bytes) + 1;
+
     [[nodiscard]] bool cacheable(std::size_t bytes, std::size_t alignment) const noexcept;
     // Takes kept block i out of the cache (for reuse or to give it back).
     kept take(std::size_t i) noexcept;
@@ -99,7 +109,8 @@ private:
     [[nodiscard]] bool room_for(std::size_t bytes) noexcept;
 
     upstream_blocks m_blocks;
-    std::array<kept, max_kept> m_kept{}; // [0, m_kept_count), oldest first
+    std::array<kept, max_kept> m_kept{};               // [0, m_kept_count), oldest first
+    std::array<std::uint8_t, buckets> m_bucket_kept{}; // kept blocks per large_bucket_of
     std::size_t m_kept_count = 0;
     std::size_t m_kept_bytes = 0;
     std::size_t m_asked_live = 0; // bytes asked for by the live cacheable blocks
