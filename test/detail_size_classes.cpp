@@ -338,6 +338,12 @@ TEST_CASE("detail::large_block_cache: kept blocks bounded by need, bucket, bytes
     }
     CHECK(cache.cached_blocks() == 1); // the 5000-byte block, reused each time
     CHECK(cache.cached_bytes() == 5120);
+    // The bucket of the blocks that went back counts none: two of its blocks are kept again.
+    void* a = cache.allocate(100000, 8);
+    void* b = cache.allocate(100000, 8);
+    cache.deallocate(a, 100000, 8);
+    cache.deallocate(b, 100000, 8);
+    CHECK(cache.cached_blocks() == 3);
     cache.release();
     CHECK(upstream.live_blocks() == 0);
 }
