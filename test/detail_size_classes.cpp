@@ -271,7 +271,7 @@ TEST_CASE("detail::large_block_cache: rounding, best-fit reuse, exact give-back"
     CHECK(cache.cached_bytes() == 102400);
     CHECK(upstream.live_blocks() == 2); // the block and the record table
     CHECK(cache.upstream_bytes() == upstream.live_bytes());
-    // A smaller request reuses the larger block when it wastes at most a quarter of the request.
+    // A smaller request reuses the larger block when the block is at most twice its size.
     const std::size_t calls = upstream.allocations();
     void* b = cache.allocate(90000, 16);
     CHECK(b == a);
@@ -281,15 +281,18 @@ TEST_CASE("detail::large_block_cache: rounding, best-fit reuse, exact give-back"
     // (checking_resource checks them).
     cache.deallocate(b, 90000, 16);
     CHECK(cache.cached_bytes() == 102400);
+    void* half = cache.allocate(51200, 16);
+    CHECK(half == a);
+    cache.deallocate(half, 51200, 16);
     // One that would waste more goes upstream; the kept block, which would take live and kept
     // blocks past 1.5 times the most asked for at once, goes back first.
     const std::size_t deallocations = upstream.deallocations();
-    void* c = cache.allocate(60000, 16);
+    void* c = cache.allocate(51100, 16);
     CHECK(c != a);
     CHECK(upstream.allocations() == calls + 1);
     CHECK(upstream.deallocations() == deallocations + 1);
     CHECK(cache.cached_blocks() == 0);
-    cache.deallocate(c, 60000, 16);
+    cache.deallocate(c, 51100, 16);
 
     cache.trim();
     CHECK(cache.cached_blocks() == 0);

@@ -60,11 +60,11 @@ void* large_block_cache::allocate(std::size_t bytes, std::size_t alignment) {
     }
     ++m_clock;
     expire();
-    // Best fit: the smallest kept block that holds the request with at most a quarter to spare.
+    // Best fit: the smallest kept block that holds the request and is at most twice its size.
     std::size_t best = m_kept_count;
     for (std::size_t i = 0; i < m_kept_count; ++i) {
         const std::size_t size = m_kept[i].bytes;
-        if (size >= bytes && size - bytes <= bytes / 4 && is_aligned(m_kept[i].p, alignment) &&
+        if (size >= bytes && size - bytes <= bytes && is_aligned(m_kept[i].p, alignment) &&
             (best == m_kept_count || size < m_kept[best].bytes)) {
             best = i;
         }
