@@ -115,8 +115,9 @@ private:
                                          ? m_pool.alignment()
                                          : std::bit_ceil(std::max<std::size_t>(bytes, 16));
         if (reinterpret_cast<std::uintptr_t>(p) % promised != 0) {
-            std::fprintf(stderr, "pmrkit fuzz: block under the pool's alignment %zu (bytes %zu)\n",
-                         m_pool.alignment(), bytes);
+            std::fprintf(stderr,
+                         "pmrkit fuzz: block under its promised alignment %zu (bytes %zu)\n",
+                         promised, bytes);
             std::abort();
         }
         return p;
