@@ -168,6 +168,26 @@ TEST_CASE("detail::size_class_map: spans hold their blocks and header, utilizati
     CHECK(sum / static_cast<double>(map8::count) >= 0.97);
 }
 
+TEST_CASE("detail::class_table: first span levels are the policy's for the table's own spans") {
+    const auto check = [](const detail::class_table& table) {
+        for (std::size_t c = 0; c < table.count; ++c) {
+            CAPTURE(c);
+            CHECK(table.first_level(c) == detail::size_class_policy::growth_levels(
+                                              table.geometry(c), sizeof(detail::span)));
+        }
+    };
+    check(map8::table);
+    check(aligned64::table);
+    // A capped table's spans are smaller, so some of its classes start at another level.
+    const detail::capped_class_table<map8> capped(4, 1);
+    check(capped.table());
+    std::size_t differing = 0;
+    for (std::size_t c = 0; c < map8::count; ++c) {
+        differing += capped.table().first_level(c) != map8::table.first_level(c) ? 1U : 0U;
+    }
+    CHECK(differing > 0);
+}
+
 TEST_CASE("detail::span: lazy carving, owner by mask, live and free counts") {
     const std::size_t c = map8::index(48);
     const detail::span_geometry& g = map8::geometry(c);

@@ -364,15 +364,20 @@ void size_class_heap::trim() noexcept {
     m_large.trim();
 }
 
-void size_class_heap::release() noexcept {
+void size_class_heap::give_back_all() noexcept {
     for (std::size_t c = 0; c < m_class_count; ++c) {
-        class_state& state = m_classes[c];
-        for_each_span(state, [&](span* s, span_list&) { give_back(s); });
-        state = class_state{};
+        for_each_span(m_classes[c], [&](span* s, span_list&) { give_back(s); });
+    }
+    m_large.release();
+}
+
+void size_class_heap::release() noexcept {
+    give_back_all();
+    for (std::size_t c = 0; c < m_class_count; ++c) {
+        m_classes[c] = class_state{};
         m_lists[c] = class_list{};
     }
     init_classes();
-    m_large.release();
     m_owned.clear();
     m_reported = 0;
     m_reported_bytes = 0;

@@ -209,6 +209,9 @@ struct class_table {
     const span_geometry* geometries;
     const header_locator* locators;
     const std::uint8_t* lookup; // entry i: the class of sizes i * granularity + 1 to (i + 1) * it
+    // Entry c: size_class_policy::growth_levels of class c's geometry, computed with the table
+    // (its divisions were half the cost of constructing a heap).
+    const std::uint8_t* first_levels;
 
     [[nodiscard]] constexpr std::size_t linear_limit() const noexcept {
         return (linear_classes - small_classes) * granularity;
@@ -222,6 +225,9 @@ struct class_table {
     }
     [[nodiscard]] constexpr const header_locator& locator(std::size_t c) const noexcept {
         return locators[c];
+    }
+    [[nodiscard]] constexpr std::size_t first_level(std::size_t c) const noexcept {
+        return first_levels[c];
     }
     // Smallest class whose size exceeds `last`. Precondition: last < lookup_limit.
     [[nodiscard]] constexpr std::size_t index_above(std::size_t last) const noexcept {
@@ -312,6 +318,14 @@ private:
         return table;
     }();
 
+    static constexpr std::array<std::uint8_t, count> s_first_levels = [] {
+        std::array<std::uint8_t, count> table{};
+        for (std::size_t c = 0; c < count; ++c) {
+            table[c] = static_cast<std::uint8_t>(policy::growth_levels(s_geometry[c], HeaderBytes));
+        }
+        return table;
+    }();
+
     // Entry i: the class of sizes i * G + 1 to (i + 1) * G, at least min_pooled_block (a class
     // below it, 8 bytes at G = 8, is never used).
     static constexpr std::array<std::uint8_t, lookup_limit / Granularity> s_lookup = [] {
@@ -327,9 +341,18 @@ private:
     }();
 
 public:
-    static constexpr class_table table = {
-        count,     Granularity, small_classes,     linear_classes,    lookup_limit,   MaxSize,
-        StepsLog2, Granularity, s_geometry.data(), s_locators.data(), s_lookup.data()};
+    static constexpr class_table table = {.count = count,
+                                          .granularity = Granularity,
+                                          .small_classes = small_classes,
+                                          .linear_classes = linear_classes,
+                                          .lookup_limit = lookup_limit,
+                                          .max_size = MaxSize,
+                                          .steps_log2 = StepsLog2,
+                                          .large_alignment = Granularity,
+                                          .geometries = s_geometry.data(),
+                                          .locators = s_locators.data(),
+                                          .lookup = s_lookup.data(),
+                                          .first_levels = s_first_levels.data()};
     static constexpr std::size_t header_bytes = HeaderBytes;
     // The most blocks a span of this map holds: a cap at or above it caps nothing.
     static constexpr std::size_t max_blocks_per_span = [] {
@@ -362,10 +385,13 @@ public:
             m_geometries[c] =
                 size_class_policy::capped(Map::geometry(c), Map::header_bytes, max_blocks);
             m_locators[c] = header_locator::of(m_geometries[c]);
+            m_first_levels[c] = static_cast<std::uint8_t>(
+                size_class_policy::growth_levels(m_geometries[c], Map::header_bytes));
         }
         m_table.large_alignment = large_alignment;
         m_table.geometries = m_geometries.data();
         m_table.locators = m_locators.data();
+        m_table.first_levels = m_first_levels.data();
     }
     capped_class_table(const capped_class_table&) = delete;
     capped_class_table& operator=(const capped_class_table&) = delete;
@@ -375,6 +401,7 @@ public:
 private:
     std::array<span_geometry, Map::count> m_geometries{};
     std::array<header_locator, Map::count> m_locators{};
+    std::array<std::uint8_t, Map::count> m_first_levels{};
     class_table m_table;
 };
 

@@ -127,7 +127,7 @@ public:
                     std::pmr::memory_resource* upstream);
     size_class_heap(const size_class_heap&) = delete;
     size_class_heap& operator=(const size_class_heap&) = delete;
-    ~size_class_heap() { release(); }
+    ~size_class_heap() { give_back_all(); }
 
     // One less than bytes rounded up to a power-of-two alignment (wraps for 0 bytes): the fast
     // paths' single test of size and alignment. For an alignment that is not a power of two it is
@@ -273,8 +273,7 @@ private:
     }
     // The level of class c's first span, and of its next after it held none.
     [[nodiscard]] std::uint8_t first_level(std::size_t c) const noexcept {
-        return static_cast<std::uint8_t>(
-            size_class_policy::growth_levels(m_table.geometry(c), sizeof(span)));
+        return static_cast<std::uint8_t>(m_table.first_level(c));
     }
     [[nodiscard]] span* owner(const void* block, std::size_t c) const noexcept {
         if (m_classes[c].growing_spans != 0) [[unlikely]] {
@@ -324,6 +323,9 @@ private:
     // Gives back the spans the last sweep kept that have not been used since.
     void give_back_kept_spans() noexcept;
     void give_back(span* s) noexcept;
+    // Gives every span and large block back to upstream, and leaves the classes' state stale:
+    // release() renews it, destruction need not.
+    void give_back_all() noexcept;
     void note_peak() noexcept;
     // Sets every class's list limits and growth levels, as for a heap that holds nothing.
     void init_classes() noexcept;
