@@ -173,7 +173,7 @@ span* size_class_heap::new_span(std::size_t c) {
 
 void size_class_heap::init_classes() noexcept {
     for (std::size_t c = 0; c < m_table.count; ++c) {
-        m_classes[c].next_level = first_level(c);
+        m_classes[c].next_level = m_table.first_level(c);
         const std::size_t size = class_size(c);
         class_list& list = m_lists[c];
         list.max_uncounted = static_cast<std::int32_t>(
@@ -275,7 +275,7 @@ void size_class_heap::give_back(span* s) noexcept {
     }
     // A class that holds nothing starts small again.
     if (state.with_free.empty() && state.others.empty()) {
-        state.next_level = first_level(c);
+        state.next_level = m_table.first_level(c);
     }
     // Upstream may not be ASan's allocator: it must get the span back without poisoned blocks.
     asan_unpoison(s->memory(), bytes);

@@ -271,10 +271,6 @@ private:
     [[nodiscard]] std::size_t class_of(const class_list& list) const noexcept {
         return static_cast<std::size_t>(&list - m_lists.data());
     }
-    // The level of class c's first span, and of its next after it held none.
-    [[nodiscard]] std::uint8_t first_level(std::size_t c) const noexcept {
-        return static_cast<std::uint8_t>(m_table.first_level(c));
-    }
     [[nodiscard]] span* owner(const void* block, std::size_t c) const noexcept {
         if (m_classes[c].growing_spans != 0) [[unlikely]] {
             if (span* s = growing_owner(block, c)) {
