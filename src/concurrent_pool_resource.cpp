@@ -40,7 +40,8 @@ concurrent_pool_resource::~concurrent_pool_resource() {
         delete tc;
     }
     m_caches.clear();
-    m_central.release();
+    // No thread reaches the central pool now: its destructor gives everything back, without the
+    // renewal of every class's state that release() would do first.
 }
 
 void concurrent_pool_resource::release() noexcept {
@@ -169,7 +170,7 @@ void* concurrent_pool_resource::refill(cache& tc, std::size_t c) {
     } else {
         const std::lock_guard lock(m_owner->mutex);
         // Fewer than a batch when upstream runs out part way; none throws.
-        n = m_central.take(c, m_batch[c], batch);
+        n = m_central.take(c, tc.next_take(c, m_batch[c]), batch);
     }
     tc.give(c, batch, static_cast<std::uint32_t>(n));
     return tc.pop(c);

@@ -14,6 +14,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstring>
@@ -207,12 +208,37 @@ TEST_CASE("concurrent_pool_resource: a thread's cache goes back when the thread 
         CHECK(pool.cached_blocks() > 0);
     }).join();
     CHECK(pool.thread_caches() == 0);
-    // Batches of 48 B blocks are 256 (16 KiB / 48, at most 256) and a bin holds 512: 1,000 frees
-    // onto the 24 blocks left by the refills overflowed it twice, so two batches are in transit.
+    // Batches of 48 B blocks are 256 (16 KiB / 48, at most 256) and a bin holds 512: the refills
+    // took 1, 2, 4, ..., 128, then batches, 1,023 blocks in all, and 1,000 frees onto the 23 left
+    // overflowed the bin twice, so two batches are in transit.
     CHECK(pool.cached_blocks() == 2 * 256);
     pool.trim();
     CHECK(pool.cached_blocks() == 0);
     CHECK(pool.upstream_bytes() == 0);
+    CHECK(upstream.live_blocks() == 0);
+}
+
+TEST_CASE("concurrent_pool_resource: a thread's first refills of a class take few blocks") {
+    // Slow start: a thread that needs a few blocks of a class carves a few, not a batch.
+    checking_resource upstream;
+    concurrent_pool_resource pool(&upstream);
+    const std::size_t batch = pool.options().batch_bytes / 64;
+    std::set<void*> distinct;
+    const auto take_one = [&] { CHECK(distinct.insert(pool.allocate(64, 8)).second); };
+    for (std::size_t take = concurrent_pool_resource::cache::first_take; take <= 2 * batch;
+         take *= 2) {
+        const std::size_t expected = std::min(take, batch);
+        take_one(); // a refill
+        CHECK(pool.cached_blocks() == expected - 1);
+        for (std::size_t i = 1; i < expected; ++i) {
+            take_one();
+        }
+        CHECK(pool.cached_blocks() == 0);
+    }
+    for (void* p : distinct) {
+        pool.deallocate(p, 64, 8);
+    }
+    pool.trim();
     CHECK(upstream.live_blocks() == 0);
 }
 
@@ -221,10 +247,14 @@ TEST_CASE("concurrent_pool_resource: a batch freed by one thread is taken whole 
     concurrent_pool_resource pool(&upstream);
     constexpr std::size_t batch = 16 * 1024 / 64;
     std::vector<void*> blocks;
-    for (std::size_t i = 0; i < 3 * batch; ++i) {
-        blocks.push_back(pool.allocate(64, 8));
-        std::memset(blocks.back(), 7, 64);
-    }
+    std::thread producer_of_all([&] { // exits: what its refills took beyond them goes back
+        for (std::size_t i = 0; i < 3 * batch; ++i) {
+            blocks.push_back(pool.allocate(64, 8));
+            std::memset(blocks.back(), 7, 64);
+        }
+    });
+    producer_of_all.join();
+    REQUIRE(pool.cached_blocks() == 0);
     std::thread consumer([&] {
         // The bin overflows at its 513th block and gives back its 256 most recent ones, blocks
         // 257 to 512, as one batch; at exit its other 512 go back to the central pool.
@@ -260,21 +290,25 @@ TEST_CASE("concurrent_pool_resource: the transfer shelves keep two batches per t
     checking_resource upstream;
     concurrent_pool_resource pool(&upstream);
     constexpr std::size_t batch = 16 * 1024 / 64;
-    // 20 batches of 64 B blocks freed by this thread: its bin overflows 18 times and keeps 512
-    // blocks; of the 18 batches it gives back, the class keeps what its shelf holds.
+    // 20 batches of 64 B blocks freed by a thread: its bin overflows 19 times (20 batches, plus
+    // the 255 blocks its refills took beyond them, through a bin of 512); of the 19 batches it
+    // gives back, the class keeps what its shelf holds. At its exit the rest of its bin goes back
+    // to the central pool, and what stays cached is in transit.
     const auto free_twenty_batches = [&pool] {
-        std::vector<void*> blocks;
-        for (std::size_t i = 0; i < 20 * batch; ++i) {
-            blocks.push_back(pool.allocate(64, 8));
-        }
-        for (void* p : blocks) {
-            pool.deallocate(p, 64, 8);
-        }
+        std::thread freeing([&pool] {
+            std::vector<void*> blocks;
+            for (std::size_t i = 0; i < 20 * batch; ++i) {
+                blocks.push_back(pool.allocate(64, 8));
+            }
+            for (void* p : blocks) {
+                pool.deallocate(p, 64, 8);
+            }
+        });
+        freeing.join();
     };
     SUBCASE("one thread: the least, 4 batches") {
         free_twenty_batches();
-        CHECK(pool.cached_blocks() ==
-              2 * batch + concurrent_pool_resource::min_transfer_batches * batch);
+        CHECK(pool.cached_blocks() == concurrent_pool_resource::min_transfer_batches * batch);
     }
     SUBCASE("nine threads: 18 batches") {
         constexpr int others = 8;
@@ -288,18 +322,19 @@ TEST_CASE("concurrent_pool_resource: the transfer shelves keep two batches per t
             });
         }
         sync.arrive_and_wait();
-        free_twenty_batches();
-        CHECK(pool.thread_caches() == others + 1);
-        // Each other thread's bin holds the batch of 256 32-byte blocks it took (16 KiB / 32, at
-        // most 256), until it exits.
-        CHECK(pool.cached_blocks() == 2 * batch + 18 * batch + others * 256);
+        free_twenty_batches(); // nine threads hold a cache while it runs
+        CHECK(pool.thread_caches() == others);
+        // Each other thread's bin holds the blocks of its one refill of 32-byte blocks (the first,
+        // of first_take blocks), until it exits.
+        CHECK(pool.cached_blocks() ==
+              18 * batch + others * concurrent_pool_resource::cache::first_take);
         sync.arrive_and_wait();
         for (std::thread& t : threads) {
             t.join();
         }
         // Fewer threads keep fewer batches from now on; the shelf keeps the ones it holds.
-        CHECK(pool.thread_caches() == 1);
-        CHECK(pool.cached_blocks() == 2 * batch + 18 * batch);
+        CHECK(pool.thread_caches() == 0);
+        CHECK(pool.cached_blocks() == 18 * batch);
     }
     pool.trim();
     CHECK(pool.cached_blocks() == 0);

@@ -446,6 +446,20 @@ TEST_CASE("thread_cache: whole batches taken from and given to a bin, counted") 
     CHECK(other.pop(0) == nullptr);
 }
 
+TEST_CASE("thread_cache: refills of a bin start small and double up to the batch") {
+    detail::thread_cache<2> cache{detail::free_list_key{}};
+    using cache_type = decltype(cache);
+    constexpr std::uint32_t batch = 3 * cache_type::first_take;
+    CHECK(cache.next_take(0, batch) == cache_type::first_take);
+    CHECK(cache.next_take(0, batch) == 2 * cache_type::first_take);
+    CHECK(cache.next_take(1, batch) == cache_type::first_take); // each bin its own
+    CHECK(cache.next_take(0, batch) == batch);
+    CHECK(cache.next_take(0, batch) == batch);
+    CHECK(cache.next_take(1, 2) == 2); // never more than the batch
+    cache.clear();
+    CHECK(cache.next_take(0, batch) == cache_type::first_take);
+}
+
 TEST_CASE("thread_cache: routes reach the bin they were set to") {
     detail::thread_cache<3, 4> cache{detail::free_list_key{}};
     cache.set_limit(2, 1);

@@ -36,10 +36,13 @@ struct concurrent_pool_options {
 /// batch back; batches given back are kept whole, as chains of free blocks, per class (tcmalloc's
 /// transfer cache), two per thread holding a cache, from min_transfer_batches to
 /// max_transfer_batches. An empty bin takes one of them in O(1) under a lock of its class alone,
-/// else a batch from the central pool under the central lock, as one batch move of the heap. The
-/// chain is cut from the bin before a lock is taken, so a class's lock covers a few stores, not a
-/// walk; only a class that has all the batches it keeps sends blocks back into the central pool's
-/// spans. Threads moving blocks of different classes take no common lock.
+/// else blocks from the central pool under the central lock, as one batch move of the heap: a
+/// bin's first such refill takes cache::first_take blocks, and each next one twice as many, up to
+/// a batch (tcmalloc's slow start), so that a thread, or a pool made for one short task, that
+/// needs a few blocks of a class does not carve a batch of them. The chain is cut from the bin
+/// before a lock is taken, so a class's lock covers a few stores, not a walk; only a class that
+/// has all the batches it keeps sends blocks back into the central pool's spans. Threads moving
+/// blocks of different classes take no common lock.
 ///
 /// Cross-thread frees (tcmalloc style): a block freed by a thread other than the one that took it
 /// simply enters the freeing thread's cache, and travels back in a batch when that bin overflows,

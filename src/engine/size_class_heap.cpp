@@ -41,10 +41,24 @@ std::size_t size_class_heap::class_of(std::size_t bytes, std::size_t alignment) 
 }
 
 std::size_t size_class_heap::take(std::size_t c, std::size_t n, free_list& out) {
+    class_list& list = m_lists[c];
+    class_state& state = m_classes[c];
     std::size_t taken = 0;
     try {
-        for (; taken < n; ++taken) {
-            out.push(allocate_in(m_lists[c]), m_key, pool_mark_at);
+        while (taken < n) {
+            // Fresh blocks, when they are next, carved in one go rather than through a refill
+            // each.
+            if (list.blocks.empty() && state.with_free.empty() && state.carving != nullptr) {
+                const std::size_t carved =
+                    state.carving->carve(n - taken, class_size(c), out, m_key, pool_mark_at);
+                state.counted_live += carved;
+                taken += carved;
+                if (taken == n) {
+                    break;
+                }
+            }
+            out.push(allocate_in(list), m_key, pool_mark_at);
+            ++taken;
         }
     } catch (...) { // upstream is out of memory: the blocks taken so far are the batch
         if (taken == 0) {

@@ -53,6 +53,22 @@ public:
         }
         return block;
     }
+    // Carves up to n never-used blocks onto `out`, a list linked with key, counted live; returns
+    // how many (fewer once the whole span has been carved).
+    [[nodiscard]] std::size_t carve(std::size_t n, std::size_t block_size, free_list& out,
+                                    const free_list_key& key, std::size_t mark_at) noexcept {
+        std::size_t carved = 0;
+        for (; carved < n; ++carved) {
+            void* block = m_fresh.take(block_size);
+            if (block == nullptr) {
+                break;
+            }
+            free_list::unmark(block, mark_at);
+            out.push(block, key, mark_at);
+        }
+        m_live += static_cast<std::uint32_t>(carved);
+        return carved;
+    }
     // Whether blocks remain to be carved.
     [[nodiscard]] bool carving() const noexcept { return m_fresh.remaining() != 0; }
 

@@ -17,6 +17,7 @@
 #include "pmrkit/detail/config.hpp"
 #include "pmrkit/detail/free_list.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -91,6 +92,19 @@ public:
         b.room -= static_cast<std::int32_t>(n);
     }
 
+    // How many blocks bin c's next refill from its central pool takes: first_take at the first,
+    // doubled at each refill until `batch` (tcmalloc's slow start), so that a thread, or a pool
+    // made for one short task, that needs a few blocks of a class carves a few, not a batch.
+    [[nodiscard]] std::uint32_t next_take(std::size_t c, std::uint32_t batch) noexcept {
+        std::uint8_t& doublings = m_doublings[c];
+        const std::uint32_t n = std::min(batch, first_take << doublings);
+        if (n < batch) {
+            ++doublings;
+        }
+        return n;
+    }
+    static constexpr std::uint32_t first_take = 1;
+
     [[nodiscard]] std::size_t count(std::size_t c) const noexcept {
         return static_cast<std::size_t>(m_bins[c].limit - m_bins[c].room);
     }
@@ -98,11 +112,13 @@ public:
         return static_cast<std::size_t>(m_bins[c].limit);
     }
 
-    // Forgets every cached block (their memory is gone or handed elsewhere).
+    // Forgets every cached block (their memory is gone or handed elsewhere); refills start slow
+    // again.
     void clear() noexcept {
         for (std::size_t c = 0; c < Classes; ++c) {
             (void)take_all(c);
         }
+        m_doublings = {};
     }
 
 private:
@@ -128,6 +144,7 @@ private:
     free_list_key m_key;
     std::array<bin, Classes> m_bins{};
     std::array<bin*, Routes> m_routes{};
+    std::array<std::uint8_t, Classes> m_doublings{}; // of next_take, per bin
 };
 
 // The calling thread's direct-mapped table: instance id -> that instance's cache for this thread.
