@@ -31,11 +31,13 @@ enum workload : unsigned {
     // Threads sharing one resource, each run with 1, 2, 4, 8 and 16 threads:
     W6a = 1U << 10, // W1 in every thread
     W6b = 1U << 11, // W3 in every thread (its own live set)
-    W6c = 1U << 12, // Larson-style: every block is freed by another thread than the one that took it
+    W6c = 1U << 12, // Larson-style: every block is freed by another thread than its taker's
     W7f = 1U << 13, // W7 from a fresh pool every 100 steps
+    W5f = 1U << 14, // W5 from a fresh resource per request
 };
 // The single-threaded workloads; W6 only applies to rows that are safe with threads.
-inline constexpr unsigned all_workloads = W1 | W2 | W3 | W4a | W4b | W4c | W5 | W7 | W7f | W8 | W9;
+inline constexpr unsigned all_workloads =
+    W1 | W2 | W3 | W4a | W4b | W4c | W5 | W5f | W7 | W7f | W8 | W9;
 inline constexpr unsigned threaded_workloads = W6a | W6b | W6c;
 
 // A resource stack built for one benchmark run.

@@ -718,7 +718,7 @@ void run(benchmark::State& state, const row& r) {
 }
 
 // A fresh stack per benchmark iteration, which runs the workload's first Steps steps: what a pool
-// costs before it is warm, its construction, first blocks and destruction included (W7f).
+// costs before it is warm, its construction, first blocks and destruction included (W5f, W7f).
 template <class Workload, pmrkit_bench::workload Id, std::size_t Steps>
 void run_fresh(benchmark::State& state, const row& r) {
     static_assert(Workload::ops == 1, "a step is one operation");
@@ -729,7 +729,7 @@ void run_fresh(benchmark::State& state, const row& r) {
         const fresh_run<Workload> one(
             r, r.is_upstream ? std::pmr::new_delete_resource() : &counting, Steps);
         misaligned = misaligned || one.workload.misaligned();
-        peak_live = std::max(peak_live, one.workload.peak_live_bytes());
+        peak_live = std::max(peak_live, peak_live_bytes_of(one.workload));
     }
     const double ops = static_cast<double>(state.iterations()) * Steps;
     double calls_per_op = static_cast<double>(counting.calls()) / ops;
@@ -775,6 +775,8 @@ const workload_entry workloads[] = {
     entry<string_map>("W4b", "ns per insert or erase"),
     entry<hash_map>("W4c", "ns per insert"),
     entry<request>("W5", "ns per request"),
+    fresh_entry<request, pmrkit_bench::W5f, 1>(
+        "W5f", "ns per request, a fresh resource per request (its set-up and release included)"),
     entry<large>("W7", "ns per free+alloc+touch, warm pool"),
     fresh_entry<large, pmrkit_bench::W7f, 100>(
         "W7f", "ns per free+alloc+touch, a fresh pool every 100 steps (its set-up and release "
