@@ -169,7 +169,7 @@ void* concurrent_pool_resource::refill(cache& tc, std::size_t c) {
         n = m_batch[c];
     } else {
         const std::lock_guard lock(m_owner->mutex);
-        // Fewer than a batch when upstream runs out part way; none throws.
+        // Fewer than asked when upstream runs out part way; none throws.
         n = m_central.take(c, tc.next_take(c, m_batch[c]), batch);
     }
     tc.give(c, batch, static_cast<std::uint32_t>(n));

@@ -222,7 +222,7 @@ TEST_CASE("concurrent_pool_resource: a thread's first refills of a class take fe
     // Slow start: a thread that needs a few blocks of a class carves a few, not a batch.
     checking_resource upstream;
     concurrent_pool_resource pool(&upstream);
-    const std::size_t batch = pool.options().batch_bytes / 64;
+    const std::size_t batch = std::clamp<std::size_t>(pool.options().batch_bytes / 64, 2, 256);
     std::set<void*> distinct;
     const auto take_one = [&] { CHECK(distinct.insert(pool.allocate(64, 8)).second); };
     for (std::size_t take = concurrent_pool_resource::cache::first_take; take <= 2 * batch;

@@ -62,7 +62,8 @@ struct concurrent_pool_options {
 /// size_class_resource. Impossible sizes throw std::bad_alloc; upstream exceptions propagate.
 ///
 /// Complexity: allocate and deallocate O(1); one lock per batch (per up to batch_bytes bytes) on
-/// the slow path, O(1) under it while the class's transfer batches neither run out nor overflow.
+/// the slow path once a bin has started (its first 255 blocks of a class take 8 central locks),
+/// O(1) under it while the class's transfer batches neither run out nor overflow.
 /// Memory: besides the threads' bins (up to two batches per class each), up to two batches per
 /// class and thread in transit (at most max_transfer_batches), which trim() gives back. The
 /// instance allocates its transfer shelves (about 17 KiB) and each thread's first use its cache

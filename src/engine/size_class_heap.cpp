@@ -49,6 +49,7 @@ std::size_t size_class_heap::take(std::size_t c, std::size_t n, free_list& out) 
             // Fresh blocks, when they are next, carved in one go rather than through a refill
             // each.
             if (list.blocks.empty() && state.with_free.empty() && state.carving != nullptr) {
+                ++m_refills; // one refill's worth, as a span's whole list taken at once
                 const std::size_t carved =
                     state.carving->carve(n - taken, class_size(c), out, m_key, pool_mark_at);
                 state.counted_live += carved;

@@ -19,6 +19,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <new>
@@ -95,7 +96,9 @@ public:
     // How many blocks bin c's next refill from its central pool takes: first_take at the first,
     // doubled at each refill until `batch` (tcmalloc's slow start), so that a thread, or a pool
     // made for one short task, that needs a few blocks of a class carves a few, not a batch.
+    // Precondition: batch <= 2^31 (the doublings stop at 31).
     [[nodiscard]] std::uint32_t next_take(std::size_t c, std::uint32_t batch) noexcept {
+        assert(batch <= std::uint32_t{1} << 31);
         std::uint8_t& doublings = m_doublings[c];
         const std::uint32_t n = std::min(batch, first_take << doublings);
         if (n < batch) {
@@ -103,6 +106,9 @@ public:
         }
         return n;
     }
+    // One block, not a few: a pool made per request (W5f) that took 4 blocks of each class it
+    // touched held enough more that glibc trimmed its heap after each pool and the next one
+    // faulted 17-25 pages back in.
     static constexpr std::uint32_t first_take = 1;
 
     [[nodiscard]] std::size_t count(std::size_t c) const noexcept {
