@@ -47,16 +47,16 @@ std::size_t size_class_heap::take(std::size_t c, std::size_t n, free_list& out) 
     try {
         while (taken < n) {
             // Fresh blocks, when they are next, carved in one go rather than through a refill
-            // each.
-            if (list.blocks.empty() && state.with_free.empty() && state.carving != nullptr) {
+            // each; anything else (and a new span) as allocate takes it.
+            span* fresh = state.carving;
+            if (list.blocks.empty() && state.with_free.empty() && fresh != nullptr &&
+                fresh->carving()) {
                 ++m_refills; // one refill's worth, as a span's whole list taken at once
                 const std::size_t carved =
-                    state.carving->carve(n - taken, class_size(c), out, m_key, pool_mark_at);
+                    fresh->carve(n - taken, class_size(c), out, m_key, pool_mark_at);
                 state.counted_live += carved;
                 taken += carved;
-                if (taken == n) {
-                    break;
-                }
+                continue;
             }
             out.push(allocate_in(list), m_key, pool_mark_at);
             ++taken;
