@@ -149,9 +149,10 @@ concurrent_pool_resource::cache& concurrent_pool_resource::thread_cache() {
     for (std::size_t c = 0; c < classes::count; ++c) {
         tc->set_limit(c, 2 * m_batch[c]);
     }
-    for (std::size_t r = 0; r < routes; ++r) {
-        tc->set_route(r, classes::index_above(r * classes::granularity));
-    }
+    classes::table.for_each_route(classes::granularity, routes,
+                                  [&tc](std::size_t first, std::size_t end, std::size_t c) {
+                                      tc->set_routes(first, end, c);
+                                  });
     {
         const std::lock_guard lock(m_owner->mutex);
         m_caches.push_back(tc.get());

@@ -6,8 +6,7 @@ namespace pmrkit {
 synchronized_pool_resource::synchronized_pool_resource(const std::pmr::pool_options& opts,
                                                        std::pmr::memory_resource* upstream)
     : m_options(detail::std_pools::normalized(opts)),
-      m_table(m_options.max_blocks_per_chunk, detail::std_pools::exact_alignment),
-      m_pool(m_table.table(),
+      m_pool(detail::std_pools::table_for(m_options.max_blocks_per_chunk, m_capped),
              {.central = detail::std_pools::heap_options(m_options.largest_required_pool_block)},
              upstream) {}
 

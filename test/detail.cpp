@@ -8,6 +8,7 @@
 #include "pmrkit/detail/owned_spans.hpp"
 #include "pmrkit/detail/size_classes.hpp"
 #include "pmrkit/detail/thread_cache.hpp"
+#include "pmrkit/detail/transfer_cache.hpp"
 #include "pmrkit/detail/upstream_blocks.hpp"
 #include "pmrkit/growth_policy.hpp"
 #include "support/checking_resource.hpp"
@@ -16,7 +17,9 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <limits>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -461,11 +464,58 @@ TEST_CASE("thread_cache: refills of a bin start small and double up to the batch
     CHECK(cache.next_take(0, batch) == cache_type::first_take);
 }
 
+TEST_CASE("detail::transfer_cache: shelves made by the first park, once when threads race") {
+    const detail::free_list_key key;
+    constexpr std::size_t at = 0; // blocks of one word: no double-free mark
+    constexpr std::size_t threads = 4;
+    using transfer = detail::transfer_cache<2, threads>;
+    detail::free_list batch;
+    transfer fresh; // before any park: nothing to take, count or clear
+    CHECK_FALSE(fresh.take(0, batch));
+    CHECK(fresh.batches(1) == 0);
+    fresh.clear();
+    CHECK_FALSE(fresh.take(1, batch));
+
+    // Threads park into a fresh cache at once: every batch lands on the one set of shelves.
+    transfer shared;
+    shared.set_capacity(threads);
+    std::array<void*, threads> blocks{};
+    std::array<bool, threads> parked{};
+    std::atomic<bool> go{false};
+    std::vector<std::thread> parkers;
+    for (std::size_t t = 0; t < threads; ++t) {
+        parkers.emplace_back([&, t] {
+            detail::free_list one;
+            one.push(&blocks[t], key, at);
+            while (!go.load()) {
+                std::this_thread::yield();
+            }
+            parked[t] = shared.park(1, one);
+        });
+    }
+    go = true;
+    for (std::thread& t : parkers) {
+        t.join();
+    }
+    CHECK(std::ranges::all_of(parked, [](bool p) { return p; }));
+    CHECK(shared.batches(1) == threads);
+    CHECK(shared.batches(0) == 0);
+    std::set<void*> taken;
+    while (shared.take(1, batch)) {
+        taken.insert(batch.pop(key, at));
+    }
+    std::set<void*> given;
+    for (void*& b : blocks) {
+        given.insert(&b);
+    }
+    CHECK(taken == given);
+}
+
 TEST_CASE("thread_cache: routes reach the bin they were set to") {
     detail::thread_cache<3, 4> cache{detail::free_list_key{}};
     cache.set_limit(2, 1);
-    cache.set_route(0, 0);
-    cache.set_route(3, 2);
+    cache.set_routes(0, 1, 0);
+    cache.set_routes(1, 4, 2);
     alignas(16) std::array<std::byte, 32> memory{};
     CHECK(cache.try_push_routed(3, &memory[0]));
     CHECK(cache.count(2) == 1);

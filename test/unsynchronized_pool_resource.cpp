@@ -42,6 +42,7 @@
 // deallocate ...................................................................... "bad input"
 // Plus the conformance suite (conformance.cpp) over std_unsync_* fixtures.
 #include "pmrkit/unsynchronized_pool_resource.hpp"
+#include "pmrkit/engine/std_pools.hpp"
 #include "pmrkit/synchronized_pool_resource.hpp"
 
 #include "support/call_log.hpp"
@@ -56,6 +57,7 @@
 #include <initializer_list>
 #include <limits>
 #include <memory_resource>
+#include <optional>
 #include <type_traits>
 #include <vector>
 
@@ -114,6 +116,35 @@ TEST_CASE_TEMPLATE("std pools: options are the effective values", Pool,
     const std::pmr::pool_options again = Pool(rounded).options();
     CHECK(again.max_blocks_per_chunk == rounded.max_blocks_per_chunk);
     CHECK(again.largest_required_pool_block == rounded.largest_required_pool_block);
+}
+
+TEST_CASE("std pools: the table shared at the block limit is the capped one that caps nothing") {
+    using detail::std_pools;
+    std::optional<std_pools::classes> capped;
+    const detail::class_table& shared = std_pools::table_for(std_pools::max_blocks_limit, capped);
+    CHECK_FALSE(capped.has_value()); // nothing built
+    const std_pools::classes at_limit(std_pools::max_blocks_limit, std_pools::exact_alignment);
+    const detail::class_table& built = at_limit.table();
+    CHECK(shared.count == built.count);
+    CHECK(shared.large_alignment == built.large_alignment);
+    CHECK(shared.lookup == built.lookup);
+    // From the first class used: the map's 8-byte class 0 serves no request (every block is at
+    // least 16 bytes), and the cap does shrink its spans.
+    for (std::size_t c = built.index_above(0); c < built.count; ++c) {
+        CAPTURE(c);
+        CHECK(shared.geometry(c).block_size == built.geometry(c).block_size);
+        CHECK(shared.geometry(c).span_bytes == built.geometry(c).span_bytes);
+        CHECK(shared.geometry(c).header_offset == built.geometry(c).header_offset);
+        CHECK(shared.geometry(c).blocks == built.geometry(c).blocks);
+        CHECK(shared.locator(c).mask == built.locator(c).mask);
+        CHECK(shared.locator(c).offset == built.locator(c).offset);
+        CHECK(shared.first_level(c) == built.first_level(c));
+    }
+    // Below the limit a pool builds its own.
+    const detail::class_table& own = std_pools::table_for(std_pools::max_blocks_limit - 1, capped);
+    REQUIRE(capped.has_value());
+    CHECK(&own == &capped->table());
+    CHECK(own.geometry(own.index_above(0)).blocks == std_pools::max_blocks_limit - 1);
 }
 
 TEST_CASE_TEMPLATE("std pools: max_blocks_per_chunk holds from the first chunk", Pool,

@@ -65,9 +65,10 @@ struct concurrent_pool_options {
 /// the slow path once a bin has started (its first 255 blocks of a class take 8 central locks),
 /// O(1) under it while the class's transfer batches neither run out nor overflow.
 /// Memory: besides the threads' bins (up to two batches per class each), up to two batches per
-/// class and thread in transit (at most max_transfer_batches), which trim() gives back. The
-/// instance allocates its transfer shelves (about 17 KiB) and each thread's first use its cache
-/// (about 3 KiB), from operator new.
+/// class and thread in transit (at most max_transfer_batches), which trim() gives back. From
+/// operator new: the instance's control block, each thread's first use its cache (about 3 KiB),
+/// the first batch a bin gives back the transfer shelves (about 17 KiB; a pool made for a short
+/// task may never need them).
 ///
 /// Safety: the caches' and transfer batches' free lists are protected as size_class_resource's are
 /// (encoded links, a double-free mark; see detail/free_list.hpp and docs/security.md), with the
@@ -103,8 +104,8 @@ public:
     static constexpr std::size_t max_transfer_batches = 32;
     ///@}
 
-    /// Takes no memory from upstream. Throws std::bad_alloc only if the shared control block or
-    /// the transfer shelves cannot be made.
+    /// Takes no memory from upstream. Throws std::bad_alloc only if the shared control block
+    /// cannot be made.
     explicit concurrent_pool_resource(
         const concurrent_pool_options& options = {},
         std::pmr::memory_resource* upstream = std::pmr::get_default_resource())

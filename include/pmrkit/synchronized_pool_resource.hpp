@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <memory_resource>
+#include <optional>
 
 namespace pmrkit {
 
@@ -82,7 +83,7 @@ protected:
 
 private:
     std::pmr::pool_options m_options;
-    detail::std_pools::classes m_table; // before m_pool, which reads it
+    std::optional<detail::std_pools::classes> m_capped; // before m_pool, which reads it
     concurrent_pool_resource m_pool;
 };
 

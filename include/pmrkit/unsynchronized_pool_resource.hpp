@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <memory_resource>
+#include <optional>
 
 namespace pmrkit {
 
@@ -16,8 +17,9 @@ namespace pmrkit {
 /// becomes `pmrkit::unsynchronized_pool_resource pool(opts, upstream);` (docs/migration.md).
 ///
 /// How: a front end over one detail::size_class_heap with the default classes (every 8 bytes from
-/// 16 to 128, then 4 per power of two; see size_class_resource.hpp), whose spans are capped per
-/// instance at max_blocks_per_chunk blocks (detail::capped_class_table), with no large-block cache.
+/// 16 to 128, then 4 per power of two; see size_class_resource.hpp), whose spans are capped at
+/// max_blocks_per_chunk blocks (a per-instance detail::capped_class_table when that caps a span;
+/// at the default, a table all such pools share), with no large-block cache.
 /// The fast paths are size_class_resource's.
 ///
 /// options(): the effective values. The implementation's limits: max_blocks_per_chunk at most
@@ -100,7 +102,7 @@ protected:
 
 private:
     std::pmr::pool_options m_options;
-    detail::std_pools::classes m_table; // before m_heap, which reads it
+    std::optional<detail::std_pools::classes> m_capped; // before m_heap, which reads it
     detail::size_class_heap m_heap;
     detail::entry_flag m_in_use; // concurrent-use detection, see thread_check.hpp
 };

@@ -22,10 +22,10 @@ size_class_heap::size_class_heap(const class_table& table, const size_class_opti
       m_owned(table) {
     assert(table.count <= max_classes && table.lookup_limit >= fast_limit);
     m_class_count = table.index(m_options.max_pooled_size) + 1;
-    init_classes();
-    for (std::size_t r = 0; r < m_routes.size(); ++r) {
-        m_routes[r] = &m_lists[table.index_above(r * route_granule)];
-    }
+    table.for_each_route(route_granule, m_routes.size(),
+                         [this](std::size_t first, std::size_t end, std::size_t c) {
+                             std::fill(m_routes.data() + first, m_routes.data() + end, &m_lists[c]);
+                         });
 }
 
 std::size_t size_class_heap::class_of(std::size_t bytes, std::size_t alignment) const noexcept {
@@ -126,7 +126,7 @@ void* size_class_heap::refill(class_list& list) {
             --m_kept_spans;
         }
         // The list is empty, so room is max_uncounted, and a span holds at most that many blocks
-        // (init_classes): room stays at least 0.
+        // (init_class): room stays at least 0.
         list.room -= static_cast<std::int32_t>(s->free_count());
         state.counted_live += s->free_count();
         list.blocks = s->take_free();
@@ -138,6 +138,9 @@ void* size_class_heap::refill(class_list& list) {
             return block;
         }
         state.carving = nullptr;
+    }
+    if (list.max_uncounted == 0) { // the class's first refill
+        init_class(list);
     }
     span* s = new_span(c);
     state.carving = s;
@@ -186,15 +189,12 @@ span* size_class_heap::new_span(std::size_t c) {
     return s;
 }
 
-void size_class_heap::init_classes() noexcept {
-    for (std::size_t c = 0; c < m_table.count; ++c) {
-        m_classes[c].next_level = m_table.first_level(c);
-        const std::size_t size = class_size(c);
-        class_list& list = m_lists[c];
-        list.max_uncounted = static_cast<std::int32_t>(
-            std::max({min_max_uncounted, uncounted_bytes / size, m_table.geometry(c).blocks}));
-        list.room = list.max_uncounted;
-    }
+void size_class_heap::init_class(class_list& list) noexcept {
+    const std::size_t c = class_of(list);
+    m_classes[c].next_level = m_table.first_level(c);
+    list.max_uncounted = static_cast<std::int32_t>(
+        std::max({min_max_uncounted, uncounted_bytes / class_size(c), m_table.geometry(c).blocks}));
+    list.room = list.max_uncounted;
 }
 
 void size_class_heap::note_peak() noexcept {
@@ -392,7 +392,6 @@ void size_class_heap::release() noexcept {
         m_classes[c] = class_state{};
         m_lists[c] = class_list{};
     }
-    init_classes();
     m_owned.clear();
     m_reported = 0;
     m_reported_bytes = 0;

@@ -239,6 +239,21 @@ struct class_table {
         // A shift, not a division: a heap's construction routes 256 granules through here.
         return lookup[last >> std::countr_zero(granularity)];
     }
+    // Routes granules of `granule` bytes (a power of two) to classes: calls assign(first, end, c)
+    // for each class c, in order, with the granules [first, end) below `granules` whose last byte
+    // it is the first class to exceed, so that granule g's class is index_above(g * granule). Two
+    // instructions a granule where a lookup per granule was 17 (a heap's construction routes 256,
+    // a concurrent pool's thread cache as many). Precondition: granules * granule <= lookup_limit.
+    template <class Assign>
+    constexpr void for_each_route(std::size_t granule, std::size_t granules, Assign assign) const {
+        std::size_t first = 0;
+        for (std::size_t c = index_above(0); first < granules; ++c) {
+            const std::size_t end =
+                std::max(first, std::min(granules, (size(c) + granule - 1) / granule));
+            assign(first, end, c);
+            first = end;
+        }
+    }
     // Smallest class whose size is at least n. Precondition: 1 <= n <= max_size.
     [[nodiscard]] constexpr std::size_t index(std::size_t n) const noexcept {
         if (n <= lookup_limit) {

@@ -37,8 +37,10 @@ public:
     thread_cache(const thread_cache&) = delete;
     thread_cache& operator=(const thread_cache&) = delete;
 
-    // Requests of route r go to bin c.
-    void set_route(std::size_t r, std::size_t c) noexcept { m_routes[r] = &m_bins[c]; }
+    // Requests of routes [first, end) go to bin c.
+    void set_routes(std::size_t first, std::size_t end, std::size_t c) noexcept {
+        std::fill(m_routes.data() + first, m_routes.data() + end, &m_bins[c]);
+    }
     [[nodiscard]] void* pop_routed(std::size_t r) noexcept { return pop(*m_routes[r]); }
     // Counts p into route r's bin and caches it there, unless that takes the bin past its limit:
     // then returns false with p counted but not cached (the caller caches it with push_counted()

@@ -17,23 +17,32 @@
 #include <array>
 #include <atomic>
 #include <cstddef>
-#include <memory>
 #include <mutex>
+#include <new>
 
 namespace pmrkit::detail {
 
 template <std::size_t Classes, std::size_t MaxBatches>
 class transfer_cache {
 public:
+    transfer_cache() = default;
+    transfer_cache(const transfer_cache&) = delete;
+    transfer_cache& operator=(const transfer_cache&) = delete;
+    ~transfer_cache() { delete[] m_shelves.load(std::memory_order_relaxed); }
+
     // Each class keeps up to `batches` from now on, clamped to [1, MaxBatches]; a class holding
     // more keeps them until they are taken.
     void set_capacity(std::size_t batches) noexcept {
         m_capacity.store(std::clamp<std::size_t>(batches, 1, MaxBatches),
                          std::memory_order_relaxed);
     }
-    // Parks batch unless class c already holds its capacity.
+    // Parks batch unless class c already holds its capacity (or no memory for the shelves).
     [[nodiscard]] bool park(std::size_t c, const free_list& batch) noexcept {
-        shelf& s = m_shelves[c];
+        shelf* const all = shelves();
+        if (all == nullptr) [[unlikely]] {
+            return false;
+        }
+        shelf& s = all[c];
         const std::lock_guard lock(s.mutex);
         if (s.count >= m_capacity.load(std::memory_order_relaxed)) {
             return false;
@@ -43,7 +52,11 @@ public:
     }
     // Takes a parked batch of class c into batch, if there is one.
     [[nodiscard]] bool take(std::size_t c, free_list& batch) noexcept {
-        shelf& s = m_shelves[c];
+        shelf* const all = m_shelves.load(std::memory_order_acquire);
+        if (all == nullptr) {
+            return false;
+        }
+        shelf& s = all[c];
         const std::lock_guard lock(s.mutex);
         if (s.count == 0) {
             return false;
@@ -52,7 +65,11 @@ public:
         return true;
     }
     [[nodiscard]] std::size_t batches(std::size_t c) const noexcept {
-        shelf& s = m_shelves[c];
+        shelf* const all = m_shelves.load(std::memory_order_acquire);
+        if (all == nullptr) {
+            return 0;
+        }
+        shelf& s = all[c];
         const std::lock_guard lock(s.mutex);
         return s.count;
     }
@@ -68,8 +85,9 @@ public:
     }
     // Forgets every batch (their memory went back with the heap's spans).
     void clear() noexcept {
-        for (std::size_t c = 0; c < Classes; ++c) {
-            shelf& s = m_shelves[c];
+        shelf* const all = m_shelves.load(std::memory_order_acquire);
+        for (std::size_t c = 0; all != nullptr && c < Classes; ++c) {
+            shelf& s = all[c];
             const std::lock_guard lock(s.mutex);
             s.count = 0;
         }
@@ -82,8 +100,29 @@ private:
         std::size_t count = 0;
         std::array<free_list, MaxBatches> batches{};
     };
+    // The shelves, made by the first park: a pool that never parks a batch (one made for a short
+    // task) neither allocates nor clears them (about 17 KiB for the default classes: 0.2 of the
+    // 0.8 us that constructing and destroying a concurrent pool took). A thread that loses the
+    // race to install them frees its own.
+    shelf* shelves() noexcept {
+        shelf* all = m_shelves.load(std::memory_order_acquire);
+        if (all != nullptr) [[likely]] {
+            return all;
+        }
+        auto* made = new (std::nothrow) shelf[Classes];
+        if (made == nullptr) {
+            return nullptr;
+        }
+        if (m_shelves.compare_exchange_strong(all, made, std::memory_order_acq_rel,
+                                              std::memory_order_acquire)) {
+            return made;
+        }
+        delete[] made;
+        return all;
+    }
+
     // On the heap: a few hundred bytes per class would make the pool object itself large.
-    std::unique_ptr<shelf[]> m_shelves = std::make_unique<shelf[]>(Classes);
+    std::atomic<shelf*> m_shelves{nullptr}; // owned
     std::atomic<std::size_t> m_capacity{1};
 };
 

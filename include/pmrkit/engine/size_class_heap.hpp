@@ -323,8 +323,10 @@ private:
     // release() renews it, destruction need not.
     void give_back_all() noexcept;
     void note_peak() noexcept;
-    // Sets every class's list limits and growth levels, as for a heap that holds nothing.
-    void init_classes() noexcept;
+    // Sets the list limits and the growth level of an empty class that has never been refilled
+    // (its max_uncounted still 0), at its first refill: a heap's construction and release() leave
+    // every class zeroed, so that a pool made for a few requests pays only for the classes it uses.
+    void init_class(class_list& list) noexcept;
 
     // The fast paths touch only m_key, m_lists and m_routes (and rarely a span's header). A route
     // per granule of the fast paths' reach leads to the granule's class list in one load: two

@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <memory_resource>
+#include <optional>
 
 namespace pmrkit::detail {
 
@@ -43,11 +44,28 @@ struct std_pools {
             {.max_pooled_size = largest_block, .large_cache_bytes = 0});
     }
 
-    // The default classes, spans capped at a normalized max_blocks_per_chunk: built as
-    // classes(max_blocks_per_chunk, exact_alignment).
+    // The default classes, spans capped at a normalized max_blocks_per_chunk.
     using classes = capped_class_table<default_size_classes>;
-    // classes' large_alignment: large requests pass to upstream with their own alignment.
+    // The tables' large_alignment: large requests pass to upstream with their own alignment.
     static constexpr std::size_t exact_alignment = 1;
+
+    // The class table of a pool with a normalized max_blocks_per_chunk: a capped one built in
+    // `capped` if the value caps a span, else the one every such pool shares (building a capped
+    // table that capped nothing was a third of the default pool's construction).
+    [[nodiscard]] static const class_table& table_for(std::size_t max_blocks_per_chunk,
+                                                      std::optional<classes>& capped) {
+        if (max_blocks_per_chunk >= max_blocks_limit) {
+            return uncapped;
+        }
+        return capped.emplace(max_blocks_per_chunk, exact_alignment).table();
+    }
+
+private:
+    static constexpr class_table uncapped = [] {
+        class_table table = default_size_classes::table;
+        table.large_alignment = exact_alignment;
+        return table;
+    }();
 };
 
 } // namespace pmrkit::detail
