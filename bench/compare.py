@@ -73,9 +73,9 @@ PRELOADED_INSTRUCTION_ROWS = ["new_delete", "heap"]
 
 # The short mode's workloads in the glibc process: the README's headline rows and the holes of
 # issue 20 (W2, W4c, W5; W7 runs in the large-block processes).
-SHORT_WORKLOADS = ["W1", "W2", "W3", "W4c", "W5", "W5f", "W8", "W6a_t1", "W6a_t2"]
+SHORT_WORKLOADS = ["W1", "W2", "W3", "W4c", "W5", "W5f", "W5s", "W8", "W6a_t1", "W6a_t2"]
 THREADED_WORKLOADS = [f"W6{w}_t{t}" for w in "abc" for t in (1, 2, 4, 8, 16)]
-FULL_WORKLOADS = (["W1", "W2", "W3", "W4a", "W4b", "W4c", "W5", "W5f", "W8", "W9"]
+FULL_WORKLOADS = (["W1", "W2", "W3", "W4a", "W4b", "W4c", "W5", "W5f", "W5s", "W8", "W9"]
                   + THREADED_WORKLOADS)
 
 # Sized for <= 2 minutes of benchmarking (short) and about 10 (full) on the 2-core reference

@@ -24,7 +24,7 @@ ALL_THREADED = [f"{w}_t{t}" for w in THREADED for t in ALL_THREAD_COUNTS]
 # every thread count there, see main_workloads). The large blocks (W7 from a warm pool, W7f
 # from fresh pools) run in processes of their own, one per state of the malloc (LARGE_STATES and
 # the preloaded mallocs), and have their own table.
-WORKLOADS = (["W1", "W2", "W3", "W4a", "W4b", "W4c", "W5", "W5f", "W8", "W9"]
+WORKLOADS = (["W1", "W2", "W3", "W4a", "W4b", "W4c", "W5", "W5f", "W5s", "W8", "W9"]
              + [f"{w}_t{t}" for w in THREADED for t in THREAD_COUNTS])
 LARGE = ["W7", "W7f"]
 LARGE_STATES = {"glibc_mapped": "glibc, every large block mapped and unmapped (fresh process)",

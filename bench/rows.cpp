@@ -113,7 +113,7 @@ const row table[] = {
      .note = "std::pmr::monotonic_buffer_resource, release() after every iteration: every 1000 ops "
              "in W1 and W2, after each container in W4a-c (10k strings, 10k nodes, 100k "
              "inserts), after each request in W5",
-     .workloads = W1 | W2 | W4a | W4b | W4c | W5 | W5f,
+     .workloads = W1 | W2 | W4a | W4b | W4c | W5 | W5f | W5s,
      .make =
          [](upstream_ptr upstream) {
              return own_dropped_after_request<&std::pmr::monotonic_buffer_resource::release>(
@@ -122,7 +122,7 @@ const row table[] = {
     {.name = "std_monotonic_buffer",
      .note = "std::pmr::monotonic_buffer_resource over a 256 KiB initial buffer (taken once from "
              "upstream, so counted in its bytes) reused after release() per request",
-     .workloads = W5 | W5f,
+     .workloads = W5 | W5f | W5s,
      .make =
          [](upstream_ptr upstream) {
              return own_dropped_after_request<&std::pmr::monotonic_buffer_resource::release>(
@@ -139,7 +139,7 @@ const row table[] = {
     {.name = "dropin_monotonic",
      .note = "std -> pmrkit drop-in: pmrkit::monotonic_buffer_resource in std_monotonic's place, "
              "released as it is",
-     .workloads = W1 | W2 | W4a | W4b | W4c | W5 | W5f,
+     .workloads = W1 | W2 | W4a | W4b | W4c | W5 | W5f | W5s,
      .make =
          [](upstream_ptr upstream) {
              return own_dropped_after_request<&pmrkit::monotonic_buffer_resource::release>(
@@ -148,7 +148,7 @@ const row table[] = {
     {.name = "dropin_monotonic_buffer",
      .note = "std -> pmrkit drop-in: pmrkit::monotonic_buffer_resource over the same initial "
              "buffer as std_monotonic_buffer, released after each request",
-     .workloads = W5 | W5f,
+     .workloads = W5 | W5f | W5s,
      .make =
          [](upstream_ptr upstream) {
              return own_dropped_after_request<&pmrkit::monotonic_buffer_resource::release>(
@@ -157,7 +157,7 @@ const row table[] = {
     {.name = "foonathan_memory_stack",
      .note = "foonathan::memory::memory_stack, first block 4 KiB, unwound to its start after each "
              "request (keeps its blocks), through adaptor",
-     .workloads = W5 | W5f,
+     .workloads = W5 | W5f | W5s,
      .make =
          [](upstream_ptr upstream) {
              return own_dropped_after_request<&foonathan_stack::unwind>(
@@ -192,7 +192,7 @@ const row table[] = {
      .note = "pmrkit::arena_resource, default options (first chunk 4 KiB, growth 2), reset() after "
              "every iteration: every 1000 ops in W1 and W2, after each container in W4a-c, after "
              "each request in W5; reset keeps the memory",
-     .workloads = W1 | W2 | W4a | W4b | W4c | W5 | W5f,
+     .workloads = W1 | W2 | W4a | W4b | W4c | W5 | W5f | W5s,
      .make =
          [](upstream_ptr upstream) {
              return own_dropped_after_request<&pmrkit::arena_resource::reset>(
@@ -201,7 +201,7 @@ const row table[] = {
     {.name = "arena_256k",
      .note = "pmrkit::arena_resource with a 256 KiB first chunk, other options default, reset() "
              "after each request",
-     .workloads = W5 | W5f,
+     .workloads = W5 | W5f | W5s,
      .make =
          [](upstream_ptr upstream) {
              return own_dropped_after_request<&pmrkit::arena_resource::reset>(
@@ -247,7 +247,7 @@ const row table[] = {
     {.name = "std_sync_pool",
      .note = "std::pmr::synchronized_pool_resource, default options; under-aligned blocks for "
              "W3 sizes as std_unsync_pool",
-     .workloads = threaded_workloads | W5f,
+     .workloads = threaded_workloads | W5f | W5s,
      .make =
          [](upstream_ptr upstream) {
              return own(std::make_unique<std::pmr::synchronized_pool_resource>(upstream));
@@ -256,14 +256,14 @@ const row table[] = {
     {.name = "dropin_sync_pool",
      .note = "std -> pmrkit drop-in: pmrkit::synchronized_pool_resource, default options, in "
              "std_sync_pool's place",
-     .workloads = threaded_workloads | W5f,
+     .workloads = threaded_workloads | W5f | W5s,
      .make =
          [](upstream_ptr upstream) {
              return own(std::make_unique<pmrkit::synchronized_pool_resource>(upstream));
          }},
     {.name = "boost_sync_pool",
      .note = "boost::container::pmr::synchronized_pool_resource, default options, through adaptor",
-     .workloads = threaded_workloads | W5f,
+     .workloads = threaded_workloads | W5f | W5s,
      .make =
          [](upstream_ptr upstream) { return own(std::make_unique<boost_sync_pool>(upstream)); }},
     {.name = "limit_per_thread",
@@ -276,7 +276,7 @@ const row table[] = {
     {.name = "synchronized_size_class",
      .note = "pmrkit::synchronized_resource<pmrkit::size_class_resource> (one std::mutex), default "
              "options",
-     .workloads = threaded_workloads | W5f,
+     .workloads = threaded_workloads | W5f | W5s,
      .make =
          [](upstream_ptr upstream) {
              return own(
@@ -285,7 +285,7 @@ const row table[] = {
          }},
     {.name = "concurrent_pool",
      .note = "pmrkit::concurrent_pool_resource, default options (16 KiB batches)",
-     .workloads = threaded_workloads | W5f,
+     .workloads = threaded_workloads | W5f | W5s,
      .make =
          [](upstream_ptr upstream) {
              return own(std::make_unique<pmrkit::concurrent_pool_resource>(upstream));

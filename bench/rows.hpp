@@ -34,10 +34,11 @@ enum workload : unsigned {
     W6c = 1U << 12, // Larson-style: every block is freed by another thread than its taker's
     W7f = 1U << 13, // W7 from a fresh pool every 100 steps
     W5f = 1U << 14, // W5 from a fresh resource per request
+    W5s = 1U << 15, // a small request (8 strings, a map of 4) from a fresh resource per request
 };
 // The single-threaded workloads; W6 only applies to rows that are safe with threads.
 inline constexpr unsigned all_workloads =
-    W1 | W2 | W3 | W4a | W4b | W4c | W5 | W5f | W7 | W7f | W8 | W9;
+    W1 | W2 | W3 | W4a | W4b | W4c | W5 | W5f | W5s | W7 | W7f | W8 | W9;
 inline constexpr unsigned threaded_workloads = W6a | W6b | W6c;
 
 // A resource stack built for one benchmark run.

@@ -354,21 +354,23 @@ public:
     }
 };
 
-// W5: one request: a vector of 200 strings of 10..60 characters and an unordered_map of 100 such
-// strings, then dropped.
-class request : public workload_base {
+// One request: a vector of Items strings of 10..60 characters and an unordered_map of Entries
+// such strings, then dropped. W5: 200 and 100. W5s: 8 and 4, a small request (about 20 blocks)
+// from a fresh resource each time: where a pool's set-up, not its blocks, is the cost.
+template <pmrkit_bench::workload Id, std::size_t Items, int Entries>
+class request_of : public workload_base {
 public:
-    static constexpr pmrkit_bench::workload id = pmrkit_bench::W5;
+    static constexpr pmrkit_bench::workload id = Id;
     static constexpr std::size_t ops = 1;
     using workload_base::workload_base;
 
     void iteration() {
         std::pmr::vector<std::pmr::string> items(m_mr);
-        for (std::size_t i = 0; i < 200; ++i) {
+        for (std::size_t i = 0; i < Items; ++i) {
             items.emplace_back(field_text(m_next++));
         }
         std::pmr::unordered_map<int, std::pmr::string> index(m_mr);
-        for (int key = 0; key < 100; ++key) {
+        for (int key = 0; key < Entries; ++key) {
             index.try_emplace(key, field_text(m_next++));
         }
         m_misaligned |= low_bits(items.data(), alignof(std::pmr::string));
@@ -377,6 +379,8 @@ public:
 private:
     std::size_t m_next = 0;
 };
+using request = request_of<pmrkit_bench::W5, 200, 100>;
+using small_request = request_of<pmrkit_bench::W5s, 8, 4>;
 
 // A known under-alignment is marked for the report; any other fails the benchmark.
 void report_misaligned(benchmark::State& state, const row& r, pmrkit_bench::workload id,
@@ -718,7 +722,8 @@ void run(benchmark::State& state, const row& r) {
 }
 
 // A fresh stack per benchmark iteration, which runs the workload's first Steps steps: what a pool
-// costs before it is warm, its construction, first blocks and destruction included (W5f, W7f).
+// costs before it is warm, its construction, first blocks and destruction included (W5f, W5s,
+// W7f).
 template <class Workload, pmrkit_bench::workload Id, std::size_t Steps>
 void run_fresh(benchmark::State& state, const row& r) {
     static_assert(Workload::ops == 1, "a step is one operation");
@@ -777,6 +782,9 @@ const workload_entry workloads[] = {
     entry<request>("W5", "ns per request"),
     fresh_entry<request, pmrkit_bench::W5f, 1>(
         "W5f", "ns per request, a fresh resource per request (its set-up and release included)"),
+    fresh_entry<small_request, pmrkit_bench::W5s, 1>(
+        "W5s", "ns per small request (8 strings, a map of 4), a fresh resource per request (its "
+               "set-up and release included)"),
     entry<large>("W7", "ns per free+alloc+touch, warm pool"),
     fresh_entry<large, pmrkit_bench::W7f, 100>(
         "W7f", "ns per free+alloc+touch, a fresh pool every 100 steps (its set-up and release "
