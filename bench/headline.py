@@ -27,6 +27,7 @@ WORKLOADS = [
     ("W3", "mixed 8…1024 B, 10k live", ["size_class"]),
     ("W4c", "`pmr::unordered_map`, 100k inserts", ["size_class"]),
     ("W5", "one request's strings and map, dropped", ["arena", "size_class"]),
+    ("W5s", "a small request (about 20 blocks), a fresh resource each", ["arena", "size_class"]),
     ("W8", "256 B at alignment 64", ["aligned_pool"]),
     ("W6a_t2", "64 B churn, 2 threads, one resource", ["concurrent_pool"]),
 ]
