@@ -236,14 +236,14 @@ struct class_table {
             constexpr std::size_t low = min_pooled_block - 1;
             return static_cast<std::size_t>(std::bit_width(last | low) - std::bit_width(low));
         }
-        // A shift, not a division: a heap's construction routes 256 granules through here.
+        // A shift, not a division: the slow paths map every request through here.
         return lookup[last >> std::countr_zero(granularity)];
     }
     // Routes granules of `granule` bytes (a power of two) to classes: calls assign(first, end, c)
     // for each class c, in order, with the granules [first, end) below `granules` whose last byte
-    // it is the first class to exceed, so that granule g's class is index_above(g * granule). Two
-    // instructions a granule where a lookup per granule was 17 (a heap's construction routes 256,
-    // a concurrent pool's thread cache as many). Precondition: granules * granule <= lookup_limit.
+    // it is the first class to exceed, so that granule g's class is index_above(g * granule). A few
+    // instructions a granule where index_above was 17 (a heap's construction routes 256, a
+    // concurrent pool's thread cache as many). Precondition: granules * granule <= lookup_limit.
     template <class Assign>
     constexpr void for_each_route(std::size_t granule, std::size_t granules, Assign assign) const {
         std::size_t first = 0;
