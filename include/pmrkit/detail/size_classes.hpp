@@ -248,8 +248,8 @@ struct class_table {
     constexpr void for_each_route(std::size_t granule, std::size_t granules, Assign assign) const {
         std::size_t first = 0;
         for (std::size_t c = index_above(0); first < granules; ++c) {
-            const std::size_t end =
-                std::max(first, std::min(granules, (size(c) + granule - 1) / granule));
+            // Sizes increase with c, so end never falls below first.
+            const std::size_t end = std::min(granules, (size(c) + granule - 1) / granule);
             assign(first, end, c);
             first = end;
         }
