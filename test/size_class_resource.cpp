@@ -35,6 +35,25 @@ std::size_t expected_class(std::size_t bytes, std::size_t alignment) {
     return classes::count;
 }
 
+// The span a class of the default map starts with, smaller than its own.
+detail::span_geometry first_span(std::size_t c) {
+    return detail::size_class_policy::growth_layout(
+        classes::geometry(c), classes::table.first_level(c), sizeof(detail::span));
+}
+
+// The spans a class takes from a fresh pool to hold n blocks: its smaller ones, each doubling the
+// last, then spans of its own size.
+std::size_t spans_holding(std::size_t c, std::size_t n) {
+    const detail::span_geometry& own = classes::geometry(c);
+    std::size_t spans = 0;
+    for (std::size_t level = classes::table.first_level(c); level > 0 && n > 0; --level) {
+        n -= std::min(
+            n, detail::size_class_policy::growth_layout(own, level, sizeof(detail::span)).blocks);
+        ++spans;
+    }
+    return spans + (n + own.blocks - 1) / own.blocks;
+}
+
 std::size_t blocks_in_use(const size_class_resource& r) {
     std::size_t n = 0;
     for (std::size_t c = 0; c < r.class_count(); ++c) {
@@ -75,11 +94,14 @@ TEST_CASE("size_class_resource: takes no memory until a class is used, then one 
     CHECK(upstream.allocations() == 0);
     CHECK(pool.upstream_bytes() == 0);
     void* p = pool.allocate(100, 8);
-    const detail::span_geometry& g = classes::geometry(classes::index(104));
+    // The smallest first span (see growth_levels), cut from the block the classes' first spans
+    // share (size_class_heap::starter_bytes).
+    const detail::span_geometry g = first_span(classes::index(104));
+    CHECK(g.span_bytes == detail::size_class_policy::min_growth_span);
     CHECK(upstream.allocations() == 1);
-    CHECK(upstream.last_bytes() == g.span_bytes);
+    CHECK(upstream.last_bytes() == detail::size_class_heap::starter_bytes);
     CHECK(upstream.last_alignment() == g.span_bytes);
-    CHECK(pool.upstream_bytes() == g.span_bytes);
+    CHECK(pool.upstream_bytes() == upstream.last_bytes());
     CHECK(pool.span_count() == 1);
     pool.deallocate(p, 100, 8);
 }
@@ -211,11 +233,55 @@ TEST_CASE("size_class_resource: each request lands in the smallest class able to
     }
 }
 
+TEST_CASE("size_class_resource: the classes' first spans of 1 KiB share one upstream block") {
+    using heap = detail::size_class_heap;
+    checking_resource upstream;
+    size_class_resource pool(&upstream);
+    std::vector<std::size_t> sizes; // of the classes that start with the smallest span
+    for (std::size_t c = classes::index(detail::min_pooled_block); c < classes::count; ++c) {
+        if (first_span(c).span_bytes == detail::size_class_policy::min_growth_span) {
+            sizes.push_back(classes::size(c));
+        }
+    }
+    REQUIRE(sizes.size() > heap::starter_spans);
+    std::vector<void*> blocks;
+    for (std::size_t i = 0; i < heap::starter_spans; ++i) {
+        blocks.push_back(pool.allocate(sizes[i], 8));
+    }
+    CHECK(upstream.allocations() == 1);
+    CHECK(upstream.last_bytes() == heap::starter_bytes);
+    CHECK(pool.span_count() == heap::starter_spans);
+    // Once every span of the block is cut, a first span is a request of its own.
+    blocks.push_back(pool.allocate(sizes[heap::starter_spans], 8));
+    CHECK(upstream.allocations() == 2);
+    CHECK(upstream.last_bytes() == detail::size_class_policy::min_growth_span);
+    CHECK(pool.upstream_bytes() == upstream.live_bytes());
+    CHECK(pool.stats().upstream_allocations == upstream.allocations());
+    // The block goes back with the last span cut from it, not before.
+    for (std::size_t i = 1; i < blocks.size(); ++i) {
+        pool.deallocate(blocks[i], sizes[i], 8);
+    }
+    pool.trim();
+    CHECK(upstream.live_blocks() == 1);
+    CHECK(upstream.live_bytes() == heap::starter_bytes);
+    CHECK(pool.upstream_bytes() == upstream.live_bytes());
+    pool.deallocate(blocks[0], sizes[0], 8);
+    pool.trim();
+    CHECK(upstream.live_blocks() == 0);
+    CHECK(pool.upstream_bytes() == 0);
+    // A new one is taken when a class needs a first span again.
+    pool.deallocate(pool.allocate(sizes[1], 8), sizes[1], 8);
+    CHECK(upstream.allocations() == 3);
+    CHECK(upstream.last_bytes() == heap::starter_bytes);
+    CHECK(pool.stats().upstream_allocations == upstream.allocations());
+}
+
 TEST_CASE("size_class_resource: a span holds exactly its blocks; freed blocks come back LIFO") {
     checking_resource upstream;
     size_class_resource pool(&upstream);
     const std::size_t c = classes::index(64);
-    const std::size_t per_span = classes::geometry(c).blocks;
+    const std::size_t per_span = first_span(c).blocks;
+    REQUIRE(per_span > 9);
     std::vector<void*> blocks;
     for (std::size_t i = 0; i < per_span; ++i) {
         blocks.push_back(pool.allocate(64, 64));
@@ -224,7 +290,7 @@ TEST_CASE("size_class_resource: a span holds exactly its blocks; freed blocks co
     CHECK(std::set<void*>(blocks.begin(), blocks.end()).size() == per_span);
     blocks.push_back(pool.allocate(64, 64));
     CHECK(pool.class_stats(c).spans == 2);
-    CHECK(pool.class_stats(c).upstream_allocations == 2);
+    CHECK(pool.class_stats(c).upstream_allocations == 1); // the first, cut from the starter block
     CHECK(pool.class_stats(c).blocks_in_use == per_span + 1);
     pool.deallocate(blocks[5], 64, 64);
     pool.deallocate(blocks[9], 64, 64);
@@ -279,8 +345,8 @@ TEST_CASE("size_class_resource: after many frees, a class hands out one span's b
     using heap = detail::size_class_heap;
     const std::size_t uncounted =
         std::max(heap::min_max_uncounted, heap::uncounted_bytes / classes::size(c));
-    const std::size_t spans = 8 + 2 * uncounted / per_span;
-    std::vector<void*> blocks(spans * per_span);
+    std::vector<void*> blocks((8 + 2 * uncounted / per_span) * per_span);
+    const std::size_t spans = spans_holding(c, blocks.size());
     for (void*& p : blocks) {
         p = pool.allocate(24, 8);
     }
@@ -392,7 +458,7 @@ TEST_CASE("size_class_resource: at most max_empty_spans empty spans are kept aut
     for (std::size_t i = 0; i < 40 * per_span; ++i) {
         blocks.push_back(pool.allocate(32, 16));
     }
-    CHECK(pool.class_stats(c).spans == 40);
+    CHECK(pool.class_stats(c).spans == spans_holding(c, 40 * per_span));
     for (void* p : blocks) {
         pool.deallocate(p, 32, 16);
     }
@@ -435,7 +501,7 @@ TEST_CASE("size_class_resource: by default, freeing everything keeps spans for r
         for (void* p : blocks) {
             pool.deallocate(p, 48, 8);
         }
-        CHECK(upstream.allocations() == pool.class_stats(classes::index(48)).upstream_allocations);
+        CHECK(upstream.allocations() == pool.stats().upstream_allocations);
         CHECK(upstream.deallocations() == 0);
     }
 }
@@ -464,12 +530,13 @@ TEST_CASE("size_class_resource: empty spans past the bounds go back once they de
     REQUIRE(40 * per_span > 2 * decay);
     // Freeing everything and starting over finds the spans again: far past the bounds, but
     // they became empty within the decay.
+    const std::size_t spans = spans_holding(c, 40 * per_span);
     fill_and_free(pool, 32, 40 * per_span);
-    CHECK(pool.class_stats(c).spans == 40);
+    CHECK(pool.class_stats(c).spans == spans);
     const std::size_t taken = upstream.allocations();
     fill_and_free(pool, 32, 40 * per_span);
     CHECK(upstream.allocations() == taken);
-    CHECK(pool.class_stats(c).spans == 40);
+    CHECK(pool.class_stats(c).spans == spans);
     // Refills are the clock, other classes' too: spans nobody uses again go back after two decays
     // at most. (A round takes about 15 refills once its class's spans exist: more than 20 rounds
     // would mean the spans outlived the decay by far.)
@@ -488,13 +555,14 @@ TEST_CASE(
     checking_resource upstream;
     size_class_resource pool({.max_empty_spans = 2}, &upstream);
     const std::size_t c = classes::index(32);
+    const std::size_t spans = spans_holding(c, 40 * classes::geometry(c).blocks);
     fill_and_free(pool, 32, 40 * classes::geometry(c).blocks);
     // The free-all's sweep kept the spans already empty then (most of them); what became empty
     // after it is only reported.
-    REQUIRE(pool.class_stats(c).spans == 40);
+    REQUIRE(pool.class_stats(c).spans == spans);
     void* large = pool.allocate(std::size_t{1} << 20, 16);
     const std::size_t left = pool.class_stats(c).spans;
-    CHECK(left < 40);
+    CHECK(left < spans);
     CHECK(pool.upstream_bytes() == upstream.live_bytes());
     // A large block served from the cache takes nothing from upstream and gives nothing back.
     pool.deallocate(large, std::size_t{1} << 20, 16);

@@ -8,9 +8,9 @@
 //   [x] pools of blocks of uniform size; a call goes to the pool of the smallest blocks that
 //       hold it ................................................................. "dispatch"
 //   [x] an exhausted pool takes a chunk from upstream ........................... "replenish"
-//   [ ] chunk sizes increase geometrically: NOT followed; a class's spans are one size (8 KiB to
-//       1 MiB, capped by max_blocks_per_chunk), as the engine aligns spans to their size
-//       (docs/migration.md)
+//   [x] chunk sizes increase geometrically: up to a class's own span size (8 KiB to 1 MiB,
+//       capped by max_blocks_per_chunk), as the engine aligns those spans to their size
+//       (docs/migration.md) ............ "size_class_resource: a class starts with small spans"
 //   [x] requests above the largest block size go directly to upstream ........... "large"
 //   [x] pool_options tunes the largest block size and the chunk size ........... "options", "chunk"
 //   [x] not for simultaneous use by threads (debug builds detect it: thread_check.cpp)
@@ -176,6 +176,24 @@ TEST_CASE_TEMPLATE("std pools: max_blocks_per_chunk holds from the first chunk",
             }
             CHECK(log.checker().live_blocks() == 0);
         }
+    }
+}
+
+TEST_CASE_TEMPLATE("std pools: a capped pool takes each class's first span by itself", Pool,
+                   unsynchronized_pool_resource, synchronized_pool_resource) {
+    // Uncapped, the classes' first spans share one upstream block (size_class_heap's starter
+    // block), which would hold more than max_blocks_per_chunk blocks.
+    call_log log;
+    Pool pool({.max_blocks_per_chunk = 4}, &log);
+    const std::array<std::size_t, 3> sizes{16, 48, 96};
+    std::array<void*, 3> blocks{};
+    for (std::size_t i = 0; i < sizes.size(); ++i) {
+        blocks[i] = pool.allocate(sizes[i], 8);
+    }
+    CHECK(log.allocations().size() == sizes.size());
+    for (std::size_t i = 0; i < sizes.size(); ++i) {
+        CHECK(log.allocations()[i].bytes <= 2 * (4 * sizes[i] + 128)); // 4 blocks and a header
+        pool.deallocate(blocks[i], sizes[i], 8);
     }
 }
 

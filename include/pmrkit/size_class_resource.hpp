@@ -20,41 +20,45 @@ namespace pmrkit {
 /// (engine/size_class_heap.hpp) with the default classes; aligned_pool_resource is the same engine
 /// over classes that are multiples of its alignment (detail::aligned_size_classes).
 ///
-/// How: a request's size, rounded up to its alignment, picks a size class in O(1) (a table below
-/// 2 KiB, bit arithmetic above; classes every 8 bytes from 16 to 128, then 4 per power of two, so
+/// How: a request's size, rounded up to its alignment, picks a size class in O(1) (a table below 2
+/// KiB, bit arithmetic above; classes every 8 bytes from 16 to 128, then 4 per power of two, so
 /// internal waste is under 8 bytes or 20%; see size_classes.hpp for why not 8). The smallest block
-/// is 16 bytes, room for a free block's link and its double-free mark. Each class has one
-/// intrusive LIFO free list: allocate pops, deallocate pushes. Memory comes from upstream in spans
-/// aligned to their size (8 KiB for most classes up to 1 KiB, larger for larger classes, chosen so
-/// that spans are at least 96% blocks), carved lazily; no span is taken for a class before it is
-/// used. A class whose span is larger than 8 KiB starts with a smaller one, of at least a block and
-/// 4 KiB, up to four halvings smaller, and each new span of the class doubles the last until it
-/// reaches the class's own size (detail::size_class_policy::growth_levels): a 32 KiB class with one
-/// block live holds 64 KiB, not 1 MiB. A span's header (after its last block) is found from any
-/// block by a mask and an add, and counts the span's live blocks. The count is settled lazily: the
-/// blocks on a class's list (up to 64 KiB of them, at least 128) stay counted live, so that a block
-/// freed and allocated again never touches the header; older frees move in batches to their spans'
-/// own free lists, counted free. A class whose list runs empty takes the whole list of one span
-/// that has free blocks, in O(1), counting them live at once. So after many frees (a container
-/// destroyed) a class hands out one span's blocks at a time, close together, not the class's blocks
-/// in the order they were freed: with one list per class, a hash map built after its predecessor
-/// was destroyed had its nodes scattered over every span of the class (W4c: 0.77 of new_delete's
-/// time before, 0.56 after, in an A/B run; mimalloc shards its free lists per page for the same
-/// reason). A span found empty is reported; once more than options().max_empty_spans spans (or
-/// max_empty_bytes bytes) have been reported and at least options().empty_span_decay refills
-/// (allocations that find their class's list empty) have passed since the last, a sweep takes
-/// every class's list off it, gives back upstream the empty spans that the last sweep kept and
-/// that no refill has used since, and keeps the others found empty for the next. So an empty span
-/// goes back once it has stayed empty through a decay, and a program that frees everything and
-/// starts over (a batch, a request, a pass over its input) finds its spans again rather than
-/// taking each from upstream once more (sqlite3's trace replayed: 1.47 -> 0.82 of new_delete's
-/// time). A large block taken from upstream first gives back the spans the last sweep kept that
-/// are still unused, so that upstream can reuse their memory. trim() gives back every empty span
-/// at once. And a pool whose blocks are all freed gives back the smaller spans its classes started
-/// with but each class's largest (so it holds at most one of those per class), found when the last
-/// free is of a large block or of a block above 2 KiB whose class holds more than one span. A pool
-/// that then takes a span again empties and fills in cycles, and keeps its spans from then on (a
-/// give-back and a new span per cycle would cost more than they save).
+/// is 16 bytes, room for a free block's link and its double-free mark. Each class has one intrusive
+/// LIFO free list: allocate pops, deallocate pushes. Memory comes from upstream in spans aligned to
+/// their size (8 KiB for most classes up to 1 KiB, larger for larger classes, chosen so that spans
+/// are at least 96% blocks), carved lazily; no span is taken for a class before it is used. A class
+/// starts with a smaller span, of at least a block and 1 KiB, up to four halvings smaller, and each
+/// new span of the class doubles the last until it reaches the class's own size
+/// (detail::size_class_policy::growth_levels): a 32 KiB class with one block live holds 64 KiB, not
+/// 1 MiB. The first spans of 1 KiB (the classes up to 896 bytes) are cut from one upstream block of
+/// 16 KiB, given back with the last of them (detail::size_class_heap::starter_bytes): a pool made
+/// for a few blocks in each of ten classes takes one request of 16 KiB from upstream, not ten
+/// aligned ones of 80 KiB in all (which made glibc grow and trim its heap around every such pool).
+/// A span's header (after its last block) is found from any block by a mask and an add, and counts
+/// the span's live blocks. The count is settled lazily: the blocks on a class's list (up to 64 KiB
+/// of them, at least 128) stay counted live, so that a block freed and allocated again never
+/// touches the header; older frees move in batches to their spans' own free lists, counted free. A
+/// class whose list runs empty takes the whole list of one span that has free blocks, in O(1),
+/// counting them live at once. So after many frees (a container destroyed) a class hands out one
+/// span's blocks at a time, close together, not the class's blocks in the order they were freed:
+/// with one list per class, a hash map built after its predecessor was destroyed had its nodes
+/// scattered over every span of the class (W4c: 0.77 of new_delete's time before, 0.56 after, in an
+/// A/B run; mimalloc shards its free lists per page for the same reason). A span found empty is
+/// reported; once more than options().max_empty_spans spans (or max_empty_bytes bytes) have been
+/// reported and at least options().empty_span_decay refills (allocations that find their class's
+/// list empty) have passed since the last, a sweep takes every class's list off it, gives back
+/// upstream the empty spans that the last sweep kept and that no refill has used since, and keeps
+/// the others found empty for the next. So an empty span goes back once it has stayed empty through
+/// a decay, and a program that frees everything and starts over (a batch, a request, a pass over
+/// its input) finds its spans again rather than taking each from upstream once more (sqlite3's
+/// trace replayed: 1.47 -> 0.82 of new_delete's time). A large block taken from upstream first
+/// gives back the spans the last sweep kept that are still unused, so that upstream can reuse their
+/// memory. trim() gives back every empty span at once. And a pool whose blocks are all freed gives
+/// back the smaller spans its classes started with but each class's largest (so it holds at most
+/// one of those per class), found when the last free is of a large block or of a block above 2 KiB
+/// whose class holds more than one span. A pool that then takes a span again empties and fills in
+/// cycles, and keeps its spans from then on (a give-back and a new span per cycle would cost more
+/// than they save).
 ///
 /// Alignment: every block is aligned to the largest power of two dividing its class size, so a
 /// request of `bytes` aligned to `a` goes to the class of align_up(bytes, a); any power of two up

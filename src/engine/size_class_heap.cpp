@@ -169,7 +169,14 @@ span* size_class_heap::new_span(std::size_t c) {
     if (level == 0) {
         m_owned.reserve_one_more();
     }
-    void* memory = m_upstream->allocate(geometry.span_bytes, geometry.span_bytes);
+    void* memory = geometry.span_bytes == size_class_policy::min_growth_span && level != 0
+                       ? cut_from_starter()
+                       : nullptr;
+    if (memory == nullptr) {
+        memory = m_upstream->allocate(geometry.span_bytes, geometry.span_bytes);
+        m_span_bytes += geometry.span_bytes;
+        ++state.upstream_allocations;
+    }
     span* s = span::create(memory, geometry, c);
     if (level == 0) {
         m_owned.add(memory, c);
@@ -183,10 +190,25 @@ span* size_class_heap::new_span(std::size_t c) {
                    : unused_check::armed;
     state.others.push_front(s);
     state.peak_spans = std::max(state.peak_spans, state.with_free.count() + state.others.count());
-    ++state.upstream_allocations;
-    m_span_bytes += geometry.span_bytes;
     note_peak();
     return s;
+}
+
+void* size_class_heap::cut_from_starter() {
+    if (m_starter == nullptr) {
+        if (!m_table.shares_first_spans) {
+            return nullptr;
+        }
+        m_starter = static_cast<std::byte*>(
+            m_upstream->allocate(starter_bytes, size_class_policy::min_growth_span));
+        m_starter_cut = 0;
+        m_span_bytes += starter_bytes;
+        ++m_starter_allocations;
+    } else if (m_starter_cut == starter_spans) {
+        return nullptr;
+    }
+    ++m_starter_live;
+    return m_starter + std::size_t{m_starter_cut++} * size_class_policy::min_growth_span;
 }
 
 void size_class_heap::init_class(class_list& list) noexcept {
@@ -268,7 +290,6 @@ void size_class_heap::give_back(span* s) noexcept {
     const std::size_t c = s->size_class();
     class_state& state = m_classes[c];
     const std::size_t own = m_table.geometry(c).span_bytes;
-    m_span_bytes -= bytes;
     state.counted_live -= s->live();
     // A span reported empty leaves the sweep's count with it (a sweep clears the marks first).
     if (s->reported()) {
@@ -294,7 +315,14 @@ void size_class_heap::give_back(span* s) noexcept {
     }
     // Upstream may not be ASan's allocator: it must get the span back without poisoned blocks.
     asan_unpoison(s->memory(), bytes);
-    m_upstream->deallocate(s->memory(), bytes, bytes);
+    if (!from_starter(s)) {
+        m_span_bytes -= bytes;
+        m_upstream->deallocate(s->memory(), bytes, bytes);
+    } else if (--m_starter_live == 0) {
+        m_span_bytes -= starter_bytes;
+        m_upstream->deallocate(m_starter, starter_bytes, size_class_policy::min_growth_span);
+        m_starter = nullptr;
+    }
 }
 
 void size_class_heap::give_back_if_unused() noexcept {
@@ -388,6 +416,7 @@ void size_class_heap::give_back_all() noexcept {
 
 void size_class_heap::release() noexcept {
     give_back_all();
+    assert(m_starter == nullptr && "every span cut from it went back");
     for (std::size_t c = 0; c < m_class_count; ++c) {
         m_classes[c] = class_state{};
         m_lists[c] = class_list{};
@@ -399,6 +428,7 @@ void size_class_heap::release() noexcept {
     m_kept_spans = 0;
     m_span_bytes = 0;
     m_peak_bytes = 0;
+    m_starter_allocations = 0;
     m_unused = unused_check::armed;
 }
 
@@ -423,7 +453,7 @@ resource_stats size_class_heap::stats() const noexcept {
     resource_stats s;
     s.blocks_in_use = blocks + m_large.live_blocks();
     s.bytes_in_use = bytes + m_large.live_bytes();
-    s.upstream_allocations = span_calls + m_large.upstream_allocations();
+    s.upstream_allocations = span_calls + m_starter_allocations + m_large.upstream_allocations();
     s.upstream_bytes = upstream_bytes();
     return s;
 }

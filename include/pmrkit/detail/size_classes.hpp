@@ -142,14 +142,18 @@ struct size_class_policy {
         }
     }
 
-    // A class whose span is larger than min_span_bytes does not start with it: its first span is
-    // up to max_growth_levels halvings smaller (each level half the span, at least
-    // min_growth_span bytes and one block), and each new span of the class is the next level up,
-    // until the class's own. So a class with a few blocks live holds a few blocks' worth (a
-    // 32 KiB class: one block in 64 KiB, not 31 in 1 MiB), and a class in demand reaches its own
-    // span after at most max_growth_levels spans (size_class_heap::new_span).
+    // A class does not start with its own span: its first span is up to max_growth_levels
+    // halvings smaller (each level half the span, at least min_growth_span bytes and one block),
+    // and each new span of the class is the next level up, until the class's own. So a class
+    // with a few blocks live holds a few blocks' worth (a 32 KiB class: one block in 64 KiB, not
+    // 31 in 1 MiB; a 64-byte class: 15 blocks in 1 KiB, not 127 in 8 KiB), and a class in demand
+    // reaches its own span after at most max_growth_levels spans (size_class_heap::new_span).
+    // Why 1 KiB: a pool made for a short task touches a span in each class it uses, and with
+    // 8 KiB first spans (and glibc's alignment slack around each) the ten classes of a small
+    // request took more than glibc's 128 KiB trim threshold, so that in a process whose heap top
+    // was free every such pool had glibc grow and trim its heap and faulted its pages in again.
     static constexpr std::size_t max_growth_levels = 4;
-    static constexpr std::size_t min_growth_span = 4 * 1024;
+    static constexpr std::size_t min_growth_span = 1024;
 
     // The span of g's class `level` halvings below g.
     [[nodiscard]] static constexpr span_geometry
@@ -161,8 +165,7 @@ struct size_class_policy {
     [[nodiscard]] static constexpr std::size_t growth_levels(const span_geometry& g,
                                                              std::size_t header_bytes) noexcept {
         std::size_t levels = 0;
-        while (g.span_bytes > min_span_bytes && levels < max_growth_levels &&
-               (g.span_bytes >> (levels + 1)) >= min_growth_span &&
+        while (levels < max_growth_levels && (g.span_bytes >> (levels + 1)) >= min_growth_span &&
                growth_layout(g, levels + 1, header_bytes).blocks != 0) {
             ++levels;
         }
@@ -212,6 +215,9 @@ struct class_table {
     // Entry c: size_class_policy::growth_levels of class c's geometry, computed with the table:
     // at every heap construction it was a quarter of the instructions of an empty heap's life.
     const std::uint8_t* first_levels;
+    // Whether the heap may cut several classes' first spans from one upstream block (its starter
+    // block): not where each upstream request may hold at most so many blocks (capped tables).
+    bool shares_first_spans = true;
 
     [[nodiscard]] constexpr std::size_t linear_limit() const noexcept {
         return (linear_classes - small_classes) * granularity;
@@ -409,6 +415,7 @@ public:
         m_table.geometries = m_geometries.data();
         m_table.locators = m_locators.data();
         m_table.first_levels = m_first_levels.data();
+        m_table.shares_first_spans = false;
     }
     capped_class_table(const capped_class_table&) = delete;
     capped_class_table& operator=(const capped_class_table&) = delete;
