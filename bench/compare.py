@@ -3,10 +3,12 @@
 """Runs the comparison and prints the report (report.py).
 
 Each round runs pmrkit_bench once with every row (glibc malloc) on the workloads of the mode; then
-the large-block workloads (W7 from a warm pool, W7f from fresh pools) once per glibc state (every
-large block mapped and unmapped, as in a fresh process; a warmed glibc whose mmap threshold has
-risen); then once per preloaded malloc (LD_PRELOAD of the Debian library) with only the rows that
-depend on the malloc: new_delete on every workload, heap on W1, every row on W7 and W7f.
+the fresh-pool and large-block workloads (W5f and W5s, small blocks from a fresh resource per
+request; W7 from a warm pool, W7f from fresh pools) once per glibc state (its thresholds fixed at a
+fresh process's defaults, so that every large block is mapped and unmapped and the heap top is
+trimmed once 128 KiB of it is free; a warmed glibc whose thresholds have risen); then once per
+preloaded malloc (LD_PRELOAD of the Debian library) with only the rows that depend on the malloc:
+new_delete on every workload, heap on W1, every row on W7 and W7f.
 Benchmarks are interleaved at random with several repetitions inside each process. Ratios are
 later taken within a round, so drift of the shared machine between rounds does not enter them.
 
@@ -42,9 +44,11 @@ PRELOADS = {
 }
 
 # label -> PMRKIT_BENCH_GLIBC (see set_glibc_state in workloads.cpp): processes that run only the
-# large-block workloads, in a glibc state set at their start.
+# workloads whose cost depends on what glibc does with the memory given back (STATE_FILTER), in a
+# glibc state set at their start.
 GLIBC_STATES = {"glibc_mapped": "mapped", "glibc_warm": "warm"}
 LARGE_FILTER = "^W7f?/"
+STATE_FILTER = "^W(5[fs]|7f?)/"
 
 
 def glibc_filter(workloads):
@@ -138,7 +142,7 @@ def run_round(bench, results, round_number, rounds, mode):
     # (label, preloaded library, glibc state, filter)
     processes = [("glibc", None, None, glibc_filter(mode["workloads"]))]
     if mode["large_blocks"]:
-        processes += [(label, None, state, LARGE_FILTER)
+        processes += [(label, None, state, STATE_FILTER)
                       for label, state in GLIBC_STATES.items()]
     processes += [(label, find_library(PRELOADS[label]), None, preloaded_filter(mode))
                   for label in mode["preloads"]]
@@ -154,7 +158,7 @@ def run_round(bench, results, round_number, rounds, mode):
             f"--benchmark_filter={benchmark_filter}",
         ]
         started = time.monotonic()
-        what = ("all rows" if label == "glibc" else "large blocks" if glibc_state
+        what = ("all rows" if label == "glibc" else "fresh pools, large blocks" if glibc_state
                 else "malloc-bound rows")
         progress(f"round {round_number}/{rounds}: {label} ({what})")
         with open(results / f"round{round_number}-{label}.log", "w") as log:

@@ -27,8 +27,16 @@ ALL_THREADED = [f"{w}_t{t}" for w in THREADED for t in ALL_THREAD_COUNTS]
 WORKLOADS = (["W1", "W2", "W3", "W4a", "W4b", "W4c", "W5", "W5f", "W5s", "W8", "W9"]
              + [f"{w}_t{t}" for w in THREADED for t in THREAD_COUNTS])
 LARGE = ["W7", "W7f"]
+# Small blocks from a fresh resource per request: also run in the glibc state processes, since what
+# a fresh pool costs depends on what glibc does with the memory the last one gave back.
+FRESH = ["W5f", "W5s"]
 LARGE_STATES = {"glibc_mapped": "glibc, every large block mapped and unmapped (fresh process)",
                 "glibc_warm": "glibc warmed: mmap threshold risen to 16 MiB"}
+
+
+def is_state_row(row):
+    """Whether the row ran in a glibc state process (row+glibc_mapped, row+glibc_warm)."""
+    return row.partition("+")[2] in LARGE_STATES
 NS_PER_UNIT = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
 
 
@@ -328,6 +336,41 @@ def large_section(res):
                    f"W7f / `{BASELINE}`", "W7 held / live", "W7f held / live"], lines), ""]
 
 
+def fresh_section(res):
+    """W5f and W5s per state of glibc: the main process's, and the state processes' (where the rows
+    ran), each against new_delete in the same process and round."""
+    states = [s for s in LARGE_STATES if any((w, f"{BASELINE}+{s}") in res.samples
+                                             for w in FRESH)]
+    if not states:
+        return []
+    columns = [(w, "", "default") for w in FRESH] + [
+        (w, f"+{s}", s.removeprefix("glibc_")) for w in FRESH for s in states]
+    columns.sort(key=lambda c: FRESH.index(c[0]))
+    lines = []
+    for row in [r for r in res.rows if "+" not in r]:
+        cells = [f"`{row}`"]
+        for w, suffix, _ in columns:
+            mine = row + suffix
+            if row == BASELINE:
+                ns = median_ns(res, w, mine)
+                cells.append("—" if ns is None else f"{fmt_ns(ns)} ns")
+            else:
+                cells.append(ratio_text(res, w, mine, BASELINE + suffix) or "")
+        if any(cells[1:]):
+            lines.append(cells)
+    return ["## Fresh pools (W5f, W5s) in each state of glibc", "",
+            "A fresh resource per request, its construction, first blocks and destruction "
+            "included: W5f the request of W5 (200 strings, a map of 100), W5s a small one (8 "
+            "strings, a map of 4). `default`: the main process, after whatever the other workloads "
+            "did to glibc's thresholds (freeing a mapped block raises them); `mapped`: "
+            "glibc's thresholds fixed at a fresh process's defaults, so the heap top is trimmed "
+            "once 128 KiB of it is free, and a pool that takes more than the top has spare "
+            "faults its pages in again at every request; `warm`: as for the large blocks below. "
+            f"Ratio to `{BASELINE}` in the same process and round (median of the rounds, "
+            f"min–max); the `{BASELINE}` row gives its ns per request.", "",
+            table(["row"] + [f"{w} {state}" for w, _, state in columns], lines), ""]
+
+
 def main_workloads(res):
     """The main tables' workloads that were measured; every thread count where only the threaded
     workloads were (the many-core run)."""
@@ -341,7 +384,7 @@ def summary_columns(res):
     per glibc state."""
     columns = [(w, w, "") for w in main_workloads(res)]
     columns += [(f"{w} {state.removeprefix('glibc_')}", w, f"+{state}")
-                for state in LARGE_STATES for w in LARGE
+                for state in LARGE_STATES for w in FRESH + LARGE
                 if (w, f"{BASELINE}+{state}") in res.samples]
     return columns
 
@@ -349,7 +392,7 @@ def summary_columns(res):
 def summary_table(res):
     columns = summary_columns(res)
     lines = []
-    for row in res.rows:
+    for row in [r for r in res.rows if not is_state_row(r)]:
         cells = [f"`{row}`"]
         for _, w, suffix in columns:
             if suffix and "+" in row:
@@ -375,7 +418,8 @@ def summary(results_dir):
     row's median ratio to it (lower is faster)."""
     res = load(Path(results_dir))
     return (f"Time / `{BASELINE}` time, same process and round (lower is faster; `{BASELINE}` "
-            f"row: ns per operation; W7 columns: large blocks per glibc state, warm and fresh "
+            f"row: ns per operation; columns named with a state: that glibc state's process, "
+            f"W5f/W5s fresh pools of small blocks, W7/W7f large blocks from warm and fresh "
             f"pools):\n\n" + summary_table(res))
 
 
@@ -410,10 +454,10 @@ def build(results_dir):
     workloads = main_workloads(res)
 
     summary_text = summary_table(res)
+    fresh = fresh_section(res)
     large = large_section(res)
-    res.rows = [r for r in res.rows
-                if r in res.refused or any((w, r) in res.samples or (w, r) in res.errors
-                                           for w in workloads)]
+    res.rows = [r for r in res.rows if r in res.refused or not is_state_row(r) and any(
+        (w, r) in res.samples or (w, r) in res.errors for w in workloads)]
 
     out = ["# pmrkit benchmark report", ""]
     mode_name = mode.get("name", "?")
@@ -441,8 +485,9 @@ def build(results_dir):
     out.append(
         "Every resource is reached through `std::pmr::memory_resource*`, hidden from the "
         "optimizer. A round runs the benchmark program once per process: the main one on glibc "
-        "(every row, every workload of the mode), one per glibc state for the large blocks, and "
-        "one per preloaded malloc (the rows whose speed is the malloc's). Inside a process the "
+        "(every row, every workload of the mode), one per glibc state for the fresh pools and "
+        "large blocks, and one per preloaded malloc (the rows whose speed is the malloc's). "
+        "Inside a process the "
         "benchmarks run interleaved at random, each repeated; a row's time in a round is the "
         "median of its repetitions, its ratio in that round divides it by the median of "
         f"`{BASELINE}` in the same process and round, and the tables give the median of those "
@@ -499,6 +544,7 @@ def build(results_dir):
                       for r in res.rows if "+" not in r]))
     out.append("")
     out += malloc_sections(res)
+    out += fresh
     out += large
     out += throughput_section(res)
     out += instruction_section(results_dir)

@@ -828,14 +828,15 @@ void grow_heap() {
     }
 }
 
-// The state of glibc's malloc for large blocks, from the environment variable PMRKIT_BENCH_GLIBC
-// (compare.py runs W7 in one process per state). "mapped": the mmap threshold fixed at glibc's
-// default, 128 KiB (mallopt also turns off its dynamic raise), so that every block of 128 KiB or
-// more is mapped when allocated and unmapped when freed, as in a fresh process. "warm": one 16 MiB
-// block allocated and freed first, whose free raises glibc's dynamic mmap threshold to 16 MiB and
-// its trim threshold to 32 MiB, as the frees of a long-running process do: large blocks then come
-// from the heap and stay there; then grow_heap. Returns the state set ("default" without the
-// variable).
+// The state of glibc's malloc, from the environment variable PMRKIT_BENCH_GLIBC (compare.py runs
+// W5f, W5s, W7 and W7f in one process per state). "mapped": the mmap threshold fixed at glibc's
+// default, 128 KiB (mallopt also turns off its dynamic raise, which would lift the trim threshold
+// with it), so that every block of 128 KiB or more is mapped when allocated and unmapped when
+// freed, and the heap top is given back once 128 KiB of it is free, as in a fresh process. "warm":
+// one 16 MiB block allocated and freed first, whose free raises glibc's dynamic mmap threshold to
+// 16 MiB and its trim threshold to 32 MiB, as the frees of a long-running process do: large blocks
+// then come from the heap and stay there; then grow_heap. Returns the state set ("default" without
+// the variable).
 std::string set_glibc_state() {
     const char* wanted = std::getenv("PMRKIT_BENCH_GLIBC");
     const std::string state = wanted == nullptr || *wanted == '\0' ? "default" : wanted;
