@@ -20,8 +20,8 @@ namespace pmrkit {
 /// (engine/size_class_heap.hpp) with the default classes; aligned_pool_resource is the same engine
 /// over classes that are multiples of its alignment (detail::aligned_size_classes).
 ///
-/// How: a request's size, rounded up to its alignment, picks a size class in O(1) (a table below 2
-/// KiB, bit arithmetic above; classes every 8 bytes from 16 to 128, then 4 per power of two, so
+/// How: a request's size, rounded up to its alignment, picks a size class in O(1) (a table below
+/// 2 KiB, bit arithmetic above; classes every 8 bytes from 16 to 128, then 4 per power of two, so
 /// internal waste is under 8 bytes or 20%; see size_classes.hpp for why not 8). The smallest block
 /// is 16 bytes, room for a free block's link and its double-free mark. Each class has one intrusive
 /// LIFO free list: allocate pops, deallocate pushes. Memory comes from upstream in spans aligned to
