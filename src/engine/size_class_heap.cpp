@@ -139,7 +139,7 @@ void* size_class_heap::refill(class_list& list) {
         }
         state.carving = nullptr;
     }
-    if (list.max_uncounted == 0) { // the class's first refill
+    if (!used(c)) { // the class's first refill
         init_class(list);
     }
     span* s = new_span(c);
@@ -408,8 +408,12 @@ void size_class_heap::trim() noexcept {
 }
 
 void size_class_heap::give_back_all() noexcept {
+    // A pool made for a short task used a few of its classes: the lists tell which, 4 to a cache
+    // line, where the states are 2 lines each.
     for (std::size_t c = 0; c < m_class_count; ++c) {
-        for_each_span(m_classes[c], [&](span* s, span_list&) { give_back(s); });
+        if (used(c)) {
+            for_each_span(m_classes[c], [&](span* s, span_list&) { give_back(s); });
+        }
     }
     m_large.release();
 }
@@ -418,8 +422,10 @@ void size_class_heap::release() noexcept {
     give_back_all();
     assert(m_starter == nullptr && "every span cut from it went back");
     for (std::size_t c = 0; c < m_class_count; ++c) {
-        m_classes[c] = class_state{};
-        m_lists[c] = class_list{};
+        if (used(c)) {
+            m_classes[c] = class_state{};
+            m_lists[c] = class_list{};
+        }
     }
     m_owned.clear();
     m_reported = 0;

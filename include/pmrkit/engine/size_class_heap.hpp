@@ -321,6 +321,9 @@ private:
         return reinterpret_cast<std::uintptr_t>(s) - reinterpret_cast<std::uintptr_t>(m_starter) <
                starter_bytes;
     }
+    // Whether class c has been refilled since construction or release() (init_class): a class
+    // that has not holds no span, and its state is as constructed.
+    [[nodiscard]] bool used(std::size_t c) const noexcept { return m_lists[c].max_uncounted != 0; }
     // Whether no block of class c is live: every block its spans count live is on its list.
     [[nodiscard]] bool no_block_live(std::size_t c) const noexcept {
         return m_classes[c].counted_live == m_lists[c].uncounted();
