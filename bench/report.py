@@ -32,12 +32,12 @@ LARGE = ["W7", "W7f"]
 FRESH = ["W5f", "W5s"]
 LARGE_STATES = {"glibc_mapped": "glibc, every large block mapped and unmapped (fresh process)",
                 "glibc_warm": "glibc warmed: mmap threshold risen to 16 MiB"}
+NS_PER_UNIT = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
 
 
 def is_state_row(row):
     """Whether the row ran in a glibc state process (row+glibc_mapped, row+glibc_warm)."""
     return row.partition("+")[2] in LARGE_STATES
-NS_PER_UNIT = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
 
 
 class Results:

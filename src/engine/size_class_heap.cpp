@@ -169,7 +169,8 @@ span* size_class_heap::new_span(std::size_t c) {
     if (level == 0) {
         m_owned.reserve_one_more();
     }
-    void* memory = geometry.span_bytes == size_class_policy::min_growth_span && level != 0
+    void* memory = level != 0 && geometry.span_bytes == size_class_policy::min_growth_span &&
+                           m_table.shares_first_spans
                        ? cut_from_starter()
                        : nullptr;
     if (memory == nullptr) {
@@ -196,9 +197,6 @@ span* size_class_heap::new_span(std::size_t c) {
 
 void* size_class_heap::cut_from_starter() {
     if (m_starter == nullptr) {
-        if (!m_table.shares_first_spans) {
-            return nullptr;
-        }
         m_starter = static_cast<std::byte*>(
             m_upstream->allocate(starter_bytes, size_class_policy::min_growth_span));
         m_starter_cut = 0;

@@ -65,8 +65,8 @@ struct size_class_stats {
     std::size_t blocks_in_use;
     std::size_t spans;      ///< held now
     std::size_t peak_spans; ///< most held at once since construction or release()
-    /// Spans taken from upstream since construction or release(), not counting the class's first
-    /// spans of 1 KiB: those are cut from a block the classes share (resource_stats counts it).
+    /// Spans taken from upstream since construction or release(), not counting the first spans
+    /// cut from a block the classes share (resource_stats counts that block).
     std::size_t upstream_allocations;
 };
 
@@ -319,6 +319,7 @@ private:
     span* new_span(std::size_t c);
     // A span of size_class_policy::min_growth_span bytes cut from the starter block (taken from
     // upstream if there is none), or nullptr when every span of the block has been cut.
+    // Precondition: m_table.shares_first_spans.
     void* cut_from_starter();
     [[nodiscard]] bool from_starter(const span* s) const noexcept {
         return reinterpret_cast<std::uintptr_t>(s) - reinterpret_cast<std::uintptr_t>(m_starter) <
