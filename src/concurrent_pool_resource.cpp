@@ -4,6 +4,7 @@
 #include "pmrkit/detail/thread_exit.hpp"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <memory>
 
@@ -12,6 +13,23 @@ namespace pmrkit {
 namespace {
 
 std::atomic<std::uint64_t> g_next_id{1};
+
+using classes = concurrent_pool_resource::classes;
+using batches = std::array<std::uint32_t, classes::count>;
+
+// The blocks of a batch of each class.
+constexpr batches batches_for(std::size_t batch_bytes) {
+    batches b{};
+    for (std::size_t c = 0; c < classes::count; ++c) {
+        b[c] = static_cast<std::uint32_t>(std::clamp<std::size_t>(
+            batch_bytes / classes::size(c), concurrent_pool_resource::min_batch,
+            concurrent_pool_resource::max_batch));
+    }
+    return b;
+}
+
+// Computed once: its 96 divisions were half of a pool's construction.
+constexpr batches default_batches = batches_for(concurrent_pool_options{}.batch_bytes);
 
 } // namespace
 
@@ -26,10 +44,9 @@ concurrent_pool_resource::concurrent_pool_resource(const detail::class_table& ta
     m_owner->retire = [](void* pool, void* tc) noexcept {
         static_cast<concurrent_pool_resource*>(pool)->retire_locked(static_cast<cache*>(tc));
     };
-    for (std::size_t c = 0; c < classes::count; ++c) {
-        const std::size_t blocks = m_options.batch_bytes / classes::size(c);
-        m_batch[c] = static_cast<std::uint32_t>(std::clamp<std::size_t>(blocks, 2, 256));
-    }
+    m_batch = m_options.batch_bytes == concurrent_pool_options{}.batch_bytes
+                  ? default_batches
+                  : batches_for(m_options.batch_bytes);
     fit_transfer_locked(); // no other thread knows the instance yet
 }
 
@@ -149,10 +166,7 @@ concurrent_pool_resource::cache& concurrent_pool_resource::thread_cache() {
     for (std::size_t c = 0; c < classes::count; ++c) {
         tc->set_limit(c, 2 * m_batch[c]);
     }
-    classes::table.for_each_route(classes::granularity, routes,
-                                  [&tc](std::size_t first, std::size_t end, std::size_t c) {
-                                      tc->set_routes(first, end, c);
-                                  });
+    tc->set_routes(classes::table.routes);
     {
         const std::lock_guard lock(m_owner->mutex);
         m_caches.push_back(tc.get());

@@ -514,8 +514,8 @@ TEST_CASE("detail::transfer_cache: shelves made by the first park, once when thr
 TEST_CASE("thread_cache: routes reach the bin they were set to") {
     detail::thread_cache<3, 4> cache{detail::free_list_key{}};
     cache.set_limit(2, 1);
-    cache.set_routes(0, 1, 0);
-    cache.set_routes(1, 4, 2);
+    const std::array<std::uint8_t, 4> routes{0, 2, 2, 2};
+    cache.set_routes(routes.data());
     alignas(16) std::array<std::byte, 32> memory{};
     CHECK(cache.try_push_routed(3, &memory[0]));
     CHECK(cache.count(2) == 1);

@@ -3,6 +3,7 @@
 // reuse, giving memory back (trim, automatic, release), large blocks, statistics, errors, the
 // utilization report, and a seeded model test.
 #include "pmrkit/size_class_resource.hpp"
+#include "pmrkit/aligned_pool_resource.hpp"
 #include "support/checking_resource.hpp"
 #include "support/live_blocks.hpp"
 #include "support/pool_model.hpp"
@@ -100,7 +101,9 @@ TEST_CASE("size_class_resource: takes no memory until a class is used, then one 
     CHECK(g.span_bytes == detail::size_class_policy::min_growth_span);
     CHECK(upstream.allocations() == 1);
     CHECK(upstream.last_bytes() == detail::size_class_heap::starter_bytes);
-    CHECK(upstream.last_alignment() == g.span_bytes);
+    // Asked for unaligned (see starter_bytes), the span at its first span boundary.
+    CHECK(upstream.last_alignment() == detail::size_class_heap::starter_alignment);
+    CHECK(reinterpret_cast<std::uintptr_t>(p) % g.span_bytes == 0);
     CHECK(pool.upstream_bytes() == upstream.last_bytes());
     CHECK(pool.span_count() == 1);
     pool.deallocate(p, 100, 8);
@@ -233,31 +236,41 @@ TEST_CASE("size_class_resource: each request lands in the smallest class able to
     }
 }
 
-TEST_CASE("size_class_resource: the classes' first spans of 1 KiB share one upstream block") {
+// The sizes of the classes of Map that start with the smallest span, smallest first.
+template <class Map>
+std::vector<std::size_t> sizes_starting_smallest() {
+    std::vector<std::size_t> sizes;
+    for (std::size_t c = Map::index(detail::min_pooled_block); c < Map::count; ++c) {
+        const detail::span_geometry first = detail::size_class_policy::growth_layout(
+            Map::geometry(c), Map::table.first_level(c), sizeof(detail::span));
+        if (first.span_bytes == detail::size_class_policy::min_growth_span) {
+            sizes.push_back(Map::size(c));
+        }
+    }
+    return sizes;
+}
+
+TEST_CASE("size_class_resource: the classes' first spans of 1 KiB share upstream blocks") {
     using heap = detail::size_class_heap;
     checking_resource upstream;
     size_class_resource pool(&upstream);
-    std::vector<std::size_t> sizes; // of the classes that start with the smallest span
-    for (std::size_t c = classes::index(detail::min_pooled_block); c < classes::count; ++c) {
-        if (first_span(c).span_bytes == detail::size_class_policy::min_growth_span) {
-            sizes.push_back(classes::size(c));
-        }
-    }
+    const std::vector<std::size_t> sizes = sizes_starting_smallest<classes>();
     REQUIRE(sizes.size() > heap::starter_spans);
+    REQUIRE(sizes.size() <= heap::starter_spans * heap::starter_blocks);
     std::vector<void*> blocks;
-    for (std::size_t i = 0; i < heap::starter_spans; ++i) {
+    for (std::size_t i = 0; i < sizes.size(); ++i) {
+        CAPTURE(i);
         blocks.push_back(pool.allocate(sizes[i], 8));
+        // A block of starter_spans spans, asked for unaligned, then the next.
+        CHECK(upstream.allocations() == i / heap::starter_spans + 1);
+        CHECK(upstream.last_bytes() == heap::starter_bytes);
+        CHECK(upstream.last_alignment() == heap::starter_alignment);
+        CHECK(detail::is_aligned(blocks.back(), detail::size_class_policy::min_growth_span));
     }
-    CHECK(upstream.allocations() == 1);
-    CHECK(upstream.last_bytes() == heap::starter_bytes);
-    CHECK(pool.span_count() == heap::starter_spans);
-    // Once every span of the block is cut, a first span is a request of its own.
-    blocks.push_back(pool.allocate(sizes[heap::starter_spans], 8));
-    CHECK(upstream.allocations() == 2);
-    CHECK(upstream.last_bytes() == detail::size_class_policy::min_growth_span);
+    CHECK(pool.span_count() == sizes.size());
     CHECK(pool.upstream_bytes() == upstream.live_bytes());
     CHECK(pool.stats().upstream_allocations == upstream.allocations());
-    // The block goes back with the last span cut from it, not before.
+    // A block goes back with the last span cut from it, not before.
     for (std::size_t i = 1; i < blocks.size(); ++i) {
         pool.deallocate(blocks[i], sizes[i], 8);
     }
@@ -270,10 +283,37 @@ TEST_CASE("size_class_resource: the classes' first spans of 1 KiB share one upst
     CHECK(upstream.live_blocks() == 0);
     CHECK(pool.upstream_bytes() == 0);
     // A new one is taken when a class needs a first span again.
+    const std::size_t before = upstream.allocations();
     pool.deallocate(pool.allocate(sizes[1], 8), sizes[1], 8);
-    CHECK(upstream.allocations() == 3);
+    CHECK(upstream.allocations() == before + 1);
     CHECK(upstream.last_bytes() == heap::starter_bytes);
     CHECK(pool.stats().upstream_allocations == upstream.allocations());
+}
+
+TEST_CASE("size_class_resource: past its starter blocks, a first span is a request of its own") {
+    // aligned_pool_resource at 16 bytes has more classes that start with the smallest span than
+    // the starter blocks hold; the engine is the same.
+    using heap = detail::size_class_heap;
+    checking_resource upstream;
+    aligned_pool_resource pool({.alignment = 16}, &upstream);
+    const std::vector<std::size_t> sizes =
+        sizes_starting_smallest<detail::aligned_size_classes<16>>();
+    const std::size_t shared = heap::starter_spans * heap::starter_blocks;
+    REQUIRE(sizes.size() > shared);
+    std::vector<void*> blocks;
+    for (std::size_t i = 0; i <= shared; ++i) {
+        blocks.push_back(pool.allocate(sizes[i], 16));
+    }
+    CHECK(upstream.allocations() == heap::starter_blocks + 1);
+    CHECK(upstream.last_bytes() == detail::size_class_policy::min_growth_span);
+    CHECK(upstream.last_alignment() == detail::size_class_policy::min_growth_span);
+    CHECK(pool.span_count() == shared + 1);
+    CHECK(pool.upstream_bytes() == upstream.live_bytes());
+    for (std::size_t i = 0; i < blocks.size(); ++i) {
+        pool.deallocate(blocks[i], sizes[i], 16);
+    }
+    pool.trim();
+    CHECK(upstream.live_blocks() == 0);
 }
 
 TEST_CASE("size_class_resource: a span holds exactly its blocks; freed blocks come back LIFO") {

@@ -22,7 +22,8 @@ struct concurrent_pool_options {
     /// The central pool's options (class range, empty-span retention, large-block cache).
     size_class_options central{};
     /// Bytes of blocks one batch moves between a thread's cache and the central pool, per class
-    /// (at least 2 and at most 256 blocks). A bin holds up to two batches before it gives one back.
+    /// (at least concurrent_pool_resource::min_batch and at most max_batch blocks). A bin holds up
+    /// to two batches before it gives one back.
     std::size_t batch_bytes = 16 * 1024;
 };
 
@@ -93,8 +94,10 @@ public:
     /// size_class_resource's class map: every 8 bytes from 16 to 128, 4 classes per power of two to
     /// 64 KiB.
     using classes = detail::default_size_classes;
-    /// One route per granule of the class lookup: the fast paths' whole class mapping.
-    static constexpr std::size_t routes = classes::lookup_limit / classes::granularity;
+    /// One route per detail::route_granule bytes up to detail::small_block_limit: the fast
+    /// paths' whole class mapping (classes::table.routes).
+    static constexpr std::size_t routes = detail::route_count;
+    static_assert(classes::lookup_limit >= detail::small_block_limit, "the routes' classes");
     /// A thread's cache of this pool: one free list per class, reached through the routes.
     using cache = detail::thread_cache<classes::count, routes>;
     ///@{
@@ -102,6 +105,11 @@ public:
     /// two per thread holding a cache, within these bounds.
     static constexpr std::size_t min_transfer_batches = 4;
     static constexpr std::size_t max_transfer_batches = 32;
+    ///@}
+    ///@{
+    /// The blocks of one batch: concurrent_pool_options::batch_bytes of them, within these bounds.
+    static constexpr std::size_t min_batch = 2;
+    static constexpr std::size_t max_batch = 256;
     ///@}
 
     /// Takes no memory from upstream. Throws std::bad_alloc only if the shared control block
@@ -160,9 +168,9 @@ private:
     void* do_allocate(std::size_t bytes, std::size_t alignment) override {
         const std::size_t last = last_byte(bytes, alignment);
         const detail::cache_slots::slot& s = detail::cache_slots::at(m_slot_offset);
-        if (last < classes::lookup_limit && s.id == m_id) [[likely]] {
+        if (last < detail::small_block_limit && s.id == m_id) [[likely]] {
             auto* tc = static_cast<cache*>(s.cache);
-            if (void* p = tc->pop_routed(last / classes::granularity)) [[likely]] {
+            if (void* p = tc->pop_routed(last / detail::route_granule)) [[likely]] {
                 return p;
             }
         }
@@ -172,7 +180,7 @@ private:
     void do_deallocate(void* p, std::size_t bytes, std::size_t alignment) override {
         const std::size_t last = last_byte(bytes, alignment);
         const detail::cache_slots::slot& s = detail::cache_slots::at(m_slot_offset);
-        if (last < classes::lookup_limit && s.id == m_id) [[likely]] {
+        if (last < detail::small_block_limit && s.id == m_id) [[likely]] {
             auto* tc = static_cast<cache*>(s.cache);
             if constexpr (detail::hardened_build) {
                 const std::size_t c = classes::index_above(last);
@@ -181,7 +189,7 @@ private:
                     return;
                 }
             }
-            if (!tc->try_push_routed(last / classes::granularity, p)) [[unlikely]] {
+            if (!tc->try_push_routed(last / detail::route_granule, p)) [[unlikely]] {
                 push_and_flush(*tc, classes::index_above(last), p);
             }
             return;

@@ -30,10 +30,11 @@ namespace pmrkit {
 /// starts with a smaller span, of at least a block and 1 KiB, up to four halvings smaller, and each
 /// new span of the class doubles the last until it reaches the class's own size
 /// (detail::size_class_policy::growth_levels): a 32 KiB class with one block live holds 64 KiB, not
-/// 1 MiB. The first spans of 1 KiB (the classes up to 896 bytes) are cut from an upstream block of
-/// 8 KiB, given back with the last of them (detail::size_class_heap::starter_bytes): a pool made
-/// for a few blocks in each of ten classes takes three requests, 10 KiB, from upstream, not ten
-/// aligned ones of 80 KiB in all (which made glibc grow and trim its heap around every such pool).
+/// 1 MiB. The first spans of 1 KiB (the classes up to 896 bytes) are cut eight at a time from
+/// upstream blocks asked for without over-alignment, each given back with the last span cut from
+/// it (detail::size_class_heap::starter_bytes): a pool made for a few blocks in each of ten classes
+/// takes two plain requests, 18 KiB, from upstream, not ten aligned ones of 80 KiB in all (which
+/// made glibc grow and trim its heap around every such pool).
 /// A span's header (after its last block) is found from any block by a mask and an add, and counts
 /// the span's live blocks. The count is settled lazily: the blocks on a class's list (up to 64 KiB
 /// of them, at least 128) stay counted live, so that a block freed and allocated again never

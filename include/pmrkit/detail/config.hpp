@@ -99,6 +99,10 @@ inline constexpr bool asan_enabled = false;
 // most this are served by the fast paths (one route per 8 bytes up to here) and always pooled;
 // the least max_pooled_size; the smallest large block the large-block cache keeps.
 inline constexpr std::size_t small_block_limit = 2048;
+// The fast paths' routes: one per route_granule bytes of request below small_block_limit, each
+// the class of its requests (class_table::routes).
+inline constexpr std::size_t route_granule = 8;
+inline constexpr std::size_t route_count = small_block_limit / route_granule;
 // Every pool's smallest block: room for a free block's link and its double-free mark
 // (free_list.hpp), so that every block has the check and the fast paths need no per-class mark
 // offset (three instructions per allocate and deallocate pair). A request of 1 to 8 bytes takes a

@@ -215,6 +215,11 @@ struct class_table {
     // Entry c: size_class_policy::growth_levels of class c's geometry, computed with the table:
     // at every heap construction it was a quarter of the instructions of an empty heap's life.
     const std::uint8_t* first_levels;
+    // Entry g (g < route_count): index_above(g * route_granule), the class of the requests whose
+    // last byte is in route granule g, from which every heap and thread cache sets its fast
+    // paths' routes. Computed with the table: set class by class at every construction, the
+    // routes were 40% of an empty pool's life. Null where lookup_limit < small_block_limit.
+    const std::uint8_t* routes = nullptr;
     // Whether the heap may cut several classes' first spans from one upstream block (its starter
     // block): not where each upstream request may hold at most so many blocks (capped tables).
     bool shares_first_spans = true;
@@ -244,21 +249,6 @@ struct class_table {
         }
         // A shift, not a division: the slow paths map every request through here.
         return lookup[last >> std::countr_zero(granularity)];
-    }
-    // Routes granules of `granule` bytes (a power of two) to classes: calls assign(first, end, c)
-    // for each class c, in order, with the granules [first, end) below `granules` whose last byte
-    // it is the first class to exceed, so that granule g's class is index_above(g * granule). A few
-    // instructions a granule where index_above was 17 (a heap's construction routes 256, a
-    // concurrent pool's thread cache as many). Precondition: granules * granule <= lookup_limit.
-    template <class Assign>
-    constexpr void for_each_route(std::size_t granule, std::size_t granules, Assign assign) const {
-        std::size_t first = 0;
-        for (std::size_t c = index_above(0); first < granules; ++c) {
-            // Sizes increase with c, so end never falls below first.
-            const std::size_t end = std::min(granules, (size(c) + granule - 1) / granule);
-            assign(first, end, c);
-            first = end;
-        }
     }
     // Smallest class whose size is at least n. Precondition: 1 <= n <= max_size.
     [[nodiscard]] constexpr std::size_t index(std::size_t n) const noexcept {
@@ -363,19 +353,37 @@ private:
         return table;
     }();
 
+    static constexpr class_table s_unrouted = {.count = count,
+                                               .granularity = Granularity,
+                                               .small_classes = small_classes,
+                                               .linear_classes = linear_classes,
+                                               .lookup_limit = lookup_limit,
+                                               .max_size = MaxSize,
+                                               .steps_log2 = StepsLog2,
+                                               .large_alignment = Granularity,
+                                               .geometries = s_geometry.data(),
+                                               .locators = s_locators.data(),
+                                               .lookup = s_lookup.data(),
+                                               .first_levels = s_first_levels.data()};
+
+    static constexpr std::array<std::uint8_t, route_count> s_routes = [] {
+        std::array<std::uint8_t, route_count> routes{};
+        if constexpr (lookup_limit >= small_block_limit) {
+            for (std::size_t g = 0; g < route_count; ++g) {
+                routes[g] = static_cast<std::uint8_t>(s_unrouted.index_above(g * route_granule));
+            }
+        }
+        return routes;
+    }();
+
 public:
-    static constexpr class_table table = {.count = count,
-                                          .granularity = Granularity,
-                                          .small_classes = small_classes,
-                                          .linear_classes = linear_classes,
-                                          .lookup_limit = lookup_limit,
-                                          .max_size = MaxSize,
-                                          .steps_log2 = StepsLog2,
-                                          .large_alignment = Granularity,
-                                          .geometries = s_geometry.data(),
-                                          .locators = s_locators.data(),
-                                          .lookup = s_lookup.data(),
-                                          .first_levels = s_first_levels.data()};
+    static constexpr class_table table = [] {
+        class_table t = s_unrouted;
+        if constexpr (lookup_limit >= small_block_limit) {
+            t.routes = s_routes.data();
+        }
+        return t;
+    }();
     static constexpr std::size_t header_bytes = HeaderBytes;
     // The most blocks a span of this map holds: a cap at or above it caps nothing.
     static constexpr std::size_t max_blocks_per_span = [] {

@@ -26,7 +26,7 @@
 
 namespace pmrkit::detail {
 
-// Routes: a pool may map each of its request granules to a bin once (set_route), so that its fast
+// Routes: a pool may map each of its request granules to a bin once (set_routes), so that its fast
 // paths reach the bin with one load from the cache instead of a class lookup, a scaling and an
 // add (two instructions fewer per call, and one load less on the dependency chain).
 template <std::size_t Classes, std::size_t Routes = 0>
@@ -37,9 +37,14 @@ public:
     thread_cache(const thread_cache&) = delete;
     thread_cache& operator=(const thread_cache&) = delete;
 
-    // Requests of routes [first, end) go to bin c.
-    void set_routes(std::size_t first, std::size_t end, std::size_t c) noexcept {
-        std::fill(m_routes.data() + first, m_routes.data() + end, &m_bins[c]);
+    // Requests of route r go to bin routes[r], for the Routes entries of `routes`.
+    void set_routes(const std::uint8_t* routes) noexcept {
+        // From a copy, which m_routes cannot alias: the loop is vectorized.
+        std::array<std::uint8_t, Routes> bins;
+        std::copy_n(routes, Routes, bins.data());
+        for (std::size_t r = 0; r < Routes; ++r) {
+            m_routes[r] = &m_bins[bins[r]];
+        }
     }
     [[nodiscard]] void* pop_routed(std::size_t r) noexcept { return pop(*m_routes[r]); }
     // Counts p into route r's bin and caches it there, unless that takes the bin past its limit:

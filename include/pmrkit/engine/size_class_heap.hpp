@@ -26,6 +26,7 @@
 #include <cassert>
 #include <cstddef>
 #include <memory_resource>
+#include <new>
 #include <vector>
 
 namespace pmrkit {
@@ -109,9 +110,8 @@ public:
     // class_of's answer for a request that is not pooled (a large block).
     static constexpr std::size_t large = max_classes;
     // The fast paths take requests whose last byte (see last_byte) is below fast_limit, through
-    // one route per route_granule bytes.
+    // the table's routes.
     static constexpr std::size_t fast_limit = small_block_limit;
-    static constexpr std::size_t route_granule = 8;
     // The blocks on a class's free list are free but still counted live by their spans: a block
     // freed and soon allocated again (the common case) never touches its span's header, and a
     // block taken from the list needs no count. settle() counts the older half freed, moving
@@ -123,20 +123,28 @@ public:
     // per class.
     static constexpr std::size_t uncounted_bytes = std::size_t{64} << 10;
     static constexpr std::size_t min_max_uncounted = 128;
-    // The starter block: the classes' first spans of min_growth_span bytes (those of the classes
-    // up to 896 bytes) are cut from an upstream block of starter_spans of them, so that a pool
-    // made for a short task takes one block from upstream for up to eight classes rather than
-    // one per class it touches (W5s: ten aligned requests of several hundred instructions each in
-    // glibc, 40% of the pool's time). The block goes back when every span cut from it has; until
-    // then the spans given back are not reused, so at most starter_bytes of it are idle. 8 KiB,
-    // the span a small class used to start with, so that no pool holds more than it did then
-    // (16 KiB was up to 15% faster on W5s, and held twice as much for a pool of one class). Not
-    // where the table caps how many blocks an upstream request may hold
-    // (class_table::shares_first_spans).
+    // Starter blocks: the classes' first spans of min_growth_span bytes (those of the classes up
+    // to 896 bytes) are cut from upstream blocks of starter_spans of them, so that a pool made
+    // for a short task takes one block from upstream for every eight classes rather than one per
+    // class it touches (W5s: ten aligned requests of several hundred instructions each in glibc,
+    // 40% of the pool's time). A block goes back when every span cut from it has; until then the
+    // spans given back are not reused, so at most starter_bytes of a block are idle. Eight spans,
+    // the 8 KiB a small class used to start with, so that no pool holds much more than it did
+    // then (16 KiB was up to 15% faster on W5s, and held twice as much for a pool of one class).
+    // A block is asked for with the fundamental alignment, one span less that alignment larger
+    // than its spans, which start at its first span boundary: glibc serves an aligned request by
+    // splitting a larger chunk and freeing its ends, whose small ends cost the next large request
+    // a consolidation of glibc's fast bins (W5s: the two first spans past one block, each asked
+    // for aligned, were a quarter of a pool's time). Up to starter_blocks blocks at once, then
+    // first spans are asked for one by one. Not where the table caps how many blocks an upstream
+    // request may hold (class_table::shares_first_spans).
     static constexpr std::size_t starter_spans = 8;
-    static constexpr std::size_t starter_bytes = starter_spans * size_class_policy::min_growth_span;
+    static constexpr std::size_t starter_blocks = 4;
+    static constexpr std::size_t starter_alignment = alignof(std::max_align_t);
+    static constexpr std::size_t starter_bytes =
+        (starter_spans + 1) * size_class_policy::min_growth_span - starter_alignment;
 
-    // Takes no memory. Precondition: table.count <= max_classes, table.lookup_limit >= fast_limit.
+    // Takes no memory. Precondition: table.count <= max_classes, table.routes != nullptr.
     size_class_heap(const class_table& table, const size_class_options& options,
                     std::pmr::memory_resource* upstream);
     size_class_heap(const size_class_heap&) = delete;
@@ -245,6 +253,7 @@ private:
         }
     };
 
+    // The state of a used class (see used()), made by init_class.
     struct class_state {
         span_list with_free; // spans whose own free list has blocks
         span_list others;
@@ -258,6 +267,16 @@ private:
         std::size_t peak_spans = 0;
         std::size_t upstream_allocations = 0;
     };
+    // The states live in raw storage, made at each class's first refill: zeroing all 96 (10 KB)
+    // at construction was a fifth of the time of a pool made for a few requests (W5s), which
+    // uses about ten classes. Precondition of state_of(c): used(c).
+    [[nodiscard]] class_state& state_of(std::size_t c) noexcept {
+        return *std::launder(reinterpret_cast<class_state*>(&m_states[c * sizeof(class_state)]));
+    }
+    [[nodiscard]] const class_state& state_of(std::size_t c) const noexcept {
+        return *std::launder(
+            reinterpret_cast<const class_state*>(&m_states[c * sizeof(class_state)]));
+    }
 
     // The fast paths. What they rarely do (refill, settle) is out of line and given the list, not
     // its class, so that no class index or table load is computed on the common path.
@@ -286,7 +305,7 @@ private:
         return static_cast<std::size_t>(&list - m_lists.data());
     }
     [[nodiscard]] span* owner(const void* block, std::size_t c) const noexcept {
-        if (m_classes[c].growing_spans != 0) [[unlikely]] {
+        if (state_of(c).growing_spans != 0) [[unlikely]] {
             if (span* s = growing_owner(block, c)) {
                 return s;
             }
@@ -317,20 +336,24 @@ private:
     template <class State, class F>
     static void for_each_span(State& state, F f) noexcept;
     span* new_span(std::size_t c);
-    // A span of size_class_policy::min_growth_span bytes cut from the starter block (taken from
-    // upstream if there is none), or nullptr when every span of the block has been cut.
-    // Precondition: m_table.shares_first_spans.
+    struct starter {
+        std::byte* block = nullptr;     // as upstream gave it; nullptr: the entry is free
+        std::byte* first_cut = nullptr; // its first span boundary
+        std::uint32_t cut = 0;          // spans cut from it
+        std::uint32_t live = 0;         // of those, not given back
+    };
+    // A span of size_class_policy::min_growth_span bytes cut from a starter block (one taken
+    // from upstream if every block held has been cut), or nullptr when starter_blocks blocks are
+    // held and every span of them has been cut. Precondition: m_table.shares_first_spans.
     void* cut_from_starter();
-    [[nodiscard]] bool from_starter(const span* s) const noexcept {
-        return reinterpret_cast<std::uintptr_t>(s) - reinterpret_cast<std::uintptr_t>(m_starter) <
-               starter_bytes;
-    }
+    // The starter block s was cut from, or nullptr.
+    [[nodiscard]] starter* starter_of(const span* s) noexcept;
     // Whether class c has been refilled since construction or release() (init_class): a class
-    // that has not holds no span, and its state is as constructed.
+    // that has not holds no span and has no state.
     [[nodiscard]] bool used(std::size_t c) const noexcept { return m_lists[c].max_uncounted != 0; }
     // Whether no block of class c is live: every block its spans count live is on its list.
     [[nodiscard]] bool no_block_live(std::size_t c) const noexcept {
-        return m_classes[c].counted_live == m_lists[c].uncounted();
+        return state_of(c).counted_live == m_lists[c].uncounted();
     }
     // Whether the class holds a span give_back_if_unused would give back.
     [[nodiscard]] static bool has_spare(const class_state& state) noexcept {
@@ -348,9 +371,10 @@ private:
     // release() renews it, destruction need not.
     void give_back_all() noexcept;
     void note_peak() noexcept;
-    // Sets the list limits and the growth level of an empty class that has never been refilled
-    // (its max_uncounted still 0), at its first refill: a heap's construction and release() leave
-    // every class zeroed, so that a pool made for a few requests pays only for the classes it uses.
+    // Makes the state and sets the list limits of a class that has not been used (its
+    // max_uncounted still 0), at its first refill: a heap's construction and release() leave
+    // every class unused, so that a pool made for a few requests pays only for the classes it
+    // uses.
     void init_class(class_list& list) noexcept;
 
     // The fast paths touch only m_key, m_lists and m_routes (and rarely a span's header). A route
@@ -358,20 +382,18 @@ private:
     // instructions and a load fewer than the class table, a scaling and an add.
     free_list_key m_key; // of every list: the classes', the spans', the front end's batches
     std::array<class_list, max_classes> m_lists{};
-    std::array<class_list*, fast_limit / route_granule> m_routes;
+    std::array<class_list*, route_count> m_routes;
     const class_table& m_table;
-    std::array<class_state, max_classes> m_classes{};
+    alignas(class_state) std::array<std::byte, max_classes * sizeof(class_state)> m_states;
     std::size_t m_class_count;
     std::size_t m_reported = 0; // spans reported empty since the last sweep, or kept by it
     std::size_t m_reported_bytes = 0;
     std::uint64_t m_refills = 0; // the clock of empty_span_decay
     std::uint64_t m_swept_at = 0;
     std::size_t m_kept_spans = 0; // spans kept_empty
-    std::size_t m_span_bytes = 0; // the starter block's included, not the spans cut from it
+    std::size_t m_span_bytes = 0; // the starter blocks' included, not the spans cut from them
     std::size_t m_peak_bytes = 0;
-    std::byte* m_starter = nullptr;
-    std::uint32_t m_starter_cut = 0;  // spans cut from it
-    std::uint32_t m_starter_live = 0; // of those, not given back
+    std::array<starter, starter_blocks> m_starters{};
     std::size_t m_starter_allocations = 0;
     // When a class empties, whether to see if the heap has no block live (give_back_if_unused).
     enum class unused_check : std::uint8_t {
