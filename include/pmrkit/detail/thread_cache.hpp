@@ -37,7 +37,8 @@ public:
     thread_cache(const thread_cache&) = delete;
     thread_cache& operator=(const thread_cache&) = delete;
 
-    // Requests of route r go to bin routes[r], for the Routes entries of `routes`.
+    // Requests of route r go to bin routes[r], for the Routes entries of `routes`. Precondition
+    // of the routed calls: set_routes has been called.
     void set_routes(const std::uint8_t* routes) noexcept {
         // From a copy, which m_routes cannot alias: the loop is vectorized.
         std::array<std::uint8_t, Routes> bins;
@@ -156,7 +157,8 @@ private:
 
     free_list_key m_key;
     std::array<bin, Classes> m_bins{};
-    std::array<bin*, Routes> m_routes{};
+    // Set by set_routes; not zeroed first (that was a tenth of a new cache's set-up).
+    std::array<bin*, Routes> m_routes;
     std::array<std::uint8_t, Classes> m_doublings{}; // of next_take, per bin
 };
 
