@@ -36,10 +36,11 @@ std::size_t expected_class(std::size_t bytes, std::size_t alignment) {
     return classes::count;
 }
 
-// The span a class of the default map starts with, smaller than its own.
+// The span a class of Map starts with, smaller than its own.
+template <class Map = classes>
 detail::span_geometry first_span(std::size_t c) {
-    return detail::size_class_policy::growth_layout(
-        classes::geometry(c), classes::table.first_level(c), sizeof(detail::span));
+    return detail::size_class_policy::growth_layout(Map::geometry(c), Map::table.first_level(c),
+                                                    sizeof(detail::span));
 }
 
 // The spans a class takes from a fresh pool to hold n blocks: its smaller ones, each doubling the
@@ -241,9 +242,7 @@ template <class Map>
 std::vector<std::size_t> sizes_starting_smallest() {
     std::vector<std::size_t> sizes;
     for (std::size_t c = Map::index(detail::min_pooled_block); c < Map::count; ++c) {
-        const detail::span_geometry first = detail::size_class_policy::growth_layout(
-            Map::geometry(c), Map::table.first_level(c), sizeof(detail::span));
-        if (first.span_bytes == detail::size_class_policy::min_growth_span) {
+        if (first_span<Map>(c).span_bytes == detail::size_class_policy::min_growth_span) {
             sizes.push_back(Map::size(c));
         }
     }

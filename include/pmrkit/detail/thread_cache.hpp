@@ -16,6 +16,7 @@
 
 #include "pmrkit/detail/config.hpp"
 #include "pmrkit/detail/free_list.hpp"
+#include "pmrkit/detail/size_classes.hpp"
 
 #include <algorithm>
 #include <array>
@@ -40,12 +41,7 @@ public:
     // Requests of route r go to bin routes[r], for the Routes entries of `routes`. Precondition
     // of the routed calls: set_routes has been called.
     void set_routes(const std::uint8_t* routes) noexcept {
-        // From a copy, which m_routes cannot alias: the loop is vectorized.
-        std::array<std::uint8_t, Routes> bins;
-        std::copy_n(routes, Routes, bins.data());
-        for (std::size_t r = 0; r < Routes; ++r) {
-            m_routes[r] = &m_bins[bins[r]];
-        }
+        point_routes(routes, m_bins.data(), m_routes);
     }
     [[nodiscard]] void* pop_routed(std::size_t r) noexcept { return pop(*m_routes[r]); }
     // Counts p into route r's bin and caches it there, unless that takes the bin past its limit:

@@ -277,6 +277,14 @@ private:
         return *std::launder(
             reinterpret_cast<const class_state*>(&m_states[c * sizeof(class_state)]));
     }
+    // The state of class c, made (init_class) first if the class has not been used: what the
+    // refills, which may be a class's first, begin with.
+    [[nodiscard]] class_state& used_state(std::size_t c) noexcept {
+        if (!used(c)) [[unlikely]] {
+            init_class(m_lists[c]);
+        }
+        return state_of(c);
+    }
 
     // The fast paths. What they rarely do (refill, settle) is out of line and given the list, not
     // its class, so that no class index or table load is computed on the common path.
