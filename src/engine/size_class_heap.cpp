@@ -233,6 +233,7 @@ void size_class_heap::init_class(class_list& list) noexcept {
     list.max_uncounted = static_cast<std::int32_t>(
         std::max({min_max_uncounted, std::size_t{blocks}, m_table.geometry(c).blocks}));
     list.room = list.max_uncounted;
+    m_used[c / 64] |= std::uint64_t{1} << (c % 64);
 }
 
 void size_class_heap::note_peak() noexcept {
@@ -343,21 +344,20 @@ void size_class_heap::give_back(span* s) noexcept {
 }
 
 void size_class_heap::give_back_if_unused() noexcept {
-    // Usually over at the first class, the smallest sizes being the most used.
     if (m_large.live_blocks() != 0) {
         return;
     }
-    for (std::size_t c = 0; c < m_class_count; ++c) {
-        if (used(c) && !no_block_live(c)) {
-            return;
-        }
+    bool live = false;
+    for_each_used([&](std::size_t c) { live = live || !no_block_live(c); });
+    if (live) {
+        return;
     }
     m_unused = unused_check::idle;
-    for (std::size_t c = 0; c < m_class_count; ++c) {
-        if (!used(c) || !has_spare(state_of(c))) {
-            continue;
-        }
+    for_each_used([&](std::size_t c) {
         class_state& state = state_of(c);
+        if (!has_spare(state)) {
+            return;
+        }
         // Every block of the class is free: its list's go to their spans' lists, which go with
         // the spans. The largest span was the last taken: the class's next is one level up.
         count_frees(c, 0);
@@ -375,7 +375,7 @@ void size_class_heap::give_back_if_unused() noexcept {
                 m_unused = unused_check::gave_back;
             }
         });
-    }
+    });
 }
 
 void size_class_heap::give_back_empty_spans(bool all) noexcept {
@@ -384,10 +384,7 @@ void size_class_heap::give_back_empty_spans(bool all) noexcept {
     m_reported_bytes = 0;
     m_kept_spans = 0;
     const bool kept_only = !all && m_options.empty_span_decay != 0;
-    for (std::size_t c = 0; c < m_class_count; ++c) {
-        if (!used(c)) {
-            continue;
-        }
+    for_each_used([&](std::size_t c) {
         // Every free block of the class is now on its span's list, which goes with the span.
         count_frees(c, 0);
         class_state& state = state_of(c);
@@ -407,22 +404,19 @@ void size_class_heap::give_back_empty_spans(bool all) noexcept {
                 ++m_kept_spans;
             }
         });
-    }
+    });
     m_swept_at = m_refills;
 }
 
 void size_class_heap::give_back_kept_spans() noexcept {
-    for (std::size_t c = 0; c < m_class_count && m_kept_spans != 0; ++c) {
-        if (!used(c)) {
-            continue;
-        }
+    for_each_used([&](std::size_t c) {
         for_each_span(state_of(c), [&](span* s, span_list& list) {
             if (s->kept_empty()) {
                 list.remove(s);
                 give_back(s);
             }
         });
-    }
+    });
 }
 
 void size_class_heap::trim() noexcept {
@@ -431,11 +425,23 @@ void size_class_heap::trim() noexcept {
 }
 
 void size_class_heap::give_back_all() noexcept {
-    // A pool made for a short task used a few of its classes: the lists tell which, 4 to a cache
-    // line, where the states are 2 lines each.
-    for (std::size_t c = 0; c < m_class_count; ++c) {
-        if (used(c)) {
-            for_each_span(state_of(c), [&](span* s, span_list&) { give_back(s); });
+    // No count is kept up to date span by span (as give_back does, a third of a small pool's
+    // destruction): every class is left stale, and the spans cut from starter blocks go back with
+    // their blocks.
+    for_each_used([&](std::size_t c) {
+        for_each_span(state_of(c), [&](span* s, span_list&) {
+            const std::size_t bytes = s->bytes();
+            // Upstream may not be ASan's allocator: it must get memory back unpoisoned.
+            asan_unpoison(s->memory(), bytes);
+            if (bytes != size_class_policy::min_growth_span || starter_of(s) == nullptr) {
+                m_upstream->deallocate(s->memory(), bytes, bytes);
+            }
+        });
+    });
+    for (starter& b : m_starters) {
+        if (b.block != nullptr) {
+            m_upstream->deallocate(b.block, starter_bytes, starter_alignment);
+            b = {};
         }
     }
     m_large.release();
@@ -443,10 +449,8 @@ void size_class_heap::give_back_all() noexcept {
 
 void size_class_heap::release() noexcept {
     give_back_all();
-    assert(std::none_of(m_starters.begin(), m_starters.end(),
-                        [](const starter& b) { return b.block != nullptr; }) &&
-           "every span cut from them went back");
     std::fill_n(m_lists.begin(), m_class_count, class_list{});
+    m_used = {};
     m_owned.clear();
     m_reported = 0;
     m_reported_bytes = 0;
@@ -489,11 +493,9 @@ resource_stats size_class_heap::stats() const noexcept {
 
 std::size_t size_class_heap::span_count() const noexcept {
     std::size_t count = 0;
-    for (std::size_t c = 0; c < m_class_count; ++c) {
-        if (used(c)) {
-            count += state_of(c).with_free.count() + state_of(c).others.count();
-        }
-    }
+    for_each_used([&](std::size_t c) {
+        count += state_of(c).with_free.count() + state_of(c).others.count();
+    });
     return count;
 }
 
