@@ -7,7 +7,7 @@
 #   scripts/bench.sh          about 2 minutes of benchmarking on 2 cores: the headline workloads,
 #                             every pmrkit resource against new_delete, the std and Boost pools,
 #                             mimalloc and tcmalloc (--quick is the same)
-#   scripts/bench.sh --full   the publishable run, about 20 minutes: every workload, every malloc,
+#   scripts/bench.sh --full   the publishable run, about 25 minutes: every workload, every malloc,
 #                             callgrind instruction counts, the real programs' traces replayed
 #                             (bench/real_programs.py); writes docs/benchmarks.md, the chart,
 #                             the per-round ratios and the README's headline table
