@@ -410,6 +410,9 @@ void size_class_heap::give_back_empty_spans(bool all) noexcept {
 
 void size_class_heap::give_back_kept_spans() noexcept {
     for_each_used([&](std::size_t c) {
+        if (m_kept_spans == 0) {
+            return; // every kept span found: the other classes' spans need no walk
+        }
         for_each_span(state_of(c), [&](span* s, span_list& list) {
             if (s->kept_empty()) {
                 list.remove(s);
