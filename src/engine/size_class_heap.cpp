@@ -211,6 +211,11 @@ void* size_class_heap::cut_from_starter() {
 }
 
 size_class_heap::starter* size_class_heap::starter_of(const span* s) noexcept {
+    // Only first spans of the smallest size are cut from starter blocks: a larger span is never
+    // compared with the blocks.
+    if (s->bytes() != size_class_policy::min_growth_span) {
+        return nullptr;
+    }
     const auto address = reinterpret_cast<std::uintptr_t>(s);
     for (starter& b : m_starters) {
         if (b.block != nullptr &&
@@ -332,7 +337,7 @@ void size_class_heap::give_back(span* s) noexcept {
     }
     // Upstream may not be ASan's allocator: it must get the span back without poisoned blocks.
     asan_unpoison(s->memory(), bytes);
-    starter* from = bytes == size_class_policy::min_growth_span ? starter_of(s) : nullptr;
+    starter* from = starter_of(s);
     if (from == nullptr) {
         m_span_bytes -= bytes;
         m_upstream->deallocate(s->memory(), bytes, bytes);
@@ -436,7 +441,7 @@ void size_class_heap::give_back_all() noexcept {
             const std::size_t bytes = s->bytes();
             // Upstream may not be ASan's allocator: it must get memory back unpoisoned.
             asan_unpoison(s->memory(), bytes);
-            if (bytes != size_class_policy::min_growth_span || starter_of(s) == nullptr) {
+            if (starter_of(s) == nullptr) {
                 m_upstream->deallocate(s->memory(), bytes, bytes);
             }
         });

@@ -354,7 +354,7 @@ private:
     // from upstream if every block held has been cut), or nullptr when starter_blocks blocks are
     // held and every span of them has been cut. Precondition: m_table.shares_first_spans.
     void* cut_from_starter();
-    // The starter block s was cut from, or nullptr.
+    // The starter block s was cut from, or nullptr (s was asked for on its own).
     [[nodiscard]] starter* starter_of(const span* s) noexcept;
     // Whether class c has been refilled since construction or release() (init_class): a class
     // that has not holds no span and has no state.
