@@ -5,7 +5,8 @@
 # starts a debugger on an unhandled exception, and a crash in a thread other than the main one
 # can then end the process with status 0. The prefix's AeDebug debugger is a program that does
 # not exist, so an unhandled exception ends the process at once with the exception's code.
-set -euo pipefail
+set -Eeuo pipefail
+trap 'echo "wine-run.sh: line $LINENO failed (status $?)" >&2' ERR
 export WINEPREFIX="${PMRKIT_WINEPREFIX:-${XDG_CACHE_HOME:-$HOME/.cache}/pmrkit-wine}"
 export WINEDEBUG="${WINEDEBUG:--all}"
 export WINEDLLOVERRIDES="${WINEDLLOVERRIDES:-mscoree,mshtml=}" # no Mono or Gecko installer
@@ -21,4 +22,11 @@ mkdir -p "$(dirname "$WINEPREFIX")"
         touch "$WINEPREFIX/.pmrkit-ready"
     fi
 ) 9>"$WINEPREFIX.lock"
-exec wine "$@"
+# A program that dies before it flushes its output, or a Wine or a step above that fails before it
+# starts, leaves ctest nothing to show but "Failed": these lines say which, and the status.
+status=0
+wine "$@" || status=$?
+if [ "$status" -ne 0 ]; then
+    echo "wine-run.sh: $1 ended with status $status" >&2
+fi
+exit "$status"
