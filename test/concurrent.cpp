@@ -306,7 +306,7 @@ TEST_CASE("concurrent_pool_resource: the transfer shelves keep two batches per t
         });
         freeing.join();
     };
-    SUBCASE("one thread: the least, 4 batches") {
+    SUBCASE("one thread: the least, min_transfer_batches") {
         free_twenty_batches();
         CHECK(pool.cached_blocks() == concurrent_pool_resource::min_transfer_batches * batch);
     }
