@@ -104,7 +104,8 @@ public:
     /// Whole batches kept per class between a bin that gave one back and a bin that takes one:
     /// two per thread holding a cache, within these bounds. At least 16 for a few threads: with
     /// 4, two threads of W6b sent a batch through the central lock, which walks it block by
-    /// block, once per 2,000 to 11,000 operations (16: once per 500,000), and ran 16% slower.
+    /// block, once per 2,000 to 11,000 operations (16: once per 500,000), and took 1.19 times as
+    /// long.
     static constexpr std::size_t min_transfer_batches = 16;
     static constexpr std::size_t max_transfer_batches = 32;
     ///@}
