@@ -411,7 +411,7 @@ TEST_CASE("concurrent_pool_resource: many instances in the same threads keep the
             std::vector<std::pair<std::size_t, block>> live;
             for (int i = 0; i < 4000; ++i) {
                 if (live.size() < 64 && rng() % 3 != 0) {
-                    const std::size_t which = rng() % pools;
+                    const auto which = static_cast<std::size_t>(rng() % pools);
                     const std::size_t bytes = 1 + rng() % 512;
                     const block b{static_cast<unsigned char*>(all[which]->allocate(bytes, 8)),
                                   bytes, 8, static_cast<unsigned char>(rng() | 1)};

@@ -47,8 +47,9 @@ TEST_CASE("detail::math: checked arithmetic throws instead of wrapping") {
 TEST_CASE("detail::math: portable overflow tests agree with the builtins") {
     constexpr auto max = std::numeric_limits<std::size_t>::max();
     constexpr std::size_t half = max / 2 + 1;
-    const std::size_t values[] = {0,        1,    2,       3,  0xffff, std::size_t{1} << 32,
-                                  half - 1, half, max - 1, max};
+    // root: its square is the first that overflows.
+    constexpr std::size_t root = std::size_t{1} << (std::numeric_limits<std::size_t>::digits / 2);
+    const std::size_t values[] = {0, 1, 2, 3, 0xffff, root, half - 1, half, max - 1, max};
     for (const std::size_t a : values) {
         for (const std::size_t b : values) {
             std::size_t builtin = 0;
@@ -227,7 +228,9 @@ TEST_CASE("detail::chunk_list: splice moves chunks between lists, sort orders th
         b.splice_front(a);
     }
     CHECK(std::is_sorted(sizes.rbegin(), sizes.rend()));
-    CHECK(sizes.front() == detail::align_up(900, 8) + detail::chunk_list::overhead);
+    // The footer (three words) follows the payload at the words' alignment.
+    CHECK(sizes.front() ==
+          detail::align_up(900, alignof(std::size_t)) + detail::chunk_list::overhead);
     // Stable: of the two 700-byte chunks, the newer (nearer the front before sorting) stays first.
     CHECK(order[1] == begins[7]);
     CHECK(order[2] == begins[2]);
@@ -251,7 +254,8 @@ TEST_CASE("detail::upstream_blocks: exact pass-through, release returns the rest
     CHECK_THROWS_AS((void)blocks.allocate(10, 24), std::bad_alloc);
     // Refused before upstream sees it: the armed failure is still there for the next request.
     upstream.fail_next(1);
-    CHECK_THROWS_AS((void)blocks.allocate(10, std::size_t{1} << 63), std::bad_alloc);
+    CHECK_THROWS_AS((void)blocks.allocate(10, std::numeric_limits<std::size_t>::max() / 2 + 1),
+                    std::bad_alloc);
     CHECK_THROWS_AS((void)blocks.allocate(8, 8), injected_bad_alloc);
     blocks.release();
     CHECK(blocks.count() == 0);
@@ -326,7 +330,7 @@ TEST_CASE("detail::owned_spans: block starts of the spans held, by class") {
     detail::owned_spans spans(map::table);
     // Span addresses only: the set never reads the memory at a pointer it checks.
     const auto at = [](std::uintptr_t a) { return reinterpret_cast<std::byte*>(a); };
-    const std::uintptr_t base = std::uintptr_t{1} << 40;
+    const std::uintptr_t base = std::uintptr_t{1} << 30;
     std::vector<std::uintptr_t> starts;
     for (std::uintptr_t i = 0; i < 40; ++i) { // enough to grow the table twice
         const std::uintptr_t start = base + i * g48.span_bytes;

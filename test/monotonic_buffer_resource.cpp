@@ -287,9 +287,9 @@ TEST_CASE("std monotonic: no more upstream calls than std::pmr::monotonic_buffer
         for (int trial = 0; trial < 20; ++trial) {
             CAPTURE(buffer_size);
             CAPTURE(trial);
-            std::vector<call_log::call> requests(rng() % 3000);
+            std::vector<call_log::call> requests(static_cast<std::size_t>(rng() % 3000));
             for (call_log::call& r : requests) {
-                r.bytes = rng() % 10 == 0 ? rng() % 20000 : rng() % 300;
+                r.bytes = static_cast<std::size_t>(rng() % 10 == 0 ? rng() % 20000 : rng() % 300);
                 r.alignment = std::size_t{1} << (rng() % 7);
             }
             std::vector<std::byte> ours_buffer(buffer_size);

@@ -34,6 +34,8 @@ template <link_protection P>
 using list_of = detail::basic_free_list<P>;
 
 constexpr std::size_t two_words = 2 * sizeof(void*);
+// The lists' blocks below: 16 bytes (two std::uint64_t), the mark in their second word.
+constexpr std::size_t mark_at = detail::free_list::mark_offset(16);
 
 std::uintptr_t word_at(const void* block, std::size_t offset = 0) {
     detail::asan_unpoison(block, offset + sizeof(std::uintptr_t));
@@ -66,9 +68,9 @@ void say_chosen_returned() {
 } // namespace
 
 TEST_CASE("free_list: the mark goes in the second word of blocks that have one") {
-    CHECK(detail::free_list::mark_offset(8) == 0);
-    CHECK(detail::free_list::mark_offset(16) == 8);
-    CHECK(detail::free_list::mark_offset(4096) == 8);
+    CHECK(detail::free_list::mark_offset(sizeof(void*)) == 0);
+    CHECK(detail::free_list::mark_offset(2 * sizeof(void*)) == sizeof(void*));
+    CHECK(detail::free_list::mark_offset(4096) == sizeof(void*));
 }
 
 TEST_CASE_TEMPLATE("free_list: links are stored encoded, per key and per block", List,
@@ -76,23 +78,23 @@ TEST_CASE_TEMPLATE("free_list: links are stored encoded, per key and per block",
     alignas(16) std::array<std::uint64_t, 8> blocks{};
     const detail::free_list_key key(16);
     List list;
-    list.push(&blocks[0], key, 8);
-    list.push(&blocks[2], key, 8);
+    list.push(&blocks[0], key, mark_at);
+    list.push(&blocks[2], key, mark_at);
     const std::uintptr_t link = word_at(&blocks[2]);
     CHECK(link != reinterpret_cast<std::uintptr_t>(&blocks[0]));
     CHECK(List::next(&blocks[2], key) == &blocks[0]);
-    CHECK(word_at(&blocks[2], 8) != 0); // marked
-    CHECK(list.pop(key, 8) == &blocks[2]);
-    CHECK(word_at(&blocks[2], 8) == 0); // a block handed out carries no mark
-    CHECK(list.pop(key, 8) == &blocks[0]);
-    CHECK(list.pop(key, 8) == nullptr);
+    CHECK(word_at(&blocks[2], mark_at) != 0); // marked
+    CHECK(list.pop(key, mark_at) == &blocks[2]);
+    CHECK(word_at(&blocks[2], mark_at) == 0); // a block handed out carries no mark
+    CHECK(list.pop(key, mark_at) == &blocks[0]);
+    CHECK(list.pop(key, mark_at) == nullptr);
 
     // The same blocks under another key hold another link.
     const detail::free_list_key other(16);
-    list.push(&blocks[0], other, 8);
-    list.push(&blocks[2], other, 8);
+    list.push(&blocks[0], other, mark_at);
+    list.push(&blocks[2], other, mark_at);
     CHECK(word_at(&blocks[2]) != link);
-    CHECK(list.pop(other, 8) == &blocks[2]);
+    CHECK(list.pop(other, mark_at) == &blocks[2]);
 }
 
 #if PMRKIT_DEATH_TESTS // see support/death.hpp
@@ -105,10 +107,10 @@ void* pop_after_write(std::uintptr_t stray) {
     alignas(16) static std::array<std::uint64_t, 4> blocks{};
     const detail::free_list_key key(16);
     List list;
-    list.push(&blocks[0], key, 8);
-    list.push(&blocks[2], key, 8);
+    list.push(&blocks[0], key, mark_at);
+    list.push(&blocks[2], key, mark_at);
     write_word(&blocks[2], stray);
-    (void)list.pop(key, 8);
+    (void)list.pop(key, mark_at);
     return list.front();
 }
 
@@ -143,9 +145,9 @@ TEST_CASE_TEMPLATE("free_list: a double free of a listed block stops the program
     const child_end end = run_in_child([] {
         const detail::free_list_key key(16);
         List list;
-        list.push(&blocks[0], key, 8);
-        list.push(&blocks[2], key, 8);
-        list.push(&blocks[0], key, 8);
+        list.push(&blocks[0], key, mark_at);
+        list.push(&blocks[2], key, mark_at);
+        list.push(&blocks[0], key, mark_at);
     });
     CHECK(reported(end, "pmrkit: double free"));
 }
@@ -156,20 +158,20 @@ TEST_CASE_TEMPLATE("free_list: a live block holding a free block's words is not 
     alignas(16) std::array<std::uint64_t, 8> blocks{};
     const detail::free_list_key key(16);
     List list;
-    list.push(&blocks[0], key, 8);
-    list.push(&blocks[2], key, 8);
-    list.push(&blocks[4], key, 8);
-    CHECK(list.pop(key, 8) == &blocks[4]);
+    list.push(&blocks[0], key, mark_at);
+    list.push(&blocks[2], key, mark_at);
+    list.push(&blocks[4], key, mark_at);
+    CHECK(list.pop(key, mark_at) == &blocks[4]);
     // The live block copies a free block's first two words: its mark included. The push walks the
     // list, does not find the block, and takes it.
-    blocks[4] = word_at(&blocks[2]);
-    blocks[5] = word_at(&blocks[2], 8);
+    detail::asan_unpoison(&blocks[2], two_words);
+    std::memcpy(&blocks[4], &blocks[2], two_words);
     detail::asan_poison(&blocks[2], two_words);
-    list.push(&blocks[4], key, 8);
+    list.push(&blocks[4], key, mark_at);
     CHECK(list.size(key) == 3);
-    CHECK(list.pop(key, 8) == &blocks[4]);
-    CHECK(list.pop(key, 8) == &blocks[2]);
-    CHECK(list.pop(key, 8) == &blocks[0]);
+    CHECK(list.pop(key, mark_at) == &blocks[4]);
+    CHECK(list.pop(key, mark_at) == &blocks[2]);
+    CHECK(list.pop(key, mark_at) == &blocks[0]);
 }
 
 TEST_CASE("free_list: remove_range hands its blocks on unmarked") {
@@ -178,11 +180,11 @@ TEST_CASE("free_list: remove_range hands its blocks on unmarked") {
     list_of<link_protection::checked> list;
     list_of<link_protection::checked> other;
     for (std::size_t i = 0; i < 8; i += 2) {
-        list.push(&blocks[i], key, 8);
+        list.push(&blocks[i], key, mark_at);
     }
-    list.remove_range(1, 2, key, 8, [&](void* b) {
+    list.remove_range(1, 2, key, mark_at, [&](void* b) {
         CHECK(word_at(b, 8) == 0);
-        other.push(b, key, 8);
+        other.push(b, key, mark_at);
     });
     CHECK(other.size(key) == 2);
     CHECK(list.size(key) == 2);
@@ -196,12 +198,12 @@ TEST_CASE("free_list (hardened): a one-byte overflow into a free block is report
         const child_end end = run_in_child([byte] {
             const detail::free_list_key key(16);
             list_of<link_protection::hardened> list;
-            list.push(&blocks[0], key, 8);
-            list.push(&blocks[2], key, 8);
+            list.push(&blocks[0], key, mark_at);
+            list.push(&blocks[2], key, mark_at);
             auto* b = reinterpret_cast<unsigned char*>(&blocks[2]);
             detail::asan_unpoison(b, two_words);
             b[byte] ^= 0x40; // a change that keeps the link aligned when it hits the link
-            (void)list.pop(key, 8);
+            (void)list.pop(key, mark_at);
         });
         CAPTURE(byte);
         CHECK(end.aborted);

@@ -8,7 +8,9 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <array>
+#include <limits>
 #include <memory_resource>
 #include <span>
 #include <string>
@@ -31,9 +33,12 @@ TEST_CASE("pow2_histogram: bucket k >= 1 holds [2^(k-1), 2^k), bucket 0 holds 0"
     CHECK(pow2_histogram::bucket(3) == 2);
     CHECK(pow2_histogram::bucket(64) == 7);
     CHECK(pow2_histogram::bucket(127) == 7);
-    CHECK(pow2_histogram::bucket(std::size_t{1} << 62) == 63);
-    for (std::size_t k = 0; k < pow2_histogram::buckets; ++k) {
-        CHECK(pow2_histogram::bucket(pow2_histogram::label(k)) == k);
+    constexpr std::size_t bits = std::numeric_limits<std::size_t>::digits;
+    CHECK(pow2_histogram::bucket(std::size_t{1} << (bits - 2)) == bits - 1);
+    CHECK(pow2_histogram::bucket(std::numeric_limits<std::size_t>::max() / 2) == bits - 1);
+    // Every bucket a size_t reaches: all 64 of them in 64 bits, 0 to 32 in 32 bits.
+    for (std::size_t k = 0; k < std::min(pow2_histogram::buckets, bits + 1); ++k) {
+        CHECK(pow2_histogram::bucket(static_cast<std::size_t>(pow2_histogram::label(k))) == k);
     }
 }
 

@@ -41,7 +41,8 @@ TEST_CASE("std synchronized pool: threads share one pool without external synchr
                 std::uint64_t tag = 0;
                 for (int op = 0; op < 20000; ++op) {
                     if (live.empty() || rng() % 100 < 55) {
-                        const std::size_t bytes = rng() % 3 == 0 ? rng() % 5000 : rng() % 200;
+                        const auto bytes =
+                            static_cast<std::size_t>(rng() % 3 == 0 ? rng() % 5000 : rng() % 200);
                         const std::size_t alignment = std::size_t{1} << (rng() % 7);
                         const patterned_block b{
                             static_cast<std::byte*>(pool.allocate(bytes, alignment)), bytes,
@@ -49,7 +50,7 @@ TEST_CASE("std synchronized pool: threads share one pool without external synchr
                         b.fill();
                         live.push_back(b);
                     } else {
-                        const std::size_t i = rng() % live.size();
+                        const auto i = static_cast<std::size_t>(rng() % live.size());
                         if (live[i].first_change() != live[i].bytes) {
                             all_intact = false;
                         }

@@ -39,9 +39,10 @@ struct pow2_histogram {
 
     /// bit_width(v), written so that g++ emits one LEA and one BSR (and a sign extension it
     /// cannot prove useless): 2v + 1 is never 0, and 63 ^ countl_zero is the BSR result itself.
-    /// Values of 2^63 and above, which no resource can serve, are never counted.
+    /// In 64 bits whatever size_t is (a 32-bit countl_zero made 63 ^ it 32 or more). Values of
+    /// 2^63 and above, which no resource can serve, are never counted.
     [[nodiscard]] static constexpr std::size_t bucket(std::size_t v) noexcept {
-        return 63U ^ static_cast<unsigned>(std::countl_zero((v << 1) | 1));
+        return 63U ^ static_cast<unsigned>(std::countl_zero((std::uint64_t{v} << 1) | 1));
     }
     /// The smallest value of bucket k.
     [[nodiscard]] static constexpr std::uint64_t label(std::size_t k) noexcept {

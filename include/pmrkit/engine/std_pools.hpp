@@ -16,8 +16,8 @@ namespace pmrkit::detail {
 
 struct std_pools {
     // The implementation's limits of [mem.res.pool.options]: a span of the default classes holds
-    // at most max_blocks_limit blocks (508 blocks of 16 bytes in 8 KiB), and sizes up to
-    // largest_block_limit (64 KiB) can be pooled.
+    // at most max_blocks_limit blocks (508 blocks of 16 bytes in 8 KiB; 509 in 32 bits), and sizes
+    // up to largest_block_limit (64 KiB) can be pooled.
     static constexpr std::size_t max_blocks_limit = default_size_classes::max_blocks_per_span;
     static constexpr std::size_t largest_block_limit = max_pooled_limit;
 

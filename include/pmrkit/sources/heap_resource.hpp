@@ -81,8 +81,12 @@ public:
 
 private:
     // Larger requests take the slow path; a bound that fits a 32-bit immediate keeps the test to
-    // one compare, and 2 GiB blocks do not notice a function call.
-    static constexpr std::size_t max_fast_bytes = std::numeric_limits<std::int32_t>::max();
+    // one compare, and 2 GiB blocks do not notice a function call. In 32 bits the bound is lower:
+    // what the fast path takes must be satisfiable (detail::is_satisfiable) at every alignment it
+    // takes, as in every other resource.
+    static constexpr std::size_t max_fast_bytes =
+        std::min<std::size_t>(std::numeric_limits<std::int32_t>::max(),
+                              std::numeric_limits<std::size_t>::max() / 2 - plain_new_alignment);
 
     // Two tests: the size (bytes - 1 wraps for zero, which takes the slow path too) and the
     // alignment (a power of two up to plain_new_alignment).
