@@ -5,7 +5,7 @@
 # those if they are installed.
 # Arguments name the jobs whose extra packages to install as well (scripts/test.sh passes each
 # job's own): docs (doxygen, for the API reference), libcxx (clang 16, libc++ 16), mingw
-# (MinGW-w64, Wine), aarch64 (cross g++, qemu-user).
+# (MinGW-w64, Wine), aarch64 and armhf (cross g++, qemu-user).
 set -euo pipefail
 
 packages=(
@@ -20,7 +20,8 @@ for job in "$@"; do
         libcxx) packages+=(clang-16 libc++-16-dev libc++abi-16-dev) ;;
         mingw) packages+=(g++-mingw-w64-x86-64-posix wine wine64) ;;
         aarch64) packages+=(g++-aarch64-linux-gnu qemu-user) ;;
-        *) echo "pmrkit: unknown job '$job' (docs, libcxx, mingw, aarch64)" >&2; exit 2 ;;
+        armhf) packages+=(g++-arm-linux-gnueabihf qemu-user) ;;
+        *) echo "pmrkit: unknown job '$job' (docs, libcxx, mingw, aarch64, armhf)" >&2; exit 2 ;;
     esac
 done
 
