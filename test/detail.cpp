@@ -330,7 +330,7 @@ TEST_CASE("detail::owned_spans: block starts of the spans held, by class") {
     detail::owned_spans spans(map::table);
     // Span addresses only: the set never reads the memory at a pointer it checks.
     const auto at = [](std::uintptr_t a) { return reinterpret_cast<std::byte*>(a); };
-    const std::uintptr_t base = std::uintptr_t{1} << 30;
+    const std::uintptr_t base = std::uintptr_t{1} << (sizeof(std::uintptr_t) == 8 ? 40 : 30);
     std::vector<std::uintptr_t> starts;
     for (std::uintptr_t i = 0; i < 40; ++i) { // enough to grow the table twice
         const std::uintptr_t start = base + i * g48.span_bytes;

@@ -166,7 +166,7 @@ TEST_CASE("heap_resource: the exact sizes asked of plain new") {
     CHECK(asked(0, a) == std::vector<call>{{form::plain_new, a, 0}});
     CHECK(asked(0, 1) == std::vector<call>{{form::plain_new, 1, 0}});
     // Past the fast path's bound (2 GiB), the same rule; malloc maps such a block lazily. In 32
-    // bits a block of 2 GiB may not be had.
+    // bits the size is past half the address space: unsatisfiable, refused before operator new.
     if constexpr (sizeof(void*) == 8) {
         constexpr std::size_t huge = (std::size_t{1} << 31) + 1;
         CHECK(asked(huge, a) == std::vector<call>{{form::plain_new, huge + a - 1, 0}});
@@ -221,9 +221,13 @@ TEST_CASE("heap_resource: impossible requests never reach operator new") {
     heap_resource& heap = *pmrkit::heap();
     // volatile: these requests are meant to be impossible, which compilers would warn about.
     volatile std::size_t max = std::numeric_limits<std::size_t>::max();
-    const std::size_t requests[][2] = {{max, 1},          {max, 8},           {max, 16},
-                                       {max - 15, 16},    {max - 4095, 4096}, {max / 2, 8},
-                                       {max / 2 - 8, 16}, {64, 24},           {64, 0}};
+    // {max / 2 - a + 1, a}: one byte past detail::is_satisfiable's bound at plain new's alignment,
+    // which in 32 bits the fast path's 2 GiB bound alone would let through.
+    constexpr std::size_t a = heap_resource::plain_new_alignment;
+    const std::size_t requests[][2] = {
+        {max, 1},           {max, 8},     {max, 16},         {max - 15, 16},
+        {max - 4095, 4096}, {max / 2, 8}, {max / 2 - 8, 16}, {max / 2 - a + 1, a},
+        {64, 24},           {64, 0}};
     for (const auto& request : requests) {
         const std::size_t bytes = request[0]; // not bindings: clang 14 cannot capture those
         const std::size_t alignment = request[1];

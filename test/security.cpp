@@ -183,7 +183,7 @@ TEST_CASE("free_list: remove_range hands its blocks on unmarked") {
         list.push(&blocks[i], key, mark_at);
     }
     list.remove_range(1, 2, key, mark_at, [&](void* b) {
-        CHECK(word_at(b, 8) == 0);
+        CHECK(word_at(b, mark_at) == 0);
         other.push(b, key, mark_at);
     });
     CHECK(other.size(key) == 2);

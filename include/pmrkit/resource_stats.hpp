@@ -34,7 +34,7 @@ namespace pmrkit {
 /// So an alignment a (a power of two) lands in the bucket labelled a, and a size in the bucket
 /// labelled with the largest power of two not above it.
 struct pow2_histogram {
-    /// One bucket per bit of a 64-bit value, and bucket 0.
+    /// Bucket 0, and one per bit width from 1 to 63.
     static constexpr std::size_t buckets = 64;
 
     /// bit_width(v), written so that g++ emits one LEA and one BSR (and a sign extension it

@@ -222,7 +222,7 @@ private:
     std::size_t m_live_blocks = 0;
     std::size_t m_live_bytes = 0;
     std::size_t m_peak_bytes = 0;
-    std::size_t m_total_bytes = 0;
+    std::uint64_t m_total_bytes = 0; // beyond 4 GiB in 32 bits
     std::size_t m_outer_bytes = 0;
     std::size_t m_deallocations = 0;
     std::size_t m_failed = 0;

@@ -18,7 +18,8 @@
 //   word. A push that finds the mark there walks the list, and finding the block on it is a double
 //   free; a pop clears the mark. So a block freed again while it is still on the list the second
 //   free pushes onto is caught; one that has meanwhile moved to another list (a span's list,
-//   another thread's cache) is not. An 8-byte block has no second word and no double-free check.
+//   another thread's cache) is not. A block of one word (8 bytes; 4 in 32 bits) has no second
+//   word and no double-free check.
 // A failed check stops the program with a message (report_heap_corruption).
 //
 // The key is the owner's, not the list's: a pool holds one free_list_key for all its lists (blocks
@@ -27,8 +28,8 @@
 // headers and thread-cache bins included, by 16 bytes, and cost the same loads on the fast paths.
 //
 // Hardened (PMRKIT_HARDENED) adds: the mark is bound to the link (stored as mark ^ link) and
-// checked on every pop, so any write into the first 16 bytes of the block handed out is reported, a
-// one-byte overflow from the block below it included. The pools add their own checks
+// checked on every pop, so any write into the first two words of the block handed out is reported,
+// a one-byte overflow from the block below it included. The pools add their own checks
 // (owned_spans, owned_ranges).
 //
 // PMRKIT_UNPROTECTED: raw links, no mark, no check. A use-after-free write or a double free then

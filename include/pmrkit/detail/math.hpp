@@ -83,8 +83,8 @@ namespace pmrkit::detail {
 // no allocator's padding arithmetic can wrap (std's aligned operator new rounds the size up to the
 // alignment). Resources refuse anything else with std::bad_alloc before any arithmetic.
 [[nodiscard]] constexpr bool is_satisfiable(std::size_t bytes, std::size_t alignment) noexcept {
-    // Alignments of 2^62 and above are refused outright: no allocator can place such a block,
-    // and the bound keeps `half - alignment` far from wrapping.
+    // Alignments of 2^62 (2^30 in 32 bits) and above are refused outright: no allocator can
+    // place such a block, and the bound keeps `half - alignment` far from wrapping.
     constexpr std::size_t half = std::numeric_limits<std::size_t>::max() / 2;
     return is_power_of_two(alignment) && alignment <= half / 2 && bytes <= half - alignment;
 }
