@@ -82,11 +82,15 @@ namespace pmrkit::detail {
 // Whether a request could ever be honoured: a power-of-two alignment, and a size small enough that
 // no allocator's padding arithmetic can wrap (std's aligned operator new rounds the size up to the
 // alignment). Resources refuse anything else with std::bad_alloc before any arithmetic.
+// The largest size is_satisfiable accepts at an alignment it accepts.
+[[nodiscard]] constexpr std::size_t max_satisfiable_size(std::size_t alignment) noexcept {
+    return std::numeric_limits<std::size_t>::max() / 2 - alignment;
+}
 [[nodiscard]] constexpr bool is_satisfiable(std::size_t bytes, std::size_t alignment) noexcept {
     // Alignments of 2^62 (2^30 in 32 bits) and above are refused outright: no allocator can
-    // place such a block, and the bound keeps `half - alignment` far from wrapping.
-    constexpr std::size_t half = std::numeric_limits<std::size_t>::max() / 2;
-    return is_power_of_two(alignment) && alignment <= half / 2 && bytes <= half - alignment;
+    // place such a block, and the bound keeps max_satisfiable_size far from wrapping.
+    return is_power_of_two(alignment) && alignment <= std::numeric_limits<std::size_t>::max() / 4 &&
+           bytes <= max_satisfiable_size(alignment);
 }
 
 // Largest power of two dividing n (n > 0).

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "pmrkit/detail/config.hpp"
+#include "pmrkit/detail/math.hpp"
 #include "pmrkit/resource_stats.hpp"
 
 #include <algorithm>
@@ -86,7 +87,7 @@ private:
     // takes, as in every other resource.
     static constexpr std::size_t max_fast_bytes =
         std::min<std::size_t>(std::numeric_limits<std::int32_t>::max(),
-                              std::numeric_limits<std::size_t>::max() / 2 - plain_new_alignment);
+                              detail::max_satisfiable_size(plain_new_alignment));
 
     // Two tests: the size (bytes - 1 wraps for zero, which takes the slow path too) and the
     // alignment (a power of two up to plain_new_alignment).
@@ -104,7 +105,7 @@ private:
         if (alignment <= plain_new_alignment) [[likely]] {
             ::operator delete(p);
         } else {
-            ::operator delete(p, std::align_val_t{alignment});
+            ::operator delete (p, std::align_val_t{alignment});
         }
     }
 
