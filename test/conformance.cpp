@@ -35,6 +35,15 @@ constexpr bool instances_compare_equal() {
     }
 }
 
+template <class F>
+constexpr bool forwards_impossible() {
+    if constexpr (requires { F::forwards_impossible; }) {
+        return F::forwards_impossible;
+    } else {
+        return false;
+    }
+}
+
 constexpr std::array<std::size_t, 17> sizes = {0,  1,   7,   8,    15,   16,   17,   63,   64,
                                                65, 100, 256, 1000, 4096, 5000, 70000, 300000};
 
@@ -230,13 +239,17 @@ TEST_CASE_TEMPLATE("conformance: an upstream exception propagates and the resour
     live.check_all();
 }
 
-TEST_CASE_TEMPLATE("conformance: impossible sizes throw std::bad_alloc before reaching upstream",
+TEST_CASE_TEMPLATE("conformance: impossible sizes throw std::bad_alloc before reaching upstream "
+                   "(a decorator that forwards them: from upstream)",
                    F, PMRKIT_CONFORMANCE_FIXTURES) {
     checking_resource upstream(bottom_of<F>());
     auto resource = make_resource<F>(upstream);
     live_blocks live(*resource);
     live.allocate(64, 16);
     const std::size_t upstream_calls = upstream.allocations();
+    // The checking upstream refuses impossible sizes too: its count of refusals shows whether one
+    // reached it.
+    const std::uint64_t refused = upstream.checker().stats().failed_allocations.value_or(0);
     // volatile: these requests are meant to be impossible, which compilers would warn about.
     volatile std::size_t max = std::numeric_limits<std::size_t>::max();
     const std::array<std::array<std::size_t, 2>, 6> requests = {{{max, 1},
@@ -249,6 +262,8 @@ TEST_CASE_TEMPLATE("conformance: impossible sizes throw std::bad_alloc before re
         CHECK_THROWS_AS((void)resource->allocate(bytes, alignment), std::bad_alloc);
     }
     CHECK(upstream.allocations() == upstream_calls);
+    const std::uint64_t forwarded = forwards_impossible<F>() ? requests.size() : 0;
+    CHECK(upstream.checker().stats().failed_allocations.value_or(0) == refused + forwarded);
     live.allocate(100, 32);
     live.check_all();
 }

@@ -11,6 +11,8 @@
 //   bottom()                 what the checking upstream takes its memory from (default
 //                            new_delete_resource()), to test a stack: resource -> check -> bottom
 //   instances_compare_equal  true for a stateless resource whose instances all compare equal
+//   forwards_impossible      true for a decorator that hands even impossible requests to its
+//                            upstream unchanged, for the upstream to refuse
 // A resource with a release() member is also checked to give everything back through it.
 // Adding a resource to the project means adding its fixtures here and to the list at the end.
 #pragma once
@@ -125,8 +127,10 @@ using fixed_block_64 = fixed_block_fixture<64, alignof(std::max_align_t)>;
 using fixed_block_16 = fixed_block_fixture<16, 8>;
 using fixed_block_4096_aligned = fixed_block_fixture<4096, 4096>;
 
-// Decorators that pass every request through, built over the upstream alone.
-template <class Resource>
+// Decorators that pass every request through, built over the upstream alone; ForwardsImpossible:
+// impossible ones too (the statistics decorators count what they are asked, and what upstream
+// refuses).
+template <class Resource, bool ForwardsImpossible = false>
 struct pass_through_fixture {
     using resource = Resource;
     static std::unique_ptr<resource> make(std::pmr::memory_resource* upstream) {
@@ -134,10 +138,11 @@ struct pass_through_fixture {
     }
     static constexpr std::size_t max_alignment = 4096;
     static constexpr freed_memory freed = freed_memory::returned_upstream;
+    static constexpr bool forwards_impossible = ForwardsImpossible;
 };
 
-using stats = pass_through_fixture<stats_resource>;
-using concurrent_stats = pass_through_fixture<concurrent_stats_resource>;
+using stats = pass_through_fixture<stats_resource, true>;
+using concurrent_stats = pass_through_fixture<concurrent_stats_resource, true>;
 using checking_test_resource = pass_through_fixture<test_resource>;
 
 struct limit_1gib {

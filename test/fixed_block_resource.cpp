@@ -160,6 +160,26 @@ TEST_CASE("fixed_block_resource: impossible requests throw std::bad_alloc before
     pool.deallocate(p, 24, not_power_of_two);
 }
 
+TEST_CASE("fixed_block_resource: a chunk of more blocks than memory holds throws std::bad_alloc "
+          "before upstream") {
+    checking_resource upstream;
+    // volatile: these counts are meant to be impossible, which compilers would warn about.
+    volatile std::size_t max = std::numeric_limits<std::size_t>::max();
+    // Blocks times size fits in size_t, but not with the alignment's padding: the chunk's size
+    // is checked, not only its product.
+    fixed_block_resource pool({.block_size = 4096, .block_alignment = 4096}, &upstream);
+    CHECK_THROWS_AS(pool.reserve(max / 4096), std::bad_alloc);
+    fixed_block_resource first(
+        {.block_size = 64, .block_alignment = 64, .initial_blocks = max / 64}, &upstream);
+    CHECK_THROWS_AS((void)first.allocate(64, 64), std::bad_alloc);
+    // The checking upstream would have refused them too: nothing reached it.
+    CHECK(upstream.allocations() == 0);
+    CHECK(upstream.checker().stats().failed_allocations == 0);
+    void* p = pool.allocate(4096, 4096);
+    CHECK(detail::is_aligned(p, 4096));
+    pool.deallocate(p, 4096, 4096);
+}
+
 TEST_CASE("fixed_block_resource: zero-byte requests get distinct usable blocks") {
     fixed_block_resource pool;
     void* a = pool.allocate(0, 1);

@@ -10,10 +10,15 @@
 namespace pmrkit::detail {
 
 chunk_list::payload chunk_list::allocate(std::pmr::memory_resource& upstream,
-                                      std::size_t payload_bytes, std::size_t alignment) {
+                                         std::size_t payload_bytes, std::size_t alignment) {
     const std::size_t footer_offset = checked_align_up(payload_bytes, alignof(footer));
     const std::size_t total = checked_add(footer_offset, sizeof(footer));
     const std::size_t chunk_alignment = std::max(alignment, alignof(footer));
+    // A size this near the top wraps in upstream's padding arithmetic (libstdc++'s aligned
+    // operator new then returns a tiny block), and the footer would land outside the chunk.
+    if (!is_satisfiable(total, chunk_alignment)) {
+        throw_bad_alloc();
+    }
     auto* begin = static_cast<std::byte*>(upstream.allocate(total, chunk_alignment));
     push_front(::new (begin + footer_offset) footer{nullptr, total, chunk_alignment});
     ++m_taken;

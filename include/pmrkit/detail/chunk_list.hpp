@@ -22,8 +22,8 @@ public:
     };
 
     // Takes a chunk whose payload holds at least `payload_bytes` bytes aligned to `alignment`.
-    // Throws std::bad_alloc if the total size overflows; an exception from upstream propagates
-    // and leaves the list unchanged.
+    // Throws std::bad_alloc if the total size is not detail::is_satisfiable; an exception from
+    // upstream propagates and leaves the list unchanged.
     payload allocate(std::pmr::memory_resource& upstream, std::size_t payload_bytes,
                   std::size_t alignment);
 
