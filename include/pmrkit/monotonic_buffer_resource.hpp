@@ -16,11 +16,12 @@ namespace pmrkit {
 /// How: a front end over an arena_resource with the standard's growth rule (a request larger than
 /// the next buffer gets a buffer of its own size, which becomes current, and the buffer after it
 /// is twice that size, as libc++'s; arena_options::large_requests_own_blocks = false). Buffers
-/// asked of upstream: the first of initial_size bytes plus a 24-byte footer (so a block of
-/// initial_size fits it; 4 KiB plus the footer when no size is given; twice the initial buffer's
-/// size, at least 256 bytes, after an initial buffer), each next one twice the last, without a cap;
-/// always aligned to at least alignof(std::max_align_t) and to the request that made it. deallocate
-/// does nothing: memory comes back by release() and destruction.
+/// asked of upstream: the first of initial_size bytes plus a footer of three words (so a block of
+/// initial_size fits it), rounded up to 16 bytes and at least 256 (4 KiB plus the footer when no
+/// size is given; twice the initial buffer's size, at least 256 bytes, after an initial buffer),
+/// each next one twice the last, without a cap; always aligned to at least
+/// alignof(std::max_align_t) and to the request that made it. deallocate does nothing: memory
+/// comes back by release() and destruction.
 ///
 /// Every power-of-two alignment is honoured; zero-byte requests get distinct addresses. Throws
 /// what upstream throws, unchanged, and std::bad_alloc for a size no upstream could serve; the
