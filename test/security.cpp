@@ -321,6 +321,53 @@ TEST_CASE_TEMPLATE("pools: a double free stops the program before the block is h
     }
 }
 
+// Large blocks are not on a free list: a freed one is kept whole by the large-block cache, and
+// the cache's own record is what a second free must meet.
+TEST_CASE_TEMPLATE("pools: a double free of a cached large block stops the program", Pool,
+                   size_class_resource, aligned_pool_resource, concurrent_pool_resource) {
+    if constexpr (detail::build_protection == link_protection::none) {
+        MESSAGE("SKIPPED: PMRKIT_UNPROTECTED build");
+    } else {
+        const child_end end = run_in_child([] {
+            Pool p;
+            constexpr std::size_t bytes = 100'000;
+            void* a = p.allocate(bytes, 8);
+            p.deallocate(a, bytes, 8);
+            p.deallocate(a, bytes, 8);
+            if (p.allocate(bytes, 8) == p.allocate(bytes, 8)) {
+                std::fputs(returned_twice, stderr);
+            }
+        });
+        CHECK(end.stderr_.find(returned_twice) == std::string::npos);
+        CHECK(reported(end, "pmrkit: double free"));
+    }
+}
+
+TEST_CASE("size_class_resource (hardened): a large block freed with a size it cannot hold stops "
+          "the program") {
+    if constexpr (detail::build_protection != link_protection::hardened) {
+        MESSAGE("SKIPPED: not a hardened build; the hardened preset runs it");
+    } else {
+        // Through the cache (the freed size is cacheable), past it (too large to be), and with no
+        // cache (every large block passes through).
+        for (const auto& freed_and_cache : {std::pair<std::size_t, bool>{200'000, true},
+                                            {std::size_t{128} << 20, true},
+                                            {200'000, false}}) {
+            const std::size_t freed = freed_and_cache.first;
+            const bool cache = freed_and_cache.second;
+            const child_end end = run_in_child([freed, cache] {
+                size_class_resource p(size_class_options{
+                    .large_cache_bytes = cache ? size_class_options{}.large_cache_bytes : 0});
+                void* a = p.allocate(100'000, 8);
+                p.deallocate(a, freed, 8);
+            });
+            CAPTURE(freed);
+            CAPTURE(cache);
+            CHECK(reported(end, "pmrkit: deallocate of a large"));
+        }
+    }
+}
+
 TEST_CASE_TEMPLATE("pools (hardened): a one-byte overflow into a free block is reported at its "
                    "pop",
                    Pool, fixed_block_resource, size_class_resource, size_class_512,

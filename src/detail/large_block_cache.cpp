@@ -2,6 +2,7 @@
 #include "pmrkit/detail/large_block_cache.hpp"
 
 #include "pmrkit/detail/asan.hpp"
+#include "pmrkit/detail/free_list.hpp"
 #include "pmrkit/detail/math.hpp"
 
 #include <algorithm>
@@ -124,6 +125,22 @@ void large_block_cache::deallocate(void* p, std::size_t bytes, std::size_t align
         // reports it in hardened builds and asserts in debug ones.
         m_blocks.deallocate(p, bytes, alignment);
         return;
+    }
+    // Kept, it is still recorded: without this test a second free would keep it twice, and two
+    // requests would get the same block. At most max_kept entries, for a free of at least 2 KiB.
+    if constexpr (build_protection != link_protection::none) {
+        if (std::any_of(m_kept.begin(), m_kept.begin() + static_cast<std::ptrdiff_t>(m_kept_count),
+                        [p](const kept& k) { return k.p == p; })) [[unlikely]] {
+            report_heap_corruption("double free: the large block is already free", p);
+        }
+    }
+    if constexpr (hardened_build) {
+        // A block reused for a smaller request is larger than its size rounded: only a size it
+        // cannot hold shows.
+        if (upstream_size(bytes, alignment) > held) [[unlikely]] {
+            report_heap_corruption("deallocate of a large block with a size larger than its own",
+                                   p);
+        }
     }
     ++m_clock;
     m_held_live -= held;

@@ -84,6 +84,12 @@ void upstream_blocks::deallocate(void* p, std::size_t bytes, std::size_t alignme
                                    "not hand out",
                                    p);
         }
+        // Passed on, a wrong size would reach upstream, which may trust it.
+        if (m_table[i].bytes != bytes || m_table[i].alignment != alignment) [[unlikely]] {
+            report_heap_corruption("deallocate of a large or pass-through block with a size or "
+                                   "alignment other than its own",
+                                   p);
+        }
     }
     assert(found && "deallocate of a block this resource did not pass upstream");
     if (found) {

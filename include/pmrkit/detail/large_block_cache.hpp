@@ -60,7 +60,10 @@ public:
     // Throws std::bad_alloc for an impossible size or an alignment that is not a power of two;
     // upstream exceptions propagate, leaving the cache unchanged.
     [[nodiscard]] void* allocate(std::size_t bytes, std::size_t alignment);
-    // Precondition: p came from allocate(bytes, alignment) and is not yet freed.
+    // Precondition: p came from allocate(bytes, alignment) and is not yet freed. A second free of
+    // a block still kept stops the program with a report unless PMRKIT_UNPROTECTED; hardened
+    // builds also stop on a size the block cannot hold (and upstream_blocks on an unknown pointer
+    // or, for a block passed through, any other size or alignment).
     void deallocate(void* p, std::size_t bytes, std::size_t alignment) noexcept;
     // Gives every cached block back, and the record table once no block is live.
     void trim() noexcept;

@@ -23,8 +23,9 @@ public:
     // arithmetic, so upstream never sees a wrapped size); upstream exceptions propagate and
     // leave the table unchanged.
     [[nodiscard]] void* allocate(std::size_t bytes, std::size_t alignment);
-    // A pointer it did not record is a precondition violation: a debug build asserts, a hardened
-    // build (PMRKIT_HARDENED) stops the program with a report; otherwise it is passed upstream.
+    // A pointer it did not record, or a size or alignment other than its record's, is a
+    // precondition violation: a debug build asserts, a hardened build (PMRKIT_HARDENED) stops the
+    // program with a report; otherwise it is passed upstream.
     void deallocate(void* p, std::size_t bytes, std::size_t alignment) noexcept;
     // Whether p is a recorded block. O(1) expected.
     [[nodiscard]] bool contains(const void* p) const noexcept {
