@@ -151,6 +151,21 @@ TEST_CASE("aligned_pool_resource: large blocks go upstream with the alignment") 
     CHECK(upstream.live_blocks() == 0);
 }
 
+TEST_CASE("aligned_pool_resource: an alignment of 2 KiB or more that is not a power of two throws "
+          "std::bad_alloc, as in size_class_resource") {
+    checking_resource upstream;
+    // At 4096 the large blocks' alignment is raised to 4096, which must not hide the request's.
+    aligned_pool_resource pool({.alignment = 4096}, &upstream);
+    // volatile: these requests break the precondition, which compilers would warn about.
+    for (volatile std::size_t not_power_of_two :
+         {std::size_t{2049}, std::size_t{3000}, std::size_t{4095}}) {
+        CAPTURE(not_power_of_two);
+        CHECK_THROWS_AS((void)pool.allocate(1, not_power_of_two), std::bad_alloc);
+        CHECK_THROWS_AS((void)pool.allocate(70'000, not_power_of_two), std::bad_alloc);
+    }
+    CHECK(upstream.allocations() == 0);
+}
+
 TEST_CASE("aligned_pool_resource: stats() in the common shape agree with upstream") {
     checking_resource upstream;
     aligned_pool_resource pool(&upstream);

@@ -681,6 +681,12 @@ TEST_CASE("size_class_resource: errors throw, upstream exceptions pass unchanged
     CHECK_THROWS_AS((void)pool.allocate(1 << 20, 8), injected_bad_alloc);
     CHECK(pool.large_blocks_in_use() == 0);
     CHECK(pool.upstream_bytes() == upstream.live_bytes());
+    // The large blocks' record table taken, the block refused: the table is in the peak.
+    upstream.checker().fail_allocation(2);
+    CHECK_THROWS_AS((void)pool.allocate(1 << 20, 8), injected_bad_alloc);
+    CHECK(pool.upstream_bytes() == upstream.live_bytes());
+    CHECK(pool.upstream_bytes() != 0);
+    CHECK(pool.peak_upstream_bytes() >= pool.upstream_bytes());
     live_blocks live(pool);
     live.allocate(64, 8);
     live.allocate(1 << 20, 8);

@@ -77,9 +77,20 @@ void* size_class_heap::allocate_slow(std::size_t bytes, std::size_t alignment) {
     if (c != large) {
         return allocate_in(m_lists[c]);
     }
+    // Tested before the alignment is raised, which would make it a power of two.
+    if (!is_power_of_two(alignment)) {
+        throw_bad_alloc();
+    }
     const std::size_t taken = m_large.block_allocations();
-    // Raised as the classes are aligned (aligned_pool_resource's are aligned to its alignment).
-    void* p = m_large.allocate(bytes, std::max(alignment, m_table.large_alignment));
+    void* p = nullptr;
+    try {
+        // Raised as the classes are aligned (aligned_pool_resource's are aligned to its
+        // alignment).
+        p = m_large.allocate(bytes, std::max(alignment, m_table.large_alignment));
+    } catch (...) { // the record table may have grown before upstream refused the block
+        note_peak();
+        throw;
+    }
     // The pool grows: the spans kept empty since the last sweep go back, for upstream to serve
     // the next large blocks from (python's trace replayed faulted 14 MB in afresh without this).
     if (m_large.block_allocations() != taken && m_kept_spans != 0) {
