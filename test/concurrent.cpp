@@ -443,6 +443,37 @@ TEST_CASE("concurrent_pool_resource: many instances in the same threads keep the
     CHECK(upstream.live_blocks() == 0);
 }
 
+// A pool over another (a pool per module over a shared one): a thread may first touch the lower
+// pool inside the upper one's refill or trim, which hold the upper one's lock.
+TEST_CASE("concurrent_pool_resource: a pool over another, reached first through it by new "
+          "threads") {
+    checking_resource upstream;
+    {
+        concurrent_pool_resource lower(&upstream);
+        concurrent_pool_resource upper(&lower);
+        // The lower pool's first call from this thread comes from a refill of the upper one.
+        std::thread([&upper] {
+            std::vector<void*> blocks;
+            for (int i = 0; i < 1000; ++i) {
+                blocks.push_back(upper.allocate(64, 8));
+            }
+            for (void* p : blocks) {
+                upper.deallocate(p, 64, 8);
+            }
+        }).join();
+        CHECK(upper.upstream_bytes() != 0);
+        // This thread's refill finds blocks in the upper pool; its trim gives spans back to the
+        // lower one from a thread that holds a cache of the upper one only.
+        std::thread([&upper] {
+            void* p = upper.allocate(64, 8);
+            upper.deallocate(p, 64, 8);
+            upper.trim();
+        }).join();
+        CHECK(upper.upstream_bytes() == 0);
+    }
+    CHECK(upstream.live_blocks() == 0);
+}
+
 TEST_CASE("detail::thread_exit: a thread's state goes to its exit function once, at exit") {
     struct state : detail::thread_exit_state {
         std::atomic<int>* exits;

@@ -28,8 +28,8 @@ struct registry final : thread_exit_state {
                 cache_slots::of(e.id) = {};
             }
             const std::lock_guard lock(e.owner->mutex);
-            if (e.owner->instance != nullptr) {
-                e.owner->retire(e.owner->instance, e.cache);
+            if (void* instance = e.owner->instance.load(std::memory_order_relaxed)) {
+                e.owner->retire(instance, e.cache);
             }
         }
     }
@@ -62,8 +62,7 @@ void* registered_cache(std::uint64_t id) noexcept {
 void reserve_cache_entry() {
     registry& r = registry::local();
     std::erase_if(r.entries, [](const registry::entry& e) {
-        const std::lock_guard lock(e.owner->mutex);
-        return e.owner->instance == nullptr;
+        return e.owner->instance.load(std::memory_order_relaxed) == nullptr;
     });
     r.entries.reserve(r.entries.size() + 1);
 }

@@ -10,6 +10,7 @@
 // search is enough; entries of destroyed instances are dropped when the next cache is registered.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -18,7 +19,11 @@ namespace pmrkit::detail {
 
 struct cache_owner {
     std::mutex mutex;
-    void* instance = nullptr; // guarded by mutex; nullptr once the instance is gone
+    // nullptr once the instance is gone; set under mutex. Atomic so that a thread can drop its
+    // entries of dead instances without taking their locks: it may be inside a call to one of
+    // them (a pool whose upstream is another pool, touched first by that pool's refill under its
+    // lock), and taking its lock again would deadlock.
+    std::atomic<void*> instance = nullptr;
     // Called with mutex held, when a thread that holds `cache` exits while the instance lives.
     void (*retire)(void* instance, void* cache) noexcept = nullptr;
 };
