@@ -68,6 +68,13 @@ TEST_CASE("adaptors: equal when the wrapped resources are equal") {
     CHECK(a1.is_equal(a2));
     CHECK_FALSE(a1.is_equal(b1));
     CHECK_FALSE(a1.is_equal(*boost::container::pmr::new_delete_resource()));
+    // Adaptors of two types over one resource: the typed one calls it directly, nothing else.
+    basic_boost_resource_adaptor<checking_resource> typed(a);
+    basic_boost_resource_adaptor<checking_resource> typed_b(b);
+    CHECK(typed.is_equal(a1));
+    CHECK(a1.is_equal(typed));
+    CHECK_FALSE(typed_b.is_equal(a1));
+    CHECK_FALSE(a1.is_equal(typed_b));
     std_resource_adaptor s1(a1);
     std_resource_adaptor s2(a2);
     std_resource_adaptor s3(b1);

@@ -30,13 +30,35 @@
 
 namespace pmrkit {
 
+namespace detail {
+
+// The base of every basic_boost_resource_adaptor, whatever its Resource, so that adaptors of two
+// types over one resource compare equal.
+class boost_adaptor_base : public boost::container::pmr::memory_resource {
+protected:
+    explicit boost_adaptor_base(std::pmr::memory_resource& wrapped) noexcept
+        : m_wrapped(&wrapped) {}
+
+private:
+    [[nodiscard]] bool
+    do_is_equal(const boost::container::pmr::memory_resource& other) const noexcept final {
+        const auto* adaptor = dynamic_cast<const boost_adaptor_base*>(&other);
+        return adaptor != nullptr && m_wrapped->is_equal(*adaptor->m_wrapped);
+    }
+
+    std::pmr::memory_resource* m_wrapped;
+};
+
+} // namespace detail
+
 /// A boost::container::pmr::memory_resource over the std::pmr resource `Resource` (see the file
 /// comment).
 template <class Resource = std::pmr::memory_resource>
-class basic_boost_resource_adaptor final : public boost::container::pmr::memory_resource {
+class basic_boost_resource_adaptor final : public detail::boost_adaptor_base {
 public:
     /// Adapts `resource`, which must outlive the adaptor.
-    explicit basic_boost_resource_adaptor(Resource& resource) noexcept : m_resource(&resource) {}
+    explicit basic_boost_resource_adaptor(Resource& resource) noexcept
+        : boost_adaptor_base(resource), m_resource(&resource) {}
 
     /// The wrapped resource.
     [[nodiscard]] Resource& resource() const noexcept { return *m_resource; }
@@ -48,13 +70,8 @@ private:
     void do_deallocate(void* p, std::size_t bytes, std::size_t alignment) override {
         m_resource->deallocate(p, bytes, alignment);
     }
-    [[nodiscard]] bool
-    do_is_equal(const boost::container::pmr::memory_resource& other) const noexcept override {
-        const auto* adaptor = dynamic_cast<const basic_boost_resource_adaptor*>(&other);
-        return adaptor != nullptr && m_resource->is_equal(*adaptor->m_resource);
-    }
 
-    Resource* m_resource;
+    Resource* m_resource; // the concrete type: calls through it are direct
 };
 
 /// The adaptor over any std::pmr::memory_resource (one more virtual call than a concrete one).
