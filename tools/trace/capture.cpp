@@ -19,11 +19,14 @@
 // dlsym may itself call calloc before the real one is known: such calls are served from a small
 // static buffer and never recorded. A thread-local flag passes calls made from inside a hook
 // (by the real allocator or by dlsym) straight through. After fork the child drops the parent's
-// buffer and starts its own file if the path has %p, or records nothing.
+// buffer and starts its own file if the path has %p, or records nothing; so does a process started
+// while another records into the same file (a lock on it says so).
 
 #include "trace_format.hpp"
 
+#include <algorithm>
 #include <atomic>
+#include <bit>
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
@@ -32,6 +35,7 @@
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 namespace {
@@ -159,7 +163,14 @@ void expand_path(char* out, std::size_t size) noexcept {
 void open_output_locked() noexcept {
     char path[sizeof g_path_pattern + 24];
     expand_path(path, sizeof path);
-    g_fd = ::open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    g_fd = ::open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    // A process started while another records into the same file (a child that execs, as
+    // system() does, when the path has no %p) would truncate it under the writer: the writer holds
+    // a lock on it, and such a process records nothing.
+    if (g_fd >= 0 && (::flock(g_fd, LOCK_EX | LOCK_NB) != 0 || ::ftruncate(g_fd, 0) != 0)) {
+        ::close(g_fd);
+        g_fd = -1;
+    }
     g_recording = g_fd >= 0;
     g_events = 0;
     g_previous_pointer = 0;
@@ -275,7 +286,7 @@ bool wants_record_locked() noexcept {
     if (t_thread == no_thread) {
         t_thread = g_next_thread.fetch_add(1, std::memory_order_relaxed);
     }
-    if (g_first_thread_only && t_thread != 0) {
+    if ((g_first_thread_only && t_thread != 0) || t_thread >= fmt::max_threads) {
         return false;
     }
     if (g_events == g_max_events) {
@@ -336,13 +347,18 @@ auto in_hook(F f) noexcept {
     return r;
 }
 
-// The aligned forms: call the real one (known once ready) and record what it gave.
+// The aligned forms: call the real one (known once ready) and record what it gave. glibc's
+// memalign (aligned_alloc is the same function) takes any alignment and rounds it up to a power of
+// two, 0 to 1: the trace records the alignment the block has, which the format requires.
 template <class Call>
 void* aligned_hook(std::size_t alignment, std::size_t size, Call call) noexcept {
     if (!ready()) {
         return nullptr;
     }
     void* p = in_hook(call);
+    if (p != nullptr) { // then the alignment was at most half the address space
+        alignment = std::bit_ceil(std::max<std::size_t>(alignment, 1));
+    }
     record_allocation(fmt::op::aligned, alignment, size, p);
     return p;
 }

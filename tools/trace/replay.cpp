@@ -148,9 +148,8 @@ void touch(unsigned char* p, std::uint64_t n) noexcept {
     }
 }
 
-// Replays every event through r; returns the seconds the events took. Frees what is left after.
-double replay(std::pmr::memory_resource* r, const trace::parsed_trace& t, slots& s) {
-    const auto start = std::chrono::steady_clock::now();
+// Every event of t through r, the blocks kept in s.
+void replay_events(std::pmr::memory_resource* r, const trace::parsed_trace& t, slots& s) {
     for (const trace::event& e : t.events) {
         switch (e.kind) {
         case trace::event_kind::allocate:
@@ -177,14 +176,31 @@ double replay(std::pmr::memory_resource* r, const trace::parsed_trace& t, slots&
             break;
         }
     }
-    const auto stop = std::chrono::steady_clock::now();
+}
+
+// Gives every block still in s back to r.
+void free_left(std::pmr::memory_resource* r, slots& s) noexcept {
     for (std::size_t i = 0; i < s.pointer.size(); ++i) {
         if (s.pointer[i] != nullptr) {
             r->deallocate(s.pointer[i], s.size[i], s.alignment[i]);
             s.pointer[i] = nullptr;
         }
     }
-    return std::chrono::duration<double>(stop - start).count();
+}
+
+// Replays every event through r; returns the seconds the events took. Frees what is left after,
+// also when an allocation throws (the exception propagates).
+double replay(std::pmr::memory_resource* r, const trace::parsed_trace& t, slots& s) {
+    try {
+        const auto start = std::chrono::steady_clock::now();
+        replay_events(r, t, s);
+        const auto stop = std::chrono::steady_clock::now();
+        free_left(r, s);
+        return std::chrono::duration<double>(stop - start).count();
+    } catch (...) {
+        free_left(r, s);
+        throw;
+    }
 }
 
 // A kB field of /proc/self/status, read without malloc (the replay measures malloc).
@@ -293,6 +309,15 @@ std::optional<std::size_t> recommend(const std::vector<row>& rs, const std::vect
     return best;
 }
 
+// The baseline could not replay the trace: nothing can be compared.
+int no_memory(const char* path, const trace::trace_summary& sum, const std::exception& e) {
+    std::fprintf(stderr,
+                 "pmrkit_replay: %s: new_delete_resource could not replay the trace (%s): it "
+                 "needs %llu bytes live at once, more than this process can get\n",
+                 path, e.what(), static_cast<unsigned long long>(sum.peak_live_bytes));
+    return 1;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -352,7 +377,11 @@ int main(int argc, char** argv) {
     std::vector<result> res(rs.size());
 
     // Fresh first: new_delete's memory and time while malloc is fresh, then each resource's.
-    res[0].held = peak_rss_growth([&] { res[0].fresh_seconds = replay(rs[0].fixed, t, s); });
+    try {
+        res[0].held = peak_rss_growth([&] { res[0].fresh_seconds = replay(rs[0].fixed, t, s); });
+    } catch (const std::exception& e) {
+        return no_memory(opt.path, sum, e);
+    }
     for (std::size_t i = 1; i < rs.size(); ++i) {
         counting_resource counter(std::pmr::new_delete_resource());
         try {
@@ -364,7 +393,6 @@ int main(int argc, char** argv) {
             }
         } catch (const std::exception& e) {
             res[i].error = e.what();
-            std::fill(s.pointer.begin(), s.pointer.end(), nullptr); // its memory went with it
         }
     }
     for (int rep = 0; rep < opt.repetitions; ++rep) {
@@ -375,14 +403,21 @@ int main(int argc, char** argv) {
                 continue;
             }
             // Warm: the second replay on the same instance is timed.
-            if (rs[i].make) {
-                counting_resource counter(std::pmr::new_delete_resource());
-                const auto r = rs[i].make(&counter);
-                replay(r.get(), t, s);
-                seconds[i] = replay(r.get(), t, s);
-            } else {
-                replay(rs[i].fixed, t, s);
-                seconds[i] = replay(rs[i].fixed, t, s);
+            try {
+                if (rs[i].make) {
+                    counting_resource counter(std::pmr::new_delete_resource());
+                    const auto r = rs[i].make(&counter);
+                    replay(r.get(), t, s);
+                    seconds[i] = replay(r.get(), t, s);
+                } else {
+                    replay(rs[i].fixed, t, s);
+                    seconds[i] = replay(rs[i].fixed, t, s);
+                }
+            } catch (const std::exception& e) {
+                if (i == 0) {
+                    return no_memory(opt.path, sum, e);
+                }
+                res[i].error = e.what();
             }
         }
         for (std::size_t i = 0; i < rs.size(); ++i) {

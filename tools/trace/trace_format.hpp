@@ -29,6 +29,9 @@ inline constexpr std::uint64_t end_capped = 1; // the event cap was reached: lat
 
 // A varint is at most this long (64 bits in 7-bit groups).
 inline constexpr std::size_t max_varint_size = 10;
+// Thread indices are dense from 0 and below this: the capture records no thread past it, and the
+// reader's table of threads seen stays at 2 MB whatever a corrupted file says.
+inline constexpr std::uint64_t max_threads = std::uint64_t{1} << 24;
 // The longest record: op, thread and three varints.
 inline constexpr std::size_t max_record_size = 1 + 4 * max_varint_size;
 

@@ -45,7 +45,7 @@ public:
             m_record = m_pos;
             const auto code = static_cast<op>(byte());
             const std::uint64_t thread = varint();
-            if (thread > UINT32_MAX) {
+            if (thread >= max_threads) {
                 corrupted("thread index " + std::to_string(thread) + " out of range");
             }
             m_thread = static_cast<std::uint32_t>(thread);
