@@ -10,8 +10,9 @@ namespace {
 
 void abort_on_concurrent_use(const char* resource) {
     std::fprintf(stderr,
-                 "pmrkit: %s used by two threads at once; it is single-threaded (share a "
-                 "concurrent_pool_resource or a synchronized_resource instead)\n",
+                 "pmrkit: %s used by two threads at once, or re-entered from its own upstream; "
+                 "it is single-threaded (share a concurrent_pool_resource or a "
+                 "synchronized_resource instead)\n",
                  resource);
     std::abort();
 }
