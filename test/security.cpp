@@ -330,11 +330,11 @@ TEST_CASE_TEMPLATE("pools: a double free of a cached large block stops the progr
     } else {
         const child_end end = run_in_child([] {
             Pool p;
-            constexpr std::size_t bytes = 100'000;
-            void* a = p.allocate(bytes, 8);
-            p.deallocate(a, bytes, 8);
-            p.deallocate(a, bytes, 8);
-            if (p.allocate(bytes, 8) == p.allocate(bytes, 8)) {
+            constexpr std::size_t large = 100'000;
+            void* a = p.allocate(large, 8);
+            p.deallocate(a, large, 8);
+            p.deallocate(a, large, 8);
+            if (p.allocate(large, 8) == p.allocate(large, 8)) {
                 std::fputs(returned_twice, stderr);
             }
         });
