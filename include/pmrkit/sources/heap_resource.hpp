@@ -105,7 +105,7 @@ private:
         if (alignment <= plain_new_alignment) [[likely]] {
             ::operator delete(p);
         } else {
-            ::operator delete (p, std::align_val_t{alignment});
+            ::operator delete(p, std::align_val_t{alignment});
         }
     }
 
