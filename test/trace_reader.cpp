@@ -262,4 +262,14 @@ TEST_CASE("trace reader: a corrupted trace is rejected with the offset of the ba
         bad.raw().insert(bad.raw().end(), 11, 0xff);
         CHECK(rejection(bad.bytes()).second.find("longer than 10 bytes") != std::string::npos);
     }
+    SUBCASE("a ten-byte number with bits above 64") {
+        writer bad;
+        bad.raw().push_back(static_cast<unsigned char>(trace::op::free));
+        bad.raw().push_back(0);
+        bad.raw().push_back(0x81);
+        bad.raw().insert(bad.raw().end(), 8, 0x80);
+        bad.raw().push_back(0x02); // bit 64: the low bits alone would be a pointer field of 1
+        bad.raw().insert(bad.raw().end(), {static_cast<unsigned char>(trace::op::end), 0, 1, 0});
+        CHECK(rejection(bad.bytes()).second.find("beyond 64 bits") != std::string::npos);
+    }
 }

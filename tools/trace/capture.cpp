@@ -35,6 +35,7 @@
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -111,8 +112,13 @@ constexpr std::uint32_t no_thread = UINT32_MAX;
 [[gnu::tls_model("initial-exec")]] thread_local std::uint32_t t_thread = no_thread;
 [[gnu::tls_model("initial-exec")]] thread_local bool t_in_hook = false;
 
+// The holder may be in a slow call (a realloc that copies, a 1 MiB write): a waiter that keeps
+// failing gives up its time slice rather than spinning through it.
 void lock() noexcept {
-    while (g_lock.test_and_set(std::memory_order_acquire)) {
+    for (unsigned tries = 1; g_lock.test_and_set(std::memory_order_acquire); ++tries) {
+        if (tries % 64 == 0) {
+            ::sched_yield();
+        }
     }
 }
 void unlock() noexcept {

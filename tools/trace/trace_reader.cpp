@@ -124,6 +124,10 @@ private:
             const std::uint8_t b = byte();
             v |= std::uint64_t{b & 0x7fu} << shift;
             if ((b & 0x80) == 0) {
+                // A tenth byte holds bit 63 only: more would be a number of 65 to 70 bits.
+                if (shift == 63 && b > 1) {
+                    corrupted("a number beyond 64 bits");
+                }
                 return v;
             }
         }
