@@ -17,7 +17,10 @@
 
 namespace pmrkit::detail {
 
-struct cache_owner {
+// A 128-byte line pair of its own: its mutex is a pool's central lock, taken by every thread, and
+// make_shared would otherwise place it beside the pool's own fields (the transfer cache's
+// capacity, read at every batch any thread parks).
+struct alignas(128) cache_owner {
     std::mutex mutex;
     // nullptr once the instance is gone; set under mutex. Atomic so that a thread can drop its
     // entries of dead instances without taking their locks: it may be inside a call to one of
