@@ -19,8 +19,9 @@ from xml.sax.saxutils import escape
 
 LOW, HIGH = 0.01, 4.0  # ratio axis limits (log scale)
 LABEL_WIDTH, PLOT_WIDTH, BAR_HEIGHT, GAP = 230, 520, 14, 4
+# pmrkit's rows by prefix; a row run under a preloaded malloc (`heap+tcmalloc`) shows that malloc.
 PMRKIT_ROWS = ("fixed_block", "size_class", "arena", "aligned_pool", "heap", "concurrent_pool",
-               "stats")
+               "stats", "dropin_", "synchronized_size_class")
 
 
 def x_of(ratio):
@@ -31,7 +32,7 @@ def x_of(ratio):
 def colour(row):
     if row == "new_delete":
         return "#888888"
-    if row.startswith(PMRKIT_ROWS):
+    if row.startswith(PMRKIT_ROWS) and "+" not in row:
         return "#1f77b4"
     if row.startswith("limit_"):
         return "#2ca02c"

@@ -4,11 +4,12 @@
 
 Each round runs pmrkit_bench once with every row (glibc malloc) on the workloads of the mode; then
 the fresh-pool and large-block workloads (W5f and W5s, small blocks from a fresh resource per
-request; W7 from a warm pool, W7f from fresh pools) once per glibc state (its thresholds fixed at a
-fresh process's defaults, so that every large block is mapped and unmapped and the heap top is
-trimmed once 128 KiB of it is free; a warmed glibc whose thresholds have risen); then once per
-preloaded malloc (LD_PRELOAD of the Debian library) with only the rows that depend on the malloc:
-new_delete on every workload, heap on W1, every row on W7 and W7f.
+request; W7 from a warm pool, W7f from fresh pools) once per glibc state (its thresholds pinned
+at a fresh process's defaults, as M_MMAP_THRESHOLD or MALLOC_MMAP_THRESHOLD_ pin them, so that
+every large block is mapped and unmapped and the heap top is trimmed once 128 KiB of it is free;
+a warmed glibc whose thresholds have risen, as a default glibc's do after its first large frees);
+then once per preloaded malloc (LD_PRELOAD of the Debian library) with only the rows that depend
+on the malloc: new_delete on every workload, heap on W1, every row on W7 and W7f.
 Benchmarks are interleaved at random with several repetitions inside each process. Ratios are
 later taken within a round, so drift of the shared machine between rounds does not enter them.
 
@@ -111,7 +112,9 @@ def find_library(name):
 
 
 def preload_env(library, glibc_state=None):
-    env = dict(os.environ)
+    # The caller's malloc settings would change every state measured (the default one included).
+    env = {k: v for k, v in os.environ.items()
+           if k != "GLIBC_TUNABLES" and not k.startswith("MALLOC_")}
     env.pop("PMRKIT_BENCH_GLIBC", None)
     if library is not None:
         env["LD_PRELOAD"] = library

@@ -30,7 +30,8 @@ LARGE = ["W7", "W7f"]
 # Small blocks from a fresh resource per request: also run in the glibc state processes, since what
 # a fresh pool costs depends on what glibc does with the memory the last one gave back.
 FRESH = ["W5f", "W5s"]
-LARGE_STATES = {"glibc_mapped": "glibc, every large block mapped and unmapped (fresh process)",
+LARGE_STATES = {"glibc_mapped": "glibc, mmap threshold pinned at 128 KiB: every large block "
+                                "mapped and unmapped",
                 "glibc_warm": "glibc warmed: mmap threshold risen to 16 MiB"}
 NS_PER_UNIT = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
 
@@ -92,13 +93,16 @@ def load(results_dir):
             if bench.get("error_occurred"):
                 res.errors[key] = bench.get("error_message", "error")
                 continue
-            # W6: the main thread only waits for the workers, so the time is the wall clock's and
-            # ops_per_iter counts the operations of all threads: ns per operation of the total.
-            seconds = bench["real_time"] if "threads" in bench else bench["cpu_time"]
+            # W6 (UseRealTime, hence the name's suffix): the main thread only waits for the
+            # workers, so the time is the wall clock's and ops_per_iter counts the operations of all
+            # threads: ns per operation of the total. Every other row: the thread's CPU time.
+            timed_by_wall_clock = bench["name"].endswith("/real_time")
+            seconds = bench["real_time"] if timed_by_wall_clock else bench["cpu_time"]
             ns = seconds * NS_PER_UNIT[bench["time_unit"]] / bench["ops_per_iter"]
             res.samples[key][int(round_number)].append(ns)
             res.calls[key].append(bench["upstream_calls_per_op"])
-            res.peak[key].append(bench["upstream_peak_bytes"])
+            if "upstream_peak_bytes" in bench:  # not measured for new_delete on W6
+                res.peak[key].append(bench["upstream_peak_bytes"])
             if "peak_live_bytes" in bench:
                 res.live[key].append(bench["peak_live_bytes"])
             if bench.get("misaligned"):
@@ -195,8 +199,8 @@ def traffic_cell(res, workload, row):
     key = (workload, row)
     if not res.calls.get(key):
         return "—"
-    return (f"{fmt_calls(statistics.median(res.calls[key]))} · "
-            f"{fmt_bytes(max(res.peak[key]))}")
+    peak = fmt_bytes(max(res.peak[key])) if res.peak.get(key) else "—"
+    return f"{fmt_calls(statistics.median(res.calls[key]))} · {peak}"
 
 
 def table(header, rows):
@@ -214,6 +218,18 @@ def cpu_model():
     except OSError:
         pass
     return "unknown CPU"
+
+
+def cpu_topology():
+    """The CPUs as cores and threads per core, as the kernel tells them (a VM's CPUs may be
+    hyperthreads: 16 CPUs are then 8 cores)."""
+    cpus = sorted(Path("/sys/devices/system/cpu").glob("cpu[0-9]*/topology/thread_siblings_list"))
+    if not cpus:
+        return f"{os.cpu_count()} CPUs"
+    siblings = {p.read_text().strip() for p in cpus}
+    threads = len(cpus) // len(siblings)
+    return (f"{len(cpus)} CPUs: {len(siblings)} cores × {threads} "
+            f"thread{'s' if threads > 1 else ''} (kernel topology)")
 
 
 def os_name():
@@ -320,11 +336,12 @@ def large_section(res):
     return ["## Large blocks (W7 warm pool, W7f fresh pools) in each state of the malloc", "",
             f"4 live slots; each step frees a random slot and allocates 256 KiB × 2^u (u uniform "
             f"in [0, 4)) rounded to 4 KiB, alignment 16, writing one byte per page. W7 times the "
-            f"steps of a warm pool (after 256 untimed steps); W7f builds a fresh resource every 100 steps (its construction, "
-            f"first blocks and release included). Each state is its own process: "
-            f"`glibc_mapped` fixes glibc's mmap threshold at its default of 128 KiB with mallopt "
-            f"(which also stops its dynamic raise), so every block is mapped and unmapped as in a "
-            f"fresh process; `glibc_warm` allocates and frees one 16 MiB block at the start, "
+            f"steps of a warm pool (after 256 untimed steps); W7f builds a fresh resource every "
+            f"100 steps (its construction, first blocks and release included). Each state is its "
+            f"own process, its state read back from glibc: `glibc_mapped` pins glibc's mmap "
+            f"threshold at its default of 128 KiB with mallopt (as `MALLOC_MMAP_THRESHOLD_` does; "
+            f"a default glibc instead raises it at its first frees of mapped blocks), so every "
+            f"block is mapped and unmapped; `glibc_warm` allocates and frees one 16 MiB block at the start, "
             f"which raises the dynamic mmap threshold to 16 MiB (trim threshold 32 MiB), as a "
             f"long-running process's frees do, so the blocks come from the heap, then grows the "
             f"heap by 24 MiB, touched and freed, as a long-running process's is; the others run "
@@ -417,7 +434,8 @@ def summary(results_dir):
     """The compact table printed after each round: new_delete's ns per operation, every other
     row's median ratio to it (lower is faster)."""
     res = load(Path(results_dir))
-    return (f"Time / `{BASELINE}` time, same process and round (lower is faster; `{BASELINE}` "
+    return (f"Time / `{BASELINE}` time, same process and round (`row+X`: glibc's "
+            f"`{BASELINE}`, same round; lower is faster; `{BASELINE}` "
             f"row: ns per operation; columns named with a state: that glibc state's process, "
             f"W5f/W5s fresh pools of small blocks, W7/W7f large blocks from warm and fresh "
             f"pools):\n\n" + summary_table(res))
@@ -465,7 +483,7 @@ def build(results_dir):
             f"{f' --{mode_name}' if mode_name in ('full', 'threads') else ''}` "
             f"({mode_name} mode); nothing in it is copied by hand.", ""]
     out += ["## Machine", ""]
-    out.append(f"- CPU: {cpu_model()}, {glibc.get('num_cpus', os.cpu_count())} cores"
+    out.append(f"- CPU: {cpu_model()}, {cpu_topology()}"
                f" ({glibc.get('mhz_per_cpu', '?')} MHz reported), load average at start "
                f"{', '.join(f'{x:.2f}' for x in glibc.get('load_avg', []))}")
     out.append(f"- System: {os_name()}, Linux {platform.release()}, "
@@ -491,11 +509,17 @@ def build(results_dir):
         "benchmarks run interleaved at random, each repeated; a row's time in a round is the "
         "median of its repetitions, its ratio in that round divides it by the median of "
         f"`{BASELINE}` in the same process and round, and the tables give the median of those "
-        "per-round ratios with their min–max. Upstream traffic is counted through a counting "
-        "decorator over `new_delete_resource()` after one untimed warm-up iteration (steady "
-        "state). Differences under ~15% are within the noise of a shared machine.")
+        "per-round ratios with their min–max; a row run under a preloaded malloc (`row+X`) is "
+        f"divided by glibc's `{BASELINE}` of the same round, from the main process: how that "
+        "malloc compares with glibc's, across processes (the sections per malloc below compare "
+        f"`row+X` with `{BASELINE}+X` within one process). Single-threaded rows are timed in the "
+        "thread's CPU time, W6 in wall-clock time. Every row runs an untimed warm-up first (one "
+        "iteration; 256 steps on W7), and upstream traffic is counted after it, through a "
+        "counting decorator over `new_delete_resource()` (steady state). Differences under ~15% "
+        "are within the noise of a shared machine.")
     out.append("")
     out += ["## Summary", "", "Median ratio to `new_delete` in the same process and round "
+            "(`row+X`: glibc's, in the same round) "
             "(lower is faster); the `new_delete` row gives its ns per operation; ‡: "
             "under-aligned blocks. The tables below give the spreads, the traffic and the notes.",
             "", summary_text, ""]
@@ -558,10 +582,11 @@ def build(results_dir):
     for w in workloads:
         for row in res.rows:
             for r, ratio in round_ratios(res, w, row).items():
+                # Full precision: bench/headline.py recomputes the report's medians from these.
                 writer.writerow([r, w, row,
                                  f"{statistics.median(res.samples[(w, row)][r]):.4g}",
                                  f"{statistics.median(res.samples[(w, BASELINE)][r]):.4g}",
-                                 f"{ratio:.4f}", int((w, row) in res.misaligned)])
+                                 repr(ratio), int((w, row) in res.misaligned)])
     return "\n".join(out), csv_out.getvalue()
 
 

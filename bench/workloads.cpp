@@ -191,6 +191,8 @@ public:
 
     // The most bytes live at once: the least a resource must hold from upstream.
     [[nodiscard]] std::size_t peak_live_bytes() const { return m_peak_live_bytes; }
+    // Continues from another place in the steps (W6b: each thread its own).
+    void start_at(std::size_t step) { m_next = step % m_steps.size(); }
 
 protected:
     struct block {
@@ -261,8 +263,8 @@ public:
     static constexpr std::size_t ops = 1;
     static constexpr std::size_t live = 4;
     static constexpr std::size_t page = 4096;
-    // Untimed steps before timing a resource (new_delete itself has nothing to warm): enough for
-    // a pool's cache to have seen every size class of the cycle many times.
+    // Untimed steps before timing a row: enough for a pool's cache (or a malloc's) to have seen
+    // every size class of the cycle many times.
     static constexpr std::size_t warm_up = 256;
 
     explicit large(std::pmr::memory_resource* mr) : live_set(mr, steps(), live, 16) {}
@@ -369,11 +371,14 @@ public:
         for (std::size_t i = 0; i < Items; ++i) {
             items.emplace_back(field_text(m_next++));
         }
-        std::pmr::unordered_map<int, std::pmr::string> index(m_mr);
+        using map = std::pmr::unordered_map<int, std::pmr::string>;
+        map index(m_mr);
+        std::uintptr_t bad = low_bits(items.data(), alignof(std::pmr::string));
         for (int key = 0; key < Entries; ++key) {
-            index.try_emplace(key, field_text(m_next++));
+            const auto it = index.try_emplace(key, field_text(m_next++)).first;
+            bad |= low_bits(&*it, alignof(map::value_type));
         }
-        m_misaligned |= low_bits(items.data(), alignof(std::pmr::string));
+        m_misaligned |= bad;
     }
 
 private:
@@ -474,8 +479,9 @@ private:
 
     // round() starts the next round only once every worker has finished this one, so that each
     // worker sees every generation.
-    std::atomic<std::size_t> m_generation{0};
-    std::atomic<std::size_t> m_running{0};
+    // Lines of their own: every worker polls m_generation while the others count m_running down.
+    alignas(128) std::atomic<std::size_t> m_generation{0};
+    alignas(128) std::atomic<std::size_t> m_running{0};
     std::atomic<bool> m_stop{false};
     std::vector<std::thread> m_threads;
 };
@@ -491,7 +497,13 @@ public:
         void drain(std::pmr::memory_resource* /*mr*/) {}
     };
 
-    each_thread(std::pmr::memory_resource* mr, std::size_t /*index*/, shared& /*s*/) : m_part(mr) {}
+    each_thread(std::pmr::memory_resource* mr, std::size_t index, shared& /*s*/) : m_part(mr) {
+        // Each thread at its own place in the steps, as in larson: threads replaying one sequence
+        // in lockstep would overflow a shared cache's class at the same moments.
+        if constexpr (requires { m_part.start_at(index); }) {
+            m_part.start_at(index * 7919);
+        }
+    }
     void round(std::size_t /*r*/) {
         for (std::size_t i = 0; i < Repeats; ++i) {
             m_part.iteration();
@@ -503,41 +515,48 @@ private:
     Part m_part;
 };
 
-// W6c, Larson-style: each round, every thread frees the 1000 blocks (W3 sizes) its neighbour
-// allocated in the round before, and allocates 1000 for its other neighbour. With one thread, the
-// blocks come back to the thread that took them.
+// W6c, Larson-style: each round, every thread frees the 10,000 blocks (W3 sizes) its neighbour
+// allocated in the round before, and allocates 10,000 for its other neighbour. With one thread,
+// the blocks come back to the thread that took them. A round is as long as W6b's: with 1000
+// blocks, the wake-up and the wait for the slowest thread between two rounds were as long as the
+// round's work at 16 threads.
 class larson : public workload_base {
 public:
     static constexpr pmrkit_bench::workload id = pmrkit_bench::W6c;
-    static constexpr std::size_t ops = 1000; // frees + allocations, counted as pairs
+    static constexpr std::size_t ops = 10'000; // frees + allocations, counted as pairs
     static constexpr std::size_t alignment = alignof(std::max_align_t);
 
     struct block {
         void* p;
         std::size_t bytes;
     };
+    // A thread's list on lines of its own: one thread appends to it while its neighbours append
+    // to theirs (adjacent vector headers made every append a write to a line shared with them).
+    struct alignas(128) blocks {
+        std::vector<block> list;
+    };
     // [parity][thread]: the blocks thread t frees in the rounds of that parity.
     struct shared {
         explicit shared(std::size_t threads) : count(threads) {
             for (auto& side : slots) {
                 side.resize(threads);
-                for (std::vector<block>& v : side) {
-                    v.reserve(ops);
+                for (blocks& b : side) {
+                    b.list.reserve(ops);
                 }
             }
         }
         void drain(std::pmr::memory_resource* mr) {
             for (auto& side : slots) {
-                for (std::vector<block>& v : side) {
-                    for (const block& b : v) {
-                        mr->deallocate(b.p, b.bytes, alignment);
+                for (blocks& b : side) {
+                    for (const block& x : b.list) {
+                        mr->deallocate(x.p, x.bytes, alignment);
                     }
-                    v.clear();
+                    b.list.clear();
                 }
             }
         }
         std::size_t count;
-        std::array<std::vector<std::vector<block>>, 2> slots;
+        std::array<std::vector<blocks>, 2> slots;
     };
 
     larson(std::pmr::memory_resource* mr, std::size_t index, shared& s)
@@ -548,12 +567,12 @@ public:
 
     void round(std::size_t r) {
         std::pmr::memory_resource* mr = m_mr;
-        std::vector<block>& in = m_shared.slots[r % 2][m_index];
+        std::vector<block>& in = m_shared.slots[r % 2][m_index].list;
         for (const block& b : in) {
             mr->deallocate(b.p, b.bytes, alignment);
         }
         in.clear();
-        std::vector<block>& out = m_shared.slots[(r + 1) % 2][(m_index + 1) % m_shared.count];
+        std::vector<block>& out = m_shared.slots[(r + 1) % 2][(m_index + 1) % m_shared.count].list;
         const std::vector<replacement>& steps = mixed_steps();
         std::uintptr_t bad = 0;
         for (std::size_t i = 0; i < ops; ++i) {
@@ -613,12 +632,14 @@ void run_threaded(benchmark::State& state, const row& r) {
     const double ops_per_iter = static_cast<double>(Threaded::ops * Threads);
     const double ops = static_cast<double>(state.iterations()) * ops_per_iter;
     state.counters["ops_per_iter"] = ops_per_iter;
-    state.counters["threads"] = static_cast<double>(Threads);
-    // new_delete is every operation a malloc (its peak is not measured here).
+    // new_delete is every operation a malloc; its peak is not measured here (none is reported).
     state.counters["upstream_calls_per_op"] =
         r.is_upstream ? 1.0 : static_cast<double>(calls) / ops;
-    state.counters["upstream_peak_bytes"] = counting.with_lock(
-        [](pmrkit_bench::counting_resource& c) { return static_cast<double>(c.peak_bytes()); });
+    if (!r.is_upstream) {
+        state.counters["upstream_peak_bytes"] = counting.with_lock([](auto& c) {
+            return static_cast<double>(c.peak_bytes());
+        });
+    }
     state.SetItemsProcessed(static_cast<std::int64_t>(ops));
     report_misaligned(state, r, Threaded::id, misaligned);
 }
@@ -691,7 +712,8 @@ void run(benchmark::State& state, const row& r) {
         };
         // Untimed and uncounted: the counts show the steady state (an arena or a stack that keeps
         // its memory across requests makes no upstream call once warm).
-        const std::size_t warm_up = r.is_upstream ? 1 : warm_up_iterations<Workload>();
+        // new_delete too: a preloaded malloc has caches to warm as a pool does.
+        const std::size_t warm_up = warm_up_iterations<Workload>();
         for (std::size_t i = 0; i < warm_up; ++i) {
             one_iteration();
         }
@@ -836,20 +858,33 @@ void grow_heap() {
 // one 16 MiB block allocated and freed first, whose free raises glibc's dynamic mmap threshold to
 // 16 MiB and its trim threshold to 32 MiB, as the frees of a long-running process do: large blocks
 // then come from the heap and stay there; then grow_heap. Returns the state set ("default" without
-// the variable).
+// the variable), read back from glibc: a state that does not hold (an environment setting that
+// overrides it) is reported as such, and report.py refuses the process's rows.
 std::string set_glibc_state() {
     const char* wanted = std::getenv("PMRKIT_BENCH_GLIBC");
     const std::string state = wanted == nullptr || *wanted == '\0' ? "default" : wanted;
 #if defined(__GLIBC__)
+    // Whether glibc maps a large block (one of W7's sizes) rather than serving it from the heap.
+    const auto maps_large_block = [] {
+        const std::size_t before = mallinfo2().hblkhd;
+        void* block = std::malloc(std::size_t{1} << 20);
+        benchmark::DoNotOptimize(block);
+        const bool mapped = mallinfo2().hblkhd > before;
+        std::free(block);
+        return mapped;
+    };
     if (state == "mapped") {
-        return mallopt(M_MMAP_THRESHOLD, 128 * 1024) == 1 ? state : "mallopt failed";
+        if (mallopt(M_MMAP_THRESHOLD, 128 * 1024) != 1) {
+            return "mallopt failed";
+        }
+        return maps_large_block() ? state : "mapped set, but a 1 MiB block came from the heap";
     }
     if (state == "warm") {
         void* block = std::malloc(std::size_t{16} << 20);
         benchmark::DoNotOptimize(block);
         std::free(block);
         grow_heap();
-        return state;
+        return maps_large_block() ? "warm set, but a 1 MiB block was mapped" : state;
     }
 #endif
     return state == "default" ? state : "unknown (" + state + ")";
