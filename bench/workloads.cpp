@@ -636,9 +636,8 @@ void run_threaded(benchmark::State& state, const row& r) {
     state.counters["upstream_calls_per_op"] =
         r.is_upstream ? 1.0 : static_cast<double>(calls) / ops;
     if (!r.is_upstream) {
-        state.counters["upstream_peak_bytes"] = counting.with_lock([](auto& c) {
-            return static_cast<double>(c.peak_bytes());
-        });
+        state.counters["upstream_peak_bytes"] =
+            counting.with_lock([](auto& c) { return static_cast<double>(c.peak_bytes()); });
     }
     state.SetItemsProcessed(static_cast<std::int64_t>(ops));
     report_misaligned(state, r, Threaded::id, misaligned);

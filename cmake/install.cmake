@@ -11,6 +11,7 @@ install(TARGETS pmrkit EXPORT pmrkit-targets
     INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(DIRECTORY include/pmrkit compat/pmrkit DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(EXPORT pmrkit-targets NAMESPACE pmrkit:: DESTINATION ${PMRKIT_CMAKE_DIR})
+install(FILES LICENSE DESTINATION ${CMAKE_INSTALL_DATADIR}/licenses/pmrkit)
 
 configure_package_config_file(cmake/pmrkit-config.cmake.in
     ${PROJECT_BINARY_DIR}/pmrkit-config.cmake INSTALL_DESTINATION ${PMRKIT_CMAKE_DIR})

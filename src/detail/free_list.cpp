@@ -12,6 +12,9 @@
 
 namespace pmrkit::detail {
 
+// The library's protection, for config.hpp's link-time check.
+const int PMRKIT_PROTECTION_SYMBOL = 1;
+
 void report_heap_corruption(const char* what, const void* block) noexcept {
     // Carrying on would hand the same memory out twice or follow a forged pointer.
     std::fprintf(stderr, "pmrkit: %s (block %p)\n", what, block);

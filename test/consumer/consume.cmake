@@ -4,7 +4,9 @@
 # the compiler and flags of the build under test (a sanitizer build needs its runtime at link).
 # version/ checks that the installed package refuses a request for the previous minor version.
 # A cross build passes its TOOLCHAIN file, its EMULATOR ('|'-separated), which runs the program,
-# and the target's EXE_SUFFIX (.exe on Windows: Wine does not add it).
+# and the target's EXE_SUFFIX (.exe on Windows: Wine does not add it). With DEFAULT_PROTECTION (a
+# library built with neither PMRKIT_HARDENED nor PMRKIT_UNPROTECTED), a consumer compiled with
+# -DPMRKIT_HARDENED of its own must fail to link, naming the switch (detail/config.hpp).
 set(work ${WORK_DIR})
 string(REPLACE "|" ";" emulator "${EMULATOR}")
 set(toolchain "")
@@ -36,3 +38,14 @@ run(${CMAKE_COMMAND} -S ${CMAKE_CURRENT_LIST_DIR}/project -B ${work}/subdirector
     ${toolchain} -DCMAKE_CXX_COMPILER=${CXX} "-DCMAKE_CXX_FLAGS=${CXX_FLAGS}" -DPMRKIT_SOURCE_DIR=${SOURCE_DIR})
 run(${CMAKE_COMMAND} --build ${work}/subdirectory)
 run(${emulator} ${work}/subdirectory/consumer${EXE_SUFFIX})
+if(DEFAULT_PROTECTION)
+    run(${CMAKE_COMMAND} -S ${CMAKE_CURRENT_LIST_DIR}/project -B ${work}/mismatch -G Ninja
+        ${toolchain} -DCMAKE_CXX_COMPILER=${CXX} "-DCMAKE_CXX_FLAGS=${CXX_FLAGS} -DPMRKIT_HARDENED"
+        -Dpmrkit_DIR=${config_dir})
+    execute_process(COMMAND ${CMAKE_COMMAND} --build ${work}/mismatch
+        RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+    if(rc EQUAL 0 OR NOT out MATCHES "library_built_with_PMRKIT_HARDENED")
+        message(FATAL_ERROR "a consumer built with PMRKIT_HARDENED against a default library "
+                            "must fail to link, naming the switch (${rc}):\n${out}")
+    endif()
+endif()

@@ -13,6 +13,9 @@
       mentions boost, else std). A block is compiled in its own namespace with its #include lines
       hoisted: a block with `int main()` as it is, any other block as the body of one; the
       source's main runs every block and fails if one returns nonzero.
+  check_docs.py version ROOT
+      include/pmrkit/version.hpp's version must be the newest in CHANGELOG.md (its first heading
+      "## [X.Y.Z]" or "## [Unreleased] (X.Y.Z)").
 """
 import re
 import sys
@@ -156,9 +159,29 @@ def write_snippets(root, out_dir, docs):
     return 0
 
 
+def check_version(root):
+    header = (root / "include" / "pmrkit" / "version.hpp").read_text()
+    parts = [re.search(rf"^#define PMRKIT_VERSION_{p} (\d+)$", header, re.MULTILINE)
+             for p in ("MAJOR", "MINOR", "PATCH")]
+    if not all(parts):
+        print("version.hpp: no PMRKIT_VERSION_MAJOR, _MINOR and _PATCH lines", file=sys.stderr)
+        return 1
+    version = ".".join(m.group(1) for m in parts)
+    newest = re.search(r"^## \[(?:Unreleased\] \()?(\d+\.\d+\.\d+)",
+                       (root / "CHANGELOG.md").read_text(), re.MULTILINE)
+    if newest is None or newest.group(1) != version:
+        print(f"version.hpp says {version}, CHANGELOG.md's newest version is "
+              f"{newest.group(1) if newest else 'missing'}", file=sys.stderr)
+        return 1
+    print(f"version {version}, as CHANGELOG.md")
+    return 0
+
+
 def main(argv):
     if len(argv) >= 2 and argv[0] == "links":
         return check_links(Path(argv[1]).resolve())
+    if len(argv) >= 2 and argv[0] == "version":
+        return check_version(Path(argv[1]).resolve())
     if len(argv) >= 4 and argv[0] == "snippets":
         return write_snippets(Path(argv[1]).resolve(), Path(argv[2]), argv[3:])
     print(__doc__, file=sys.stderr)

@@ -53,10 +53,15 @@
 #define PMRKIT_NOINLINE
 #define PMRKIT_COLD
 #endif
+// PMRKIT_VISIBLE: state the headers define inline (thread_cache.hpp's table) is one object in the
+// whole program even when a user builds with -fvisibility=hidden against a shared libpmrkit:
+// hidden, each module would have its own, and the library's fills would never reach the user's.
 #if defined(__ELF__)
 #define PMRKIT_TLS_INITIAL_EXEC [[gnu::tls_model("initial-exec")]]
+#define PMRKIT_VISIBLE [[gnu::visibility("default")]]
 #else
 #define PMRKIT_TLS_INITIAL_EXEC
+#define PMRKIT_VISIBLE
 #endif
 
 // PMRKIT_VALGRIND (CMake -DPMRKIT_VALGRIND=ON; the memcheck preset): a free pushed onto a
@@ -87,6 +92,31 @@ inline constexpr link_protection build_protection = link_protection::none;
 inline constexpr link_protection build_protection = link_protection::hardened;
 #else
 inline constexpr link_protection build_protection = link_protection::checked;
+#endif
+
+// A program whose code sees another protection than its libpmrkit was built with would run the
+// library's pools with other inline free-list code and other class layouts (a crash, or a false
+// corruption report, at run time). Every translation unit that includes pmrkit refers to the
+// symbol of its protection, which only a library built with it defines (free_list.cpp): a mismatch
+// fails to link, naming the switch. MSVC checks the same at link time by detect_mismatch.
+#if defined(PMRKIT_UNPROTECTED)
+extern const int library_built_with_PMRKIT_UNPROTECTED;
+#define PMRKIT_PROTECTION_SYMBOL library_built_with_PMRKIT_UNPROTECTED
+#define PMRKIT_PROTECTION_NAME "unprotected"
+#elif defined(PMRKIT_HARDENED)
+extern const int library_built_with_PMRKIT_HARDENED;
+#define PMRKIT_PROTECTION_SYMBOL library_built_with_PMRKIT_HARDENED
+#define PMRKIT_PROTECTION_NAME "hardened"
+#else
+extern const int library_built_without_PMRKIT_HARDENED_or_PMRKIT_UNPROTECTED;
+#define PMRKIT_PROTECTION_SYMBOL library_built_without_PMRKIT_HARDENED_or_PMRKIT_UNPROTECTED
+#define PMRKIT_PROTECTION_NAME "default"
+#endif
+#if defined(__GNUC__) || defined(__clang__)
+// `used`: kept in every object file, though nothing reads it.
+[[maybe_unused, gnu::used]] static const int* const protection_check = &PMRKIT_PROTECTION_SYMBOL;
+#elif defined(_MSC_VER)
+#pragma detect_mismatch("pmrkit_protection", PMRKIT_PROTECTION_NAME)
 #endif
 
 #if defined(PMRKIT_ASAN)

@@ -190,7 +190,7 @@ struct cache_slots {
 // a thread_local through a call to __tls_get_addr, and that call made GCC save six registers in
 // the fast paths; initial-exec is one %fs-relative load. Its cost: a shared library holding it
 // must be loaded at program start (or fit glibc's small static-TLS surplus when dlopen()ed).
-inline constinit thread_local cache_slots t_cache_slots PMRKIT_TLS_INITIAL_EXEC{};
+inline constinit thread_local cache_slots t_cache_slots PMRKIT_TLS_INITIAL_EXEC PMRKIT_VISIBLE{};
 
 inline cache_slots::slot& cache_slots::at(std::size_t offset) noexcept {
     auto* table = reinterpret_cast<unsigned char*>(t_cache_slots.slots.data());
