@@ -18,11 +18,12 @@
 // still live at the trace's end freed untimed after each) and times the second replay, the state
 // of a program that repeats its work; resources in an order rotated each repetition; the ratio to
 // new_delete is taken within each repetition, and the median is printed. Time, fresh: the first
-// replay of each resource, from construction (new_delete's the first in the process, on a fresh
-// malloc), one sample: page faults and upstream calls included, as a program's start pays them.
+// replay of each resource, from construction, each in a child process forked before any replay
+// (so that every row meets a fresh malloc, as the program's start did), one sample: page faults
+// and upstream calls included, as a program's start pays them.
 // Memory: a pool's bytes held are its upstream's bytes outstanding at their peak (a counting
-// resource over new_delete_resource). new_delete's are the process's peak resident set growth
-// during a first replay, before anything else ran (so malloc starts fresh, as in the program):
+// resource over new_delete_resource), in that first replay. new_delete's are its child's peak
+// resident set growth during its first replay (malloc fresh, as in the program):
 // /proc/self/status VmHWM after resetting it through /proc/self/clear_refs, minus VmRSS before.
 // The trace itself and the replay's own tables live in mmap'ed memory (page_resource), never in
 // malloc's heap. Run under LD_PRELOAD=libmimalloc.so.2 (or any malloc) and new_delete's row is
@@ -36,11 +37,12 @@
 
 #include <pmrkit/aligned_pool_resource.hpp>
 #include <pmrkit/concurrent_pool_resource.hpp>
+#include <pmrkit/size_class_resource.hpp>
 #include <pmrkit/sources/heap_resource.hpp>
 #include <pmrkit/sources/page_resource.hpp>
-#include <pmrkit/size_class_resource.hpp>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -54,6 +56,7 @@
 #include <string>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <vector>
 
@@ -310,12 +313,70 @@ std::optional<std::size_t> recommend(const std::vector<row>& rs, const std::vect
 }
 
 // The baseline could not replay the trace: nothing can be compared.
-int no_memory(const char* path, const trace::trace_summary& sum, const std::exception& e) {
+int no_memory(const char* path, const trace::trace_summary& sum, const char* what) {
     std::fprintf(stderr,
                  "pmrkit_replay: %s: new_delete_resource could not replay the trace (%s): it "
                  "needs %llu bytes live at once, more than this process can get\n",
-                 path, e.what(), static_cast<unsigned long long>(sum.peak_live_bytes));
+                 path, what, static_cast<unsigned long long>(sum.peak_live_bytes));
     return 1;
+}
+
+// What a first replay measured, passed from the child that ran it.
+struct first_replay {
+    double seconds = 0;
+    bool has_held = false;
+    std::uint64_t held = 0;
+    char error[256] = {};
+};
+
+// The first replay of row r, from a fresh instance, in a child forked before any replay: every
+// row meets malloc as the program's start met it (only the parser's few blocks taken). Run one
+// after another in this process, each row after new_delete's met a malloc that it had warmed
+// (heap_resource, the same malloc, then took 0.38 of new_delete's time). The baseline's bytes held
+// are the child's resident set growth.
+first_replay first_replay_of(const row& r, bool baseline, const trace::parsed_trace& t, slots& s) {
+    first_replay out;
+    int fds[2];
+    if (::pipe(fds) != 0) {
+        std::snprintf(out.error, sizeof out.error, "pipe: %s", std::strerror(errno));
+        return out;
+    }
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        ::close(fds[0]);
+        try {
+            if (baseline) {
+                const auto held = peak_rss_growth([&] { out.seconds = replay(r.fixed, t, s); });
+                out.has_held = held.has_value();
+                out.held = held.value_or(0);
+            } else if (r.make) {
+                counting_resource counter(std::pmr::new_delete_resource());
+                out.seconds = replay(r.make(&counter).get(), t, s);
+                out.has_held = true;
+                out.held = counter.peak();
+            } else {
+                out.seconds = replay(r.fixed, t, s);
+            }
+        } catch (const std::exception& e) {
+            std::snprintf(out.error, sizeof out.error, "%s", e.what());
+        }
+        const bool sent = ::write(fds[1], &out, sizeof out) == static_cast<ssize_t>(sizeof out);
+        ::_exit(sent ? 0 : 1);
+    }
+    ::close(fds[1]);
+    const bool received =
+        pid > 0 && ::read(fds[0], &out, sizeof out) == static_cast<ssize_t>(sizeof out);
+    ::close(fds[0]);
+    int status = 0;
+    if (pid > 0) {
+        ::waitpid(pid, &status, 0);
+    }
+    if (!received) {
+        out = {};
+        std::snprintf(out.error, sizeof out.error, "the first replay's process %s",
+                      pid < 0 ? "could not start" : "ended without a result");
+    }
+    return out;
 }
 
 } // namespace
@@ -376,23 +437,19 @@ int main(int argc, char** argv) {
     }
     std::vector<result> res(rs.size());
 
-    // Fresh first: new_delete's memory and time while malloc is fresh, then each resource's.
-    try {
-        res[0].held = peak_rss_growth([&] { res[0].fresh_seconds = replay(rs[0].fixed, t, s); });
-    } catch (const std::exception& e) {
-        return no_memory(opt.path, sum, e);
-    }
-    for (std::size_t i = 1; i < rs.size(); ++i) {
-        counting_resource counter(std::pmr::new_delete_resource());
-        try {
-            if (rs[i].make) {
-                res[i].fresh_seconds = replay(rs[i].make(&counter).get(), t, s);
-                res[i].held = counter.peak();
-            } else {
-                res[i].fresh_seconds = replay(rs[i].fixed, t, s);
+    // Fresh first, each in a process of its own: the time and the memory of a first replay.
+    for (std::size_t i = 0; i < rs.size(); ++i) {
+        const first_replay first = first_replay_of(rs[i], i == 0, t, s);
+        if (first.error[0] != '\0') {
+            if (i == 0) {
+                return no_memory(opt.path, sum, first.error);
             }
-        } catch (const std::exception& e) {
-            res[i].error = e.what();
+            res[i].error = first.error;
+            continue;
+        }
+        res[i].fresh_seconds = first.seconds;
+        if (first.has_held) {
+            res[i].held = first.held;
         }
     }
     for (int rep = 0; rep < opt.repetitions; ++rep) {
@@ -415,7 +472,7 @@ int main(int argc, char** argv) {
                 }
             } catch (const std::exception& e) {
                 if (i == 0) {
-                    return no_memory(opt.path, sum, e);
+                    return no_memory(opt.path, sum, e.what());
                 }
                 res[i].error = e.what();
             }
