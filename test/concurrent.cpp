@@ -290,14 +290,14 @@ TEST_CASE("concurrent_pool_resource: the transfer shelves keep two batches per t
     checking_resource upstream;
     concurrent_pool_resource pool(&upstream);
     constexpr std::size_t batch = 16 * 1024 / 64;
-    // 20 batches of 64 B blocks freed by a thread: its bin overflows 19 times (20 batches, plus
-    // the 255 blocks its refills took beyond them, through a bin of 512); of the 19 batches it
+    // 40 batches of 64 B blocks freed by a thread: its bin overflows 39 times (40 batches, plus
+    // the 255 blocks its refills took beyond them, through a bin of 512); of the 39 batches it
     // gives back, the class keeps what its shelf holds. At its exit the rest of its bin goes back
     // to the central pool, and what stays cached is in transit.
-    const auto free_twenty_batches = [&pool] {
+    const auto free_forty_batches = [&pool] {
         std::thread freeing([&pool] {
             std::vector<void*> blocks;
-            for (std::size_t i = 0; i < 20 * batch; ++i) {
+            for (std::size_t i = 0; i < 40 * batch; ++i) {
                 blocks.push_back(pool.allocate(64, 8));
             }
             for (void* p : blocks) {
@@ -307,11 +307,11 @@ TEST_CASE("concurrent_pool_resource: the transfer shelves keep two batches per t
         freeing.join();
     };
     SUBCASE("one thread: the least, min_transfer_batches") {
-        free_twenty_batches();
+        free_forty_batches();
         CHECK(pool.cached_blocks() == concurrent_pool_resource::min_transfer_batches * batch);
     }
-    SUBCASE("nine threads: 18 batches") {
-        constexpr int others = 8;
+    SUBCASE("seventeen threads: 34 batches") {
+        constexpr int others = 16;
         thread_barrier sync(others + 1);
         std::vector<std::thread> threads;
         for (int t = 0; t < others; ++t) {
@@ -322,19 +322,19 @@ TEST_CASE("concurrent_pool_resource: the transfer shelves keep two batches per t
             });
         }
         sync.arrive_and_wait();
-        free_twenty_batches(); // nine threads hold a cache while it runs
+        free_forty_batches(); // seventeen threads hold a cache while it runs
         CHECK(pool.thread_caches() == others);
         // Each other thread's bin holds the blocks of its one refill of 32-byte blocks (the first,
         // of first_take blocks), until it exits.
         CHECK(pool.cached_blocks() ==
-              18 * batch + others * concurrent_pool_resource::cache::first_take);
+              34 * batch + others * concurrent_pool_resource::cache::first_take);
         sync.arrive_and_wait();
         for (std::thread& t : threads) {
             t.join();
         }
         // Fewer threads keep fewer batches from now on; the shelf keeps the ones it holds.
         CHECK(pool.thread_caches() == 0);
-        CHECK(pool.cached_blocks() == 18 * batch);
+        CHECK(pool.cached_blocks() == 34 * batch);
     }
     pool.trim();
     CHECK(pool.cached_blocks() == 0);

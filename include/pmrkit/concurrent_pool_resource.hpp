@@ -68,7 +68,7 @@ struct concurrent_pool_options {
 /// Memory: besides the threads' bins (up to two batches per class each), up to two batches per
 /// class and thread in transit (from min_transfer_batches to max_transfer_batches), which trim()
 /// gives back. From operator new: the instance's control block, each thread's first use its cache
-/// (about 3 KiB), the first batch a bin gives back the transfer shelves (about 17 KiB; a pool made
+/// (about 3 KiB), the first batch a bin gives back the transfer shelves (about 29 KiB; a pool made
 /// for a short task may never need them).
 ///
 /// Safety: the caches' and transfer batches' free lists are protected as size_class_resource's are
@@ -102,12 +102,14 @@ public:
     using cache = detail::thread_cache<classes::count, routes>;
     ///@{
     /// Whole batches kept per class between a bin that gave one back and a bin that takes one:
-    /// two per thread holding a cache, within these bounds. At least 16 for a few threads: with
-    /// 4, two threads of W6b sent a batch through the central lock, which walks it block by
-    /// block, once per 2,000 to 11,000 operations (16: once per 500,000), and took 1.19 times as
-    /// long.
-    static constexpr std::size_t min_transfer_batches = 16;
-    static constexpr std::size_t max_transfer_batches = 32;
+    /// two per thread holding a cache, within these bounds. At least 32 for a few threads: with
+    /// 16 (256 KiB in transit per class: batches are of batch_bytes), two threads passing 10,000
+    /// blocks a round Larson's way overflowed the largest classes' shelves, whose surplus went
+    /// through the central lock block by block, and each waiting thread slept in the kernel
+    /// (56 sleeps a round): 1.44 ms a round, 0.83 ms with 32. With 4, W6b at two threads took
+    /// the central lock once per 2,000 to 11,000 operations (16: once per 500,000).
+    static constexpr std::size_t min_transfer_batches = 32;
+    static constexpr std::size_t max_transfer_batches = 64;
     ///@}
     ///@{
     /// The blocks of one batch: concurrent_pool_options::batch_bytes of them, within these bounds.
