@@ -7,7 +7,8 @@ Usage: headline.py RATIOS.csv REPORT.md README.md [--check]
 RATIOS.csv and REPORT.md are what `scripts/bench.sh --full` writes into docs/ (bench-ratios.csv,
 benchmarks.md); the table replaces the block between the headline markers of README.md, so the
 README's figures are always those of the committed run. With --check nothing is written: the
-exit status is 1 when the block differs from what the run gives (a ctest runs this).
+exit status is 1 when the block differs from what the run gives, or when a ratio of REPORT.md's
+Summary table differs from the median of the CSV's rounds (a ctest runs this).
 """
 import argparse
 import csv
@@ -102,6 +103,34 @@ def table(ratios_csv, report_md):
     return "\n".join(lines)
 
 
+def summary_disagreements(ratios_csv, report_md):
+    """The cells of the report's Summary table that are not the CSV's median ratio, as text."""
+    ratios, _, _ = load(ratios_csv)
+    lines = Path(report_md).read_text().splitlines()
+    first = next(i for i in range(lines.index("## Summary"), len(lines))
+                 if lines[i].startswith("| "))
+    end = next((i for i in range(first, len(lines)) if not lines[i].startswith("|")), len(lines))
+    header = [c.strip() for c in lines[first].strip("|").split("|")]
+    found = {(w, "new_delete") for w in header}  # its row gives ns, its ratio is 1
+    out = []
+    for line in lines[first + 2:end]:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        row = cells[0].strip("`")
+        if row == "new_delete":
+            continue
+        for workload, text in zip(header[1:], cells[1:]):
+            values = ratios.get((workload, row))
+            if not values:
+                continue
+            found.add((workload, row))
+            want = fmt_ratio(statistics.median(values))
+            if text.removesuffix(" ‡") != want:
+                out.append(f"{row} {workload}: {text!r} in the report, {want} from the CSV")
+    out += [f"{row} {workload}: in the CSV, not in the report's Summary"
+            for workload, row in sorted(set(ratios) - found)]
+    return out
+
+
 def replace_block(text, block):
     start, end = text.find(BEGIN), text.find(END)
     if start < 0 or end < start:
@@ -127,6 +156,13 @@ def main():
     parser.add_argument("--check", action="store_true",
                         help="write nothing; exit 1 if the README's block is not the run's")
     args = parser.parse_args()
+    if args.check:
+        # The report and the CSV come from one run: a figure edited in one shows here.
+        disagreements = summary_disagreements(args.ratios_csv, args.report_md)
+        for d in disagreements:
+            print(f"{args.report_md}: {d}", file=sys.stderr)
+        if disagreements:
+            return 1
     if not update(args.ratios_csv, args.report_md, args.readme, args.check):
         print(f"{args.readme}: the headline table differs from {args.ratios_csv}; run "
               f"python3 bench/headline.py {args.ratios_csv} {args.report_md} {args.readme}",

@@ -15,9 +15,9 @@ from a temporary folder.
 Each round runs pmrkit_replay once per trace under glibc (every resource, ratios to new_delete
 within the process), then once per preloaded malloc with new_delete alone (--malloc-only); a
 malloc's time ratio is its new_delete time over glibc's in the same round, and the median over
-rounds is printed, for the warm replays and for the first (fresh) ones. Bytes held: a pool's upstream bytes at their peak; a malloc's peak resident set
-growth during the replay (pmrkit_replay's header says how). Progress goes to stderr, the tables
-to stdout (Markdown).
+rounds is printed, for the warm replays and for the first (fresh) ones. Bytes held: a pool's
+upstream bytes at their peak; a malloc's peak resident set growth during the replay
+(pmrkit_replay's header says how). Progress goes to stderr, the tables to stdout (Markdown).
 """
 import argparse
 import json
