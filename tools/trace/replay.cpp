@@ -367,9 +367,8 @@ first_replay first_replay_of(const row& r, bool baseline, const trace::parsed_tr
     const bool received =
         pid > 0 && ::read(fds[0], &out, sizeof out) == static_cast<ssize_t>(sizeof out);
     ::close(fds[0]);
-    int status = 0;
     if (pid > 0) {
-        ::waitpid(pid, &status, 0);
+        ::waitpid(pid, nullptr, 0);
     }
     if (!received) {
         out = {};
