@@ -47,7 +47,6 @@ concurrent_pool_resource::concurrent_pool_resource(const detail::class_table& ta
     m_batch = m_options.batch_bytes == concurrent_pool_options{}.batch_bytes
                   ? default_batches
                   : batches_for(m_options.batch_bytes);
-    fit_transfer_locked(); // no other thread knows the instance yet
 }
 
 concurrent_pool_resource::~concurrent_pool_resource() {
@@ -170,7 +169,6 @@ concurrent_pool_resource::cache& concurrent_pool_resource::thread_cache() {
     {
         const std::lock_guard lock(m_owner->mutex);
         m_caches.push_back(tc.get());
-        fit_transfer_locked();
     }
     detail::register_cache(m_id, m_owner, tc.get());
     slot = {m_id, tc.get()};
@@ -221,13 +219,7 @@ void concurrent_pool_resource::drain_all_locked() noexcept {
 void concurrent_pool_resource::retire_locked(cache* tc) noexcept {
     give_back_locked(*tc);
     std::erase(m_caches, tc);
-    fit_transfer_locked();
     delete tc;
-}
-
-void concurrent_pool_resource::fit_transfer_locked() noexcept {
-    m_transfer.set_capacity(
-        std::clamp(2 * m_caches.size(), min_transfer_batches, max_transfer_batches));
 }
 
 } // namespace pmrkit

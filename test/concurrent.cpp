@@ -286,56 +286,32 @@ TEST_CASE("concurrent_pool_resource: a batch freed by one thread is taken whole 
     CHECK(upstream.live_blocks() == 0);
 }
 
-TEST_CASE("concurrent_pool_resource: the transfer shelves keep two batches per thread") {
+TEST_CASE("concurrent_pool_resource: the transfer shelves keep transfer_batches per class") {
     checking_resource upstream;
     concurrent_pool_resource pool(&upstream);
     constexpr std::size_t batch = 16 * 1024 / 64;
-    // 40 batches of 64 B blocks freed by a thread: its bin overflows 39 times (40 batches, plus
-    // the 255 blocks its refills took beyond them, through a bin of 512); of the 39 batches it
-    // gives back, the class keeps what its shelf holds. At its exit the rest of its bin goes back
-    // to the central pool, and what stays cached is in transit.
-    const auto free_forty_batches = [&pool] {
-        std::thread freeing([&pool] {
-            std::vector<void*> blocks;
-            for (std::size_t i = 0; i < 40 * batch; ++i) {
-                blocks.push_back(pool.allocate(64, 8));
-            }
-            for (void* p : blocks) {
-                pool.deallocate(p, 64, 8);
-            }
-        });
-        freeing.join();
-    };
-    SUBCASE("one thread: the least, min_transfer_batches") {
-        free_forty_batches();
-        CHECK(pool.cached_blocks() == concurrent_pool_resource::min_transfer_batches * batch);
-    }
-    SUBCASE("seventeen threads: 34 batches") {
-        constexpr int others = 16;
-        thread_barrier sync(others + 1);
-        std::vector<std::thread> threads;
-        for (int t = 0; t < others; ++t) {
-            threads.emplace_back([&] {
-                pool.deallocate(pool.allocate(32, 8), 32, 8);
-                sync.arrive_and_wait(); // holding a cache
-                sync.arrive_and_wait();
-            });
+    constexpr std::size_t batches = concurrent_pool_resource::transfer_batches + 16;
+    // `batches` batches of 64 B blocks freed by a thread: its bin overflows batches - 1 times
+    // (the 255 blocks its refills took beyond them, through a bin of 512, stay in it); the shelf
+    // keeps transfer_batches of the batches it gives back, the central pool takes the others. At
+    // the thread's exit the rest of its bin goes back to the central pool, and what stays cached
+    // is in transit.
+    std::thread freeing([&pool] {
+        std::vector<void*> blocks;
+        for (std::size_t i = 0; i < batches * batch; ++i) {
+            blocks.push_back(pool.allocate(64, 8));
         }
-        sync.arrive_and_wait();
-        free_forty_batches(); // seventeen threads hold a cache while it runs
-        CHECK(pool.thread_caches() == others);
-        // Each other thread's bin holds the blocks of its one refill of 32-byte blocks (the first,
-        // of first_take blocks), until it exits.
-        CHECK(pool.cached_blocks() ==
-              34 * batch + others * concurrent_pool_resource::cache::first_take);
-        sync.arrive_and_wait();
-        for (std::thread& t : threads) {
-            t.join();
+        for (void* p : blocks) {
+            pool.deallocate(p, 64, 8);
         }
-        // Fewer threads keep fewer batches from now on; the shelf keeps the ones it holds.
-        CHECK(pool.thread_caches() == 0);
-        CHECK(pool.cached_blocks() == 34 * batch);
-    }
+    });
+    freeing.join();
+    CHECK(pool.thread_caches() == 0);
+    CHECK(pool.cached_blocks() == concurrent_pool_resource::transfer_batches * batch);
+    // A bin that runs empty takes a parked batch whole.
+    void* p = pool.allocate(64, 8);
+    CHECK(pool.cached_blocks() == concurrent_pool_resource::transfer_batches * batch - 1);
+    pool.deallocate(p, 64, 8);
     pool.trim();
     CHECK(pool.cached_blocks() == 0);
     CHECK(upstream.live_blocks() == 0);

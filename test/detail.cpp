@@ -482,7 +482,6 @@ TEST_CASE("detail::transfer_cache: shelves made by the first park, once when thr
 
     // Threads park into a fresh cache at once: every batch lands on the one set of shelves.
     transfer shared;
-    shared.set_capacity(threads);
     std::array<void*, threads> blocks{};
     std::array<bool, threads> parked{};
     std::atomic<bool> go{false};
@@ -504,6 +503,10 @@ TEST_CASE("detail::transfer_cache: shelves made by the first park, once when thr
     CHECK(std::ranges::all_of(parked, [](bool p) { return p; }));
     CHECK(shared.batches(1) == threads);
     CHECK(shared.batches(0) == 0);
+    void* spare = nullptr;
+    detail::free_list past_capacity;
+    past_capacity.push(&spare, key, at);
+    CHECK_FALSE(shared.park(1, past_capacity)); // the shelf holds MaxBatches
     std::set<void*> taken;
     while (shared.take(1, batch)) {
         taken.insert(batch.pop(key, at));

@@ -35,15 +35,14 @@ struct concurrent_pool_options {
 /// the pool gets its own cache with one free list per class; allocate pops from it and deallocate
 /// pushes onto it, with no lock and no atomic read-modify-write. A bin past two batches gives one
 /// batch back; batches given back are kept whole, as chains of free blocks, per class (tcmalloc's
-/// transfer cache), two per thread holding a cache, from min_transfer_batches to
-/// max_transfer_batches. An empty bin takes one of them in O(1) under a lock of its class alone,
-/// else blocks from the central pool under the central lock, as one batch move of the heap: a
-/// bin's first such refill takes cache::first_take blocks, and each next one twice as many, up to
-/// a batch (tcmalloc's slow start), so that a thread, or a pool made for one short task, that
-/// needs a few blocks of a class does not carve a batch of them. The chain is cut from the bin
-/// before a lock is taken, so a class's lock covers a few stores, not a walk; only a class that
-/// has all the batches it keeps sends blocks back into the central pool's spans. Threads moving
-/// blocks of different classes take no common lock.
+/// transfer cache), up to transfer_batches per class. An empty bin takes one of them in O(1) under
+/// a lock of its class alone, else blocks from the central pool under the central lock, as one
+/// batch move of the heap: a bin's first such refill takes cache::first_take blocks, and each next
+/// one twice as many, up to a batch (tcmalloc's slow start), so that a thread, or a pool made for
+/// one short task, that needs a few blocks of a class does not carve a batch of them. The chain is
+/// cut from the bin before a lock is taken, so a class's lock covers a few stores, not a walk; only
+/// a class that has all the batches it keeps sends blocks back into the central pool's spans.
+/// Threads moving blocks of different classes take no common lock.
 ///
 /// Cross-thread frees (tcmalloc style): a block freed by a thread other than the one that took it
 /// simply enters the freeing thread's cache, and travels back in a batch when that bin overflows,
@@ -65,11 +64,10 @@ struct concurrent_pool_options {
 /// Complexity: allocate and deallocate O(1); one lock per batch (per up to batch_bytes bytes) on
 /// the slow path once a bin has started (its first 255 blocks of a class take 8 central locks),
 /// O(1) under it while the class's transfer batches neither run out nor overflow.
-/// Memory: besides the threads' bins (up to two batches per class each), up to two batches per
-/// class and thread in transit (from min_transfer_batches to max_transfer_batches), which trim()
-/// gives back. From operator new: the instance's control block, each thread's first use its cache
-/// (about 3 KiB), the first batch a bin gives back the transfer shelves (about 29 KiB; a pool made
-/// for a short task may never need them).
+/// Memory: besides the threads' bins (up to two batches per class each), up to transfer_batches
+/// batches per class in transit, which trim() gives back. From operator new: the instance's control
+/// block, each thread's first use its cache (about 3 KiB), the first batch a bin gives back the
+/// transfer shelves (about 29 KiB; a pool made for a short task may never need them).
 ///
 /// Safety: the caches' and transfer batches' free lists are protected as size_class_resource's are
 /// (encoded links, a double-free mark; see detail/free_list.hpp and docs/security.md), with the
@@ -100,17 +98,15 @@ public:
     static_assert(classes::lookup_limit >= detail::small_block_limit, "the routes' classes");
     /// A thread's cache of this pool: one free list per class, reached through the routes.
     using cache = detail::thread_cache<classes::count, routes>;
-    ///@{
-    /// Whole batches kept per class between a bin that gave one back and a bin that takes one:
-    /// two per thread holding a cache, within these bounds. At least 32 for a few threads: with
-    /// 16 (256 KiB in transit per class: batches are of batch_bytes), two threads passing 10,000
-    /// blocks a round Larson's way overflowed the largest classes' shelves, whose surplus went
-    /// through the central lock block by block, and each waiting thread slept in the kernel
-    /// (56 sleeps a round): 1.44 ms a round, 0.83 ms with 32. With 4, W6b at two threads took
-    /// the central lock once per 2,000 to 11,000 operations (16: once per 500,000).
-    static constexpr std::size_t min_transfer_batches = 32;
-    static constexpr std::size_t max_transfer_batches = 64;
-    ///@}
+    /// Whole batches kept per class between a bin that gave one back and a bin that takes one
+    /// (up to 1 MiB per class in transit at the default batch_bytes). A batch past them goes
+    /// through the central lock block by block. Two threads passing 10,000 blocks a round
+    /// Larson's way (W6c) overflow the largest classes' shelves below 64: with 16, 56 sleeps on
+    /// the central lock a round and 1.44 ms a round; with 32, 29 batches a round through the
+    /// central pool and 0.80 ms; with 64, none and 0.70 ms (16 threads on 2 cores: 0.75% of
+    /// batches). With 4, W6b at two threads took the central lock once per 2,000 to 11,000
+    /// operations (16: once per 500,000).
+    static constexpr std::size_t transfer_batches = 64;
     ///@{
     /// The blocks of one batch: concurrent_pool_options::batch_bytes of them, within these bounds.
     static constexpr std::size_t min_batch = 2;
@@ -230,8 +226,6 @@ private:
     // With the lock held: a thread has exited; its cache goes back and is deleted.
     void retire_locked(cache* tc) noexcept;
     void drain_all_locked() noexcept;
-    // With the lock held: the transfer shelves follow the number of threads holding a cache.
-    void fit_transfer_locked() noexcept;
 
     std::uint64_t m_id;
     std::size_t m_slot_offset; // detail::cache_slots::offset_of(m_id)
@@ -243,7 +237,7 @@ private:
     std::vector<cache*> m_caches;      // guarded by m_owner->mutex; owned
     std::array<std::uint32_t, classes::count> m_batch{};
     // Batches of m_batch[c] blocks; thread-safe by itself, with a lock per class.
-    detail::transfer_cache<classes::count, max_transfer_batches> m_transfer;
+    detail::transfer_cache<classes::count, transfer_batches> m_transfer;
 };
 
 } // namespace pmrkit

@@ -41,17 +41,22 @@
 
 // PMRKIT_NOINLINE, PMRKIT_COLD: keep slow paths and error reports out of the fast paths. GCC and
 // Clang spell them gnu::; MSVC has noinline only; elsewhere they are hints left out.
+// PMRKIT_PREFETCH(p): starts loading p's cache line for a read to come; a hint, left out where the
+// compiler has no builtin for it.
 // PMRKIT_TLS_INITIAL_EXEC: a thread_local reached by one thread-pointer-relative load, on ELF
 // targets (see thread_cache.hpp for its cost); elsewhere the platform's only model.
 #if defined(__GNUC__) || defined(__clang__)
 #define PMRKIT_NOINLINE [[gnu::noinline]]
 #define PMRKIT_COLD [[gnu::cold]]
+#define PMRKIT_PREFETCH(p) __builtin_prefetch(p)
 #elif defined(_MSC_VER)
 #define PMRKIT_NOINLINE __declspec(noinline)
 #define PMRKIT_COLD
+#define PMRKIT_PREFETCH(p) static_cast<void>(p)
 #else
 #define PMRKIT_NOINLINE
 #define PMRKIT_COLD
+#define PMRKIT_PREFETCH(p) static_cast<void>(p)
 #endif
 // PMRKIT_VISIBLE: state the headers define inline (thread_cache.hpp's table) is one object in the
 // whole program even when a user builds with -fvisibility=hidden against a shared libpmrkit:

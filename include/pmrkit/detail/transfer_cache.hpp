@@ -7,13 +7,12 @@
 // Thread-safe, with one lock per class that covers a few stores: threads moving batches of
 // different classes do not wait for each other, nor for the heap's lock. (Behind the heap's lock,
 // with 4 batches per class, 16 threads passing blocks Larson's way took that one lock once per
-// 100 operations, three times in four for per-block work in the heap.) How many batches a class
-// keeps is set at run time (set_capacity), so that it can follow the number of threads.
+// 100 operations, three times in four for per-block work in the heap.) Each class keeps up to
+// MaxBatches; a batch past them goes back to the caller (and from there into the heap).
 #pragma once
 
 #include "pmrkit/detail/free_list.hpp"
 
-#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstddef>
@@ -30,13 +29,7 @@ public:
     transfer_cache& operator=(const transfer_cache&) = delete;
     ~transfer_cache() { delete[] m_shelves.load(std::memory_order_relaxed); }
 
-    // Each class keeps up to `batches` from now on, clamped to [1, MaxBatches]; a class holding
-    // more keeps them until they are taken.
-    void set_capacity(std::size_t batches) noexcept {
-        m_capacity.store(std::clamp<std::size_t>(batches, 1, MaxBatches),
-                         std::memory_order_relaxed);
-    }
-    // Parks batch unless class c already holds its capacity (or no memory for the shelves).
+    // Parks batch unless class c already holds MaxBatches (or no memory for the shelves).
     [[nodiscard]] bool park(std::size_t c, const free_list& batch) noexcept {
         shelf* const all = shelves();
         if (all == nullptr) [[unlikely]] {
@@ -44,7 +37,7 @@ public:
         }
         shelf& s = all[c];
         const std::lock_guard lock(s.mutex);
-        if (s.count >= m_capacity.load(std::memory_order_relaxed)) {
+        if (s.count == MaxBatches) {
             return false;
         }
         s.batches[s.count++] = batch;
@@ -123,7 +116,6 @@ private:
 
     // On the heap: a few hundred bytes per class would make the pool object itself large.
     std::atomic<shelf*> m_shelves{nullptr}; // owned
-    std::atomic<std::size_t> m_capacity{1};
 };
 
 } // namespace pmrkit::detail
