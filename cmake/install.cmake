@@ -20,3 +20,17 @@ write_basic_package_version_file(${PROJECT_BINARY_DIR}/pmrkit-config-version.cma
 install(FILES ${PROJECT_BINARY_DIR}/pmrkit-config.cmake
               ${PROJECT_BINARY_DIR}/pmrkit-config-version.cmake
         DESTINATION ${PMRKIT_CMAKE_DIR})
+
+# pkg-config, for builds that do not use CMake: the library's name follows the configuration
+# (DEBUG_POSTFIX), its Cflags carry the target's public definitions (the protection switch that
+# program and library must agree on), and its prefix is found from the file's own place.
+file(RELATIVE_PATH pc_prefix_from_pcfiledir "/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/")
+string(REGEX REPLACE "/$" "" pc_prefix_from_pcfiledir "${pc_prefix_from_pcfiledir}")
+set(pc_definitions "$<TARGET_PROPERTY:pmrkit,INTERFACE_COMPILE_DEFINITIONS>")
+set(pc_defines "$<$<BOOL:${pc_definitions}>: -D$<JOIN:${pc_definitions}, -D>>")
+set(pc_library "$<TARGET_FILE_BASE_NAME:pmrkit>")
+configure_file(cmake/pmrkit.pc.in ${PROJECT_BINARY_DIR}/pmrkit.pc.in @ONLY)
+file(GENERATE OUTPUT ${PROJECT_BINARY_DIR}/pkgconfig/$<CONFIG>/pmrkit.pc
+    INPUT ${PROJECT_BINARY_DIR}/pmrkit.pc.in)
+install(FILES ${PROJECT_BINARY_DIR}/pkgconfig/$<CONFIG>/pmrkit.pc
+    DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

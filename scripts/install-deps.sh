@@ -12,7 +12,7 @@ packages=(
     cmake ninja-build g++ clang-14 libclang-rt-14-dev python3 valgrind
     libboost-container1.81-dev libboost-json1.81-dev doctest-dev libbenchmark-dev
     libfoonathan-memory-dev libmimalloc2.0 libjemalloc2 libtcmalloc-minimal4
-    gnuplot-nox
+    gnuplot-nox pkgconf
 )
 for job in "$@"; do
     case "$job" in

@@ -7,6 +7,8 @@
 # and the target's EXE_SUFFIX (.exe on Windows: Wine does not add it). With DEFAULT_PROTECTION (a
 # library built with neither PMRKIT_HARDENED nor PMRKIT_UNPROTECTED), a consumer compiled with
 # -DPMRKIT_HARDENED of its own must fail to link, naming the switch (detail/config.hpp).
+# Natively, and where pkg-config is installed, the consumer is also built with the flags the
+# installed pmrkit.pc gives, without CMake.
 set(work ${WORK_DIR})
 string(REPLACE "|" ";" emulator "${EMULATOR}")
 set(toolchain "")
@@ -32,6 +34,19 @@ run(${CMAKE_COMMAND} -S ${CMAKE_CURRENT_LIST_DIR}/project -B ${work}/installed -
     -DCMAKE_CXX_COMPILER=${CXX} "-DCMAKE_CXX_FLAGS=${CXX_FLAGS}" -Dpmrkit_DIR=${config_dir})
 run(${CMAKE_COMMAND} --build ${work}/installed)
 run(${emulator} ${work}/installed/consumer${EXE_SUFFIX})
+find_program(pkg_config NAMES pkg-config pkgconf)
+if(pkg_config AND NOT TOOLCHAIN)
+    file(GLOB_RECURSE pc ${work}/prefix/*/pmrkit.pc)
+    cmake_path(GET pc PARENT_PATH pc_dir)
+    set(ENV{PKG_CONFIG_PATH} ${pc_dir})
+    execute_process(COMMAND ${pkg_config} --cflags --libs pmrkit
+        OUTPUT_VARIABLE pc_flags OUTPUT_STRIP_TRAILING_WHITESPACE COMMAND_ERROR_IS_FATAL ANY)
+    separate_arguments(pc_flags UNIX_COMMAND "${pc_flags}")
+    separate_arguments(cxx_flags UNIX_COMMAND "${CXX_FLAGS}")
+    run(${CXX} ${cxx_flags} -std=c++20 ${CMAKE_CURRENT_LIST_DIR}/project/main.cpp ${pc_flags}
+        -o ${work}/pkg-config-consumer)
+    run(${work}/pkg-config-consumer)
+endif()
 run(${CMAKE_COMMAND} -S ${CMAKE_CURRENT_LIST_DIR}/version -B ${work}/version -G Ninja
     -Dpmrkit_DIR=${config_dir})
 run(${CMAKE_COMMAND} -S ${CMAKE_CURRENT_LIST_DIR}/project -B ${work}/subdirectory -G Ninja
