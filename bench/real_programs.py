@@ -15,9 +15,10 @@ from a temporary folder.
 Each round runs pmrkit_replay once per trace under glibc (every resource, ratios to new_delete
 within the process), then once per preloaded malloc with new_delete alone (--malloc-only); a
 malloc's time ratio is its new_delete time over glibc's in the same round, and the median over
-rounds is printed, for the warm replays and for the first (fresh) ones. Bytes held: a pool's
-upstream bytes at their peak; a malloc's peak resident set growth during the replay
-(pmrkit_replay's header says how). Progress goes to stderr, the tables to stdout (Markdown).
+rounds is printed, for the warm replays and for the first (fresh) ones, and the first replays'
+page faults over glibc's new_delete's. Bytes held: a pool's upstream bytes at their peak; a
+malloc's peak resident set growth during the replay (pmrkit_replay's header says how). Progress
+goes to stderr, the tables to stdout (Markdown).
 """
 import argparse
 import json
@@ -166,6 +167,7 @@ def report(build_dir, rounds, repetitions):
     names = [t.name.removesuffix(".trace.xz") for t in traces]
     time = {}   # row -> trace -> ratio
     fresh = {}  # row -> trace -> ratio of the first replays
+    faults = {}  # row -> trace -> ratio of the first replays' page faults
     held = {}   # row -> trace -> held / live
     recommendations = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -174,12 +176,14 @@ def report(build_dir, rounds, repetitions):
             trace.write_bytes(lzma.decompress(packed.read_bytes()))
             per_round = {}  # row -> ratios
             fresh_per_round = {}  # row -> ratios of the first replays
+            faults_per_round = {}  # row -> ratios of their page faults
             for round_number in range(rounds):
                 progress(f"replay: {name}, round {round_number + 1}/{rounds}")
                 glibc = replay(program, trace, repetitions)
                 live = glibc["peak_live_bytes"]
                 reference = glibc["rows"][0]["ns_per_op"]
                 fresh_reference = glibc["rows"][0]["fresh_ns_per_op"]
+                faults_reference = max(glibc["rows"][0]["fresh_faults"], 1)
                 for row in glibc["rows"]:
                     label = "new_delete (glibc)" if row["name"] == "new_delete_resource" \
                         else row["name"]
@@ -187,6 +191,8 @@ def report(build_dir, rounds, repetitions):
                         continue
                     per_round.setdefault(label, []).append(row["ratio"])
                     fresh_per_round.setdefault(label, []).append(row["fresh_ratio"])
+                    faults_per_round.setdefault(label, []).append(
+                        row["fresh_faults"] / faults_reference)
                     if row["held"] is not None and round_number == 0:
                         held.setdefault(label, {})[name] = row["held"] / live
                 recommendations[name] = glibc["recommendation"]
@@ -197,12 +203,16 @@ def report(build_dir, rounds, repetitions):
                         row["ns_per_op"] / reference)
                     fresh_per_round.setdefault(f"new_delete ({label})", []).append(
                         row["fresh_ns_per_op"] / fresh_reference)
+                    faults_per_round.setdefault(f"new_delete ({label})", []).append(
+                        row["fresh_faults"] / faults_reference)
                     if round_number == 0 and row["held"] is not None:
                         held.setdefault(f"new_delete ({label})", {})[name] = row["held"] / live
             for label, ratios in per_round.items():
                 time.setdefault(label, {})[name] = statistics.median(ratios)
             for label, ratios in fresh_per_round.items():
                 fresh.setdefault(label, {})[name] = statistics.median(ratios)
+            for label, ratios in faults_per_round.items():
+                faults.setdefault(label, {})[name] = statistics.median(ratios)
     out = ["## Real programs", "",
            f"Allocation traces of {len(names)} programs (bench/traces, bench/real_programs.py), "
            "replayed on one thread through std::pmr::memory_resource*. Time, warm: the second "
@@ -210,9 +220,13 @@ def report(build_dir, rounds, repetitions):
            f"{rounds} rounds x {repetitions} repetitions. Time, fresh: the first replay, from the "
            "resource's construction, each resource in a process of its own on a fresh malloc "
            "(page faults and upstream calls included, as a program's start pays them), one "
-           f"sample per round, median of {rounds}. Bytes: during the first replay.", "",
+           f"sample per round, median of {rounds}. Page faults: the minor faults of the process "
+           "during its first replay (getrusage), ratio to new_delete's on glibc: a first replay's "
+           "cost beyond a warm one is mostly these (memory first touched). Bytes: during the "
+           "first replay.", "",
            table("time vs new_delete (glibc), warm", names, time), "",
            table("time vs new_delete (glibc), fresh", names, fresh), "",
+           table("page faults vs new_delete (glibc), fresh", names, faults), "",
            table("bytes held at peak / peak bytes live", names, held), "",
            "Pools: upstream bytes at their peak. new_delete: peak resident set growth during a "
            "first replay in a fresh process (heap_resource has no row here: it is the malloc's).",

@@ -20,7 +20,8 @@
 // new_delete is taken within each repetition, and the median is printed. Time, fresh: the first
 // replay of each resource, from construction, each in a child process forked before any replay
 // (so that every row meets a fresh malloc, as the program's start did), one sample: page faults
-// and upstream calls included, as a program's start pays them.
+// and upstream calls included, as a program's start pays them; with the child's minor page faults
+// during it (getrusage), which is where a first replay's time goes beyond a warm one's.
 // Memory: a pool's bytes held are its upstream's bytes outstanding at their peak (a counting
 // resource over new_delete_resource), in that first replay. new_delete's are its child's peak
 // resident set growth during its first replay (malloc fresh, as in the program):
@@ -55,6 +56,7 @@
 #include <span>
 #include <string>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -226,6 +228,13 @@ std::optional<std::uint64_t> status_kb(const char* field) {
     return std::strtoull(at + std::strlen(field), nullptr, 10);
 }
 
+// Minor page faults of this process so far (pages first touched, or copied on write).
+std::uint64_t minor_faults() {
+    rusage usage{};
+    ::getrusage(RUSAGE_SELF, &usage);
+    return static_cast<std::uint64_t>(usage.ru_minflt);
+}
+
 // Peak resident growth in bytes while f runs, or nothing where Linux's counters are unavailable.
 std::optional<std::uint64_t> peak_rss_growth(const std::function<void()>& f) {
     const int fd = ::open("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC);
@@ -245,6 +254,7 @@ std::optional<std::uint64_t> peak_rss_growth(const std::function<void()>& f) {
 struct result {
     std::optional<std::uint64_t> held; // bytes at peak, in the first replay
     double fresh_seconds = 0;          // the first replay: a fresh resource (and malloc)
+    std::uint64_t fresh_faults = 0;    // its minor page faults
     std::vector<double> seconds;       // per repetition
     std::vector<double> ratio;         // to new_delete, per repetition
     std::string error;
@@ -324,6 +334,7 @@ int no_memory(const char* path, const trace::trace_summary& sum, const char* wha
 // What a first replay measured, passed from the child that ran it.
 struct first_replay {
     double seconds = 0;
+    std::uint64_t faults = 0; // minor page faults from the construction to the end of the replay
     bool has_held = false;
     std::uint64_t held = 0;
     char error[256] = {};
@@ -344,6 +355,7 @@ first_replay first_replay_of(const row& r, bool baseline, const trace::parsed_tr
     const pid_t pid = ::fork();
     if (pid == 0) {
         ::close(fds[0]);
+        const std::uint64_t faults_before = minor_faults();
         try {
             if (baseline) {
                 const auto held = peak_rss_growth([&] { out.seconds = replay(r.fixed, t, s); });
@@ -360,6 +372,7 @@ first_replay first_replay_of(const row& r, bool baseline, const trace::parsed_tr
         } catch (const std::exception& e) {
             std::snprintf(out.error, sizeof out.error, "%s", e.what());
         }
+        out.faults = minor_faults() - faults_before;
         const bool sent = ::write(fds[1], &out, sizeof out) == static_cast<ssize_t>(sizeof out);
         ::_exit(sent ? 0 : 1);
     }
@@ -447,6 +460,7 @@ int main(int argc, char** argv) {
             continue;
         }
         res[i].fresh_seconds = first.seconds;
+        res[i].fresh_faults = first.faults;
         if (first.has_held) {
             res[i].held = first.held;
         }
@@ -498,11 +512,12 @@ int main(int argc, char** argv) {
                     sum.capped ? "true" : "false");
         for (std::size_t i = 0; i < rs.size(); ++i) {
             std::printf("%s{\"name\": \"%s\", \"ns_per_op\": %.3f, \"ratio\": %.4f, "
-                        "\"fresh_ns_per_op\": %.3f, \"fresh_ratio\": %.4f, \"held\": %s, "
-                        "\"error\": \"%s\"}",
+                        "\"fresh_ns_per_op\": %.3f, \"fresh_ratio\": %.4f, "
+                        "\"fresh_faults\": %llu, \"held\": %s, \"error\": \"%s\"}",
                         i == 0 ? "" : ", ", rs[i].name, res[i].median_seconds() * 1e9 / events,
                         res[i].median_ratio(), res[i].fresh_seconds * 1e9 / events,
                         res[i].fresh_seconds / res[0].fresh_seconds,
+                        static_cast<unsigned long long>(res[i].fresh_faults),
                         res[i].held ? std::to_string(*res[i].held).c_str() : "null",
                         res[i].error.c_str());
         }
@@ -533,11 +548,11 @@ int main(int argc, char** argv) {
                 opt.repetitions);
     std::printf(
         "| resource | ns/op (warm) | time vs new_delete (warm) | first replay vs new_delete "
-        "(fresh, 1 sample) | held at peak | held / live |\n"
-        "|---|---:|---:|---:|---:|---:|\n");
+        "(fresh, 1 sample) | page faults (fresh) | held at peak | held / live |\n"
+        "|---|---:|---:|---:|---:|---:|---:|\n");
     for (std::size_t i = 0; i < rs.size(); ++i) {
         if (!res[i].error.empty()) {
-            std::printf("| %s | failed: %s | | | |\n", rs[i].name, res[i].error.c_str());
+            std::printf("| %s | failed: %s | | | | |\n", rs[i].name, res[i].error.c_str());
             continue;
         }
         std::string held = "(malloc's)";
@@ -550,9 +565,11 @@ int main(int argc, char** argv) {
         } else if (i == 0) {
             held = "n/a (no /proc/self/clear_refs)";
         }
-        std::printf("| %s | %.1f | %.2f | %.2f | %s | %s |\n", rs[i].name,
+        std::printf("| %s | %.1f | %.2f | %.2f | %llu | %s | %s |\n", rs[i].name,
                     res[i].median_seconds() * 1e9 / events, res[i].median_ratio(),
-                    res[i].fresh_seconds / res[0].fresh_seconds, held.c_str(), ratio.c_str());
+                    res[i].fresh_seconds / res[0].fresh_seconds,
+                    static_cast<unsigned long long>(res[i].fresh_faults), held.c_str(),
+                    ratio.c_str());
     }
     std::printf("\narena_resource: not replayed (deallocate does nothing until release): it would "
                 "hold every byte the trace allocates, %s = %.1fx peak live\n",
