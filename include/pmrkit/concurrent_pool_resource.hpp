@@ -98,14 +98,15 @@ public:
     static_assert(classes::lookup_limit >= detail::small_block_limit, "the routes' classes");
     /// A thread's cache of this pool: one free list per class, reached through the routes.
     using cache = detail::thread_cache<classes::count, routes>;
-    /// Whole batches kept per class between a bin that gave one back and a bin that takes one
-    /// (up to 1 MiB per class in transit at the default batch_bytes). A batch past them goes
+    /// Whole batches kept per class between a bin that gave one back and a bin that takes one:
+    /// in transit, up to 64 of the class's batches (1 MiB at the default batch_bytes; above
+    /// 8 KiB a batch is min_batch blocks, so 4 MiB for the 32 KiB class). A batch past them goes
     /// through the central lock block by block. Two threads passing 10,000 blocks a round
-    /// Larson's way (W6c) overflow the largest classes' shelves below 64: with 16, 56 sleeps on
-    /// the central lock a round and 1.44 ms a round; with 32, 29 batches a round through the
-    /// central pool and 0.80 ms; with 64, none and 0.70 ms (16 threads on 2 cores: 0.75% of
-    /// batches). With 4, W6b at two threads took the central lock once per 2,000 to 11,000
-    /// operations (16: once per 500,000).
+    /// Larson's way (W6c, 2 cores, with the pop's prefetch) overflowed the largest classes'
+    /// shelves below 64: with 16, 56 sleeps on the central lock a round and 1.44 ms a round;
+    /// with 32, 29 batches a round through the central pool and 0.80 ms; with 64, none and
+    /// 0.70 ms (16 threads on 2 cores: 0.75% of batches). With 4, W6b at two threads took the
+    /// central lock once per 2,000 to 11,000 operations (16: once per 500,000).
     static constexpr std::size_t transfer_batches = 64;
     ///@{
     /// The blocks of one batch: concurrent_pool_options::batch_bytes of them, within these bounds.

@@ -8,7 +8,8 @@
 # library built with neither PMRKIT_HARDENED nor PMRKIT_UNPROTECTED), a consumer compiled with
 # -DPMRKIT_HARDENED of its own must fail to link, naming the switch (detail/config.hpp).
 # Natively, and where pkg-config is installed, the consumer is also built with the flags the
-# installed pmrkit.pc gives, without CMake.
+# installed pmrkit.pc (pmrkitd.pc for a debug build) gives, without CMake, and an rpath to its
+# libdir for a shared build.
 set(work ${WORK_DIR})
 string(REPLACE "|" ";" emulator "${EMULATOR}")
 set(toolchain "")
@@ -36,15 +37,18 @@ run(${CMAKE_COMMAND} --build ${work}/installed)
 run(${emulator} ${work}/installed/consumer${EXE_SUFFIX})
 find_program(pkg_config NAMES pkg-config pkgconf)
 if(pkg_config AND NOT TOOLCHAIN)
-    file(GLOB_RECURSE pc ${work}/prefix/*/pmrkit.pc)
+    file(GLOB_RECURSE pc ${work}/prefix/*/pmrkit*.pc)
     cmake_path(GET pc PARENT_PATH pc_dir)
+    cmake_path(GET pc STEM package)
     set(ENV{PKG_CONFIG_PATH} ${pc_dir})
-    execute_process(COMMAND ${pkg_config} --cflags --libs pmrkit
+    execute_process(COMMAND ${pkg_config} --cflags --libs ${package}
         OUTPUT_VARIABLE pc_flags OUTPUT_STRIP_TRAILING_WHITESPACE COMMAND_ERROR_IS_FATAL ANY)
+    execute_process(COMMAND ${pkg_config} --variable=libdir ${package}
+        OUTPUT_VARIABLE pc_libdir OUTPUT_STRIP_TRAILING_WHITESPACE COMMAND_ERROR_IS_FATAL ANY)
     separate_arguments(pc_flags UNIX_COMMAND "${pc_flags}")
     separate_arguments(cxx_flags UNIX_COMMAND "${CXX_FLAGS}")
     run(${CXX} ${cxx_flags} -std=c++20 ${CMAKE_CURRENT_LIST_DIR}/project/main.cpp ${pc_flags}
-        -o ${work}/pkg-config-consumer)
+        -Wl,-rpath,${pc_libdir} -o ${work}/pkg-config-consumer)
     run(${work}/pkg-config-consumer)
 endif()
 run(${CMAKE_COMMAND} -S ${CMAKE_CURRENT_LIST_DIR}/version -B ${work}/version -G Ninja
