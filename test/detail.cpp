@@ -327,7 +327,7 @@ TEST_CASE("detail::owned_spans: block starts of the spans held, by class") {
     const std::size_t c64 = map::index(64);
     const detail::span_geometry& g48 = map::geometry(c48);
     const detail::span_geometry& g64 = map::geometry(c64);
-    detail::owned_spans spans(map::table);
+    detail::owned_spans spans(map::table, 56);
     // Span addresses only: the set never reads the memory at a pointer it checks.
     const auto at = [](std::uintptr_t a) { return reinterpret_cast<std::byte*>(a); };
     const std::uintptr_t base = std::uintptr_t{1} << (sizeof(std::uintptr_t) == 8 ? 40 : 30);
@@ -374,6 +374,47 @@ TEST_CASE("detail::owned_spans: block starts of the spans held, by class") {
     CHECK_FALSE(holds(starts[0], c48));
     CHECK_FALSE(holds(starts[1], c48));
     CHECK(holds(starts[5], c48));
+}
+
+TEST_CASE("detail::owned_spans: the smaller spans a class starts with, by level") {
+    using map = detail::size_class_map<8, 65536, 56>;
+    using policy = detail::size_class_policy;
+    const std::size_t c = map::index(64);
+    const detail::span_geometry& own = map::geometry(c);
+    const std::size_t levels = map::table.first_level(c);
+    REQUIRE(levels >= 2);
+    detail::owned_spans spans(map::table, 56);
+    const auto at = [](std::uintptr_t a) { return reinterpret_cast<std::byte*>(a); };
+    const std::uintptr_t base = std::uintptr_t{1} << (sizeof(std::uintptr_t) == 8 ? 40 : 30);
+    // A span of each level at a start aligned to the class's own span size, in turn.
+    for (std::size_t level = 1; level <= levels; ++level) {
+        const detail::span_geometry g = policy::growth_layout(own, level, 56);
+        const std::uintptr_t start = base + level * own.span_bytes;
+        spans.reserve_one_more();
+        spans.add(at(start), c, level);
+        const auto smaller = [&](std::uintptr_t a) { return spans.holds_smaller_block(at(a), c); };
+        CHECK(smaller(start));
+        CHECK(smaller(start + (g.blocks - 1) * g.block_size));
+        CHECK_FALSE(smaller(start + g.blocks * g.block_size)); // past its last block
+        CHECK_FALSE(smaller(start + 8));                       // inside a block
+        CHECK_FALSE(spans.holds_block(at(start), c));          // not a span of the own size
+        CHECK_FALSE(spans.holds_smaller_block(at(start), map::index(48))); // another class
+        if (level < levels) {
+            // A block of the next level's span, where that span would end sooner, is not taken
+            // for one of this span: the level is part of the key.
+            const detail::span_geometry deeper = policy::growth_layout(own, level + 1, 56);
+            CHECK(smaller(start + deeper.blocks * g.block_size));
+        }
+        spans.remove(at(start), c, level);
+        CHECK_FALSE(smaller(start));
+    }
+    // A deeper span at a start where a shallower one would reach further: a pointer past the
+    // deeper span's blocks is foreign even though the shallower level's bound allows it.
+    const detail::span_geometry deepest = policy::growth_layout(own, levels, 56);
+    spans.reserve_one_more();
+    spans.add(at(base), c, levels);
+    CHECK(spans.holds_smaller_block(at(base), c));
+    CHECK_FALSE(spans.holds_smaller_block(at(base + deepest.blocks * deepest.block_size), c));
 }
 
 TEST_CASE("detail::upstream_blocks: contains the blocks it passed through, and only those") {

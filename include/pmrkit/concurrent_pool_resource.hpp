@@ -211,11 +211,13 @@ private:
     PMRKIT_NOINLINE void push_and_flush(cache& tc, std::size_t c, void* p) noexcept;
     // Hardened builds: before a block enters a cache, from which it could be handed out again,
     // the central pool checks that it is one of its class-c blocks, without the lock
-    // (holds_block). A miss is either a pointer the pool did not hand out or a span moving in the
-    // set as another thread changes it: the same check under the lock tells them apart.
+    // (holds_block, then holds_smaller_block). A miss is either a pointer the pool did not hand
+    // out or a span moving in the set as another thread changes it: the same check under the
+    // lock tells them apart.
     void confirm_foreign(const void* p, std::size_t c) const noexcept;
-    // A miss on the fast path: confirms it, then caches p. Out of line and whole, so that the
-    // fast path ends in it and saves no register.
+    // A miss on the fast path (a block of a class's smaller first spans, or a foreign pointer):
+    // looks in the smaller spans, confirms a miss there, then caches p. Out of line and whole,
+    // so that the fast path ends in it and saves no register.
     PMRKIT_NOINLINE void confirm_and_push(cache& tc, std::size_t c, void* p) noexcept;
     // p goes into its bin, then, if the bin is past its limit, a batch goes out.
     void cache_block(cache& tc, std::size_t c, void* p) noexcept;

@@ -6,14 +6,34 @@
 
 namespace pmrkit::detail {
 
-owned_spans::owned_spans(const class_table& classes) noexcept {
+owned_spans::owned_spans(const class_table& classes, std::size_t header_bytes) noexcept {
     for (std::size_t c = 0; c < classes.count; ++c) {
         const span_geometry& g = classes.geometry(c);
         // A key is a span's start or'ed with its class: spans are aligned to their size, which
-        // exceeds every class index (the smallest, a span capped at one 16-byte block, is 128).
+        // exceeds every class index (the smallest, a span capped at one 16-byte block, is 128; a
+        // smaller span is at least size_class_policy::min_growth_span).
         assert(g.span_bytes > classes.count);
         m_classes[c] = {g.span_bytes - 1, exact_divisor(g.block_size, g.blocks)};
+        m_first_levels[c] = classes.first_level(c);
+        for (std::size_t level = 1; level <= m_first_levels[c]; ++level) {
+            m_level_blocks[c][level - 1] = static_cast<std::uint32_t>(
+                size_class_policy::growth_layout(g, level, header_bytes).blocks);
+        }
     }
+}
+
+bool owned_spans::holds_smaller_block(const void* p, std::size_t c) const noexcept {
+    const auto a = reinterpret_cast<std::uintptr_t>(p);
+    const class_check& check = m_classes[c];
+    const std::uintptr_t own = check.offset_mask + 1;
+    for (std::size_t level = m_first_levels[c]; level != 0; --level) {
+        const std::uintptr_t start = a & ~((own >> level) - 1);
+        if (check.blocks.below_bound(a - start, m_level_blocks[c][level - 1]) &&
+            holds(start, c, level)) {
+            return true;
+        }
+    }
+    return false;
 }
 
 void owned_spans::reserve_one_more() {
@@ -47,16 +67,16 @@ void owned_spans::insert(const table& t, std::uint64_t k) noexcept {
     t.slots[i].store(k, std::memory_order_relaxed);
 }
 
-void owned_spans::add(const void* span_start, std::size_t c) noexcept {
+void owned_spans::add(const void* span_start, std::size_t c, std::size_t level) noexcept {
     insert(*m_current.load(std::memory_order_relaxed),
-           key(reinterpret_cast<std::uintptr_t>(span_start), c));
+           key(reinterpret_cast<std::uintptr_t>(span_start), c, level));
     ++m_count;
 }
 
-void owned_spans::remove(const void* span_start, std::size_t c) noexcept {
+void owned_spans::remove(const void* span_start, std::size_t c, std::size_t level) noexcept {
     const table& t = *m_current.load(std::memory_order_relaxed);
     const auto at = [&t](std::size_t i) { return t.slots[i].load(std::memory_order_relaxed); };
-    const std::uint64_t k = key(reinterpret_cast<std::uintptr_t>(span_start), c);
+    const std::uint64_t k = key(reinterpret_cast<std::uintptr_t>(span_start), c, level);
     std::size_t hole = t.home(k);
     while (at(hole) != k) {
         hole = (hole + 1) & t.mask;

@@ -19,7 +19,7 @@ size_class_heap::size_class_heap(const class_table& table, const size_class_opti
     : m_key(natural_alignment(table.size(0))), m_table(table), m_class_count(0),
       m_upstream(upstream), m_options(normalized(table, options)),
       m_large(upstream, m_options.large_cache_bytes, m_options.large_cache_per_bucket),
-      m_owned(table) {
+      m_owned(table, sizeof(span)) {
     assert(table.count <= max_classes && table.routes != nullptr);
     m_class_count = table.index(m_options.max_pooled_size) + 1;
     point_routes(table.routes, m_lists.data(), m_routes);
@@ -169,10 +169,7 @@ span* size_class_heap::new_span(std::size_t c) {
     const span_geometry& own = m_table.geometry(c);
     const span_geometry geometry =
         level == 0 ? own : size_class_policy::growth_layout(own, level, sizeof(span));
-    // owned_spans knows the spans of the class's own size; check_growing finds the others.
-    if (level == 0) {
-        m_owned.reserve_one_more();
-    }
+    m_owned.reserve_one_more();
     void* memory = level != 0 && geometry.span_bytes == size_class_policy::min_growth_span &&
                            m_table.shares_first_spans
                        ? cut_from_starter()
@@ -183,9 +180,8 @@ span* size_class_heap::new_span(std::size_t c) {
         ++state.upstream_allocations;
     }
     span* s = span::create(memory, geometry, c);
-    if (level == 0) {
-        m_owned.add(memory, c);
-    } else {
+    m_owned.add(memory, c, level);
+    if (level != 0) {
         state.growing[level - 1] = s;
         ++state.growing_spans;
         --state.next_level;
@@ -303,21 +299,6 @@ span* size_class_heap::growing_owner(const void* block, std::size_t c) const noe
     return nullptr;
 }
 
-void size_class_heap::check_growing(const void* p, std::size_t c) const noexcept {
-    const span* s = used(c) ? growing_owner(p, c) : nullptr;
-    if (s == nullptr) {
-        report_foreign_pointer(p);
-    }
-    // The blocks end before the header, and less than a block before it (the header is aligned to
-    // 16 bytes, every block is at least 16): an offset below the header's that is a whole number
-    // of blocks is a block's.
-    const auto start = reinterpret_cast<std::uintptr_t>(s->memory());
-    const std::uintptr_t offset = reinterpret_cast<std::uintptr_t>(p) - start;
-    if (offset >= reinterpret_cast<std::uintptr_t>(s) - start || offset % class_size(c) != 0) {
-        report_foreign_pointer(p);
-    }
-}
-
 void size_class_heap::give_back(span* s) noexcept {
     const std::size_t bytes = s->bytes();
     const std::size_t c = s->size_class();
@@ -336,10 +317,10 @@ void size_class_heap::give_back(span* s) noexcept {
     if (state.carving == s) {
         state.carving = nullptr;
     }
-    if (bytes == own) {
-        m_owned.remove(s->memory(), c);
-    } else {
-        state.growing[static_cast<std::size_t>(std::countr_zero(own / bytes)) - 1] = nullptr;
+    const auto level = static_cast<std::size_t>(std::countr_zero(own / bytes));
+    m_owned.remove(s->memory(), c, level);
+    if (level != 0) {
+        state.growing[level - 1] = nullptr;
         --state.growing_spans;
     }
     // A class that holds nothing starts small again.

@@ -115,11 +115,16 @@ public:
         m_inverse = inverse;
     }
     [[nodiscard]] constexpr bool below_bound(std::uintptr_t x) const noexcept {
+        return below_bound(x, m_bound);
+    }
+    // The same test against another bound (the same divisor).
+    [[nodiscard]] constexpr bool below_bound(std::uintptr_t x,
+                                             std::uintptr_t bound) const noexcept {
         // std::rotr(y, m_shift), spelled out: its count is int in the standard but unsigned int in
         // libc++ 16, so a call converts with a warning under one library or the other.
         constexpr int width = std::numeric_limits<std::uintptr_t>::digits;
         const std::uintptr_t y = x * m_inverse;
-        return ((y >> m_shift) | (y << (-m_shift & (width - 1)))) < m_bound;
+        return ((y >> m_shift) | (y << (-m_shift & (width - 1)))) < bound;
     }
 
 private:

@@ -12,8 +12,13 @@
 // test decide (exact_divisor in math.hpp). Nothing at the pointer is read, so a wild pointer is
 // reported, not followed. The set lives on the global heap (operator new), not upstream, so that a
 // hardened build asks upstream for exactly what a normal build asks; it changes only when a span
-// is taken or given back. It holds the spans of each class's own size only: the few smaller ones a
-// class starts with are the heap's to check (size_class_heap::check_block).
+// is taken or given back. The few smaller spans a class starts with (size_class_policy's growth
+// levels) are in the set too, their level in the key: a pointer that misses the spans of its
+// class's own size is looked for in each of them (holds_smaller_block), still without a lock.
+// (Found by the heap's loop over its smaller spans instead, a block in a class's first span cost
+// 120 instructions more per free than one in its own span, and concurrent_pool took its central
+// lock for each: W1 in a hardened build counted 174 and 320 instructions per pair, now 164 and
+// 203; 52 and 67 unchecked.)
 //
 // In a normal build heaps hold span_checks = no_owned_spans, whose members do nothing and compile
 // to nothing.
@@ -38,8 +43,8 @@ namespace pmrkit::detail {
 
 class owned_spans {
 public:
-    // For the heap's classes. Takes no memory.
-    explicit owned_spans(const class_table& classes) noexcept;
+    // For the heap's classes, whose spans have headers of header_bytes. Takes no memory.
+    owned_spans(const class_table& classes, std::size_t header_bytes) noexcept;
     owned_spans(const owned_spans&) = delete;
     owned_spans& operator=(const owned_spans&) = delete;
 
@@ -47,10 +52,11 @@ public:
     // Makes room for one more span: call before taking the memory, so that when it throws
     // (std::bad_alloc) nothing has changed.
     void reserve_one_more();
+    // A span of class c, `level` halvings below the class's own size (0: its own size).
     // Precondition: reserve_one_more() since the last add; the span is not held.
-    void add(const void* span_start, std::size_t c) noexcept;
-    // Precondition: the span was added with class c.
-    void remove(const void* span_start, std::size_t c) noexcept;
+    void add(const void* span_start, std::size_t c, std::size_t level = 0) noexcept;
+    // Precondition: the span was added with class c and this level.
+    void remove(const void* span_start, std::size_t c, std::size_t level = 0) noexcept;
     // Precondition: no lookup runs.
     void clear() noexcept;
 
@@ -62,12 +68,10 @@ public:
         const class_check& check = m_classes[c];
         return check.blocks.below_bound(a & check.offset_mask) && holds(a & ~check.offset_mask, c);
     }
-    // Stops the program with a report (report_foreign_pointer) unless holds_block(p, c).
-    void check_block(const void* p, std::size_t c) const noexcept {
-        if (!holds_block(p, c)) [[unlikely]] {
-            report_foreign_pointer(p);
-        }
-    }
+    // Whether p is the start of a block of class c in one of the class's smaller spans held, the
+    // deepest level (the class's first span) first; as holds_block, from any thread.
+    [[nodiscard]] PMRKIT_NOINLINE bool holds_smaller_block(const void* p,
+                                                           std::size_t c) const noexcept;
 
 private:
     using slot = std::atomic<std::uint64_t>;  // relaxed: a lookup may run during a change
@@ -85,11 +89,19 @@ private:
         }
     };
 
-    [[nodiscard]] static std::uint64_t key(std::uintptr_t span_start, std::size_t c) noexcept {
-        return span_start | c; // spans are aligned to more than every class index (see the .cpp)
+    // Spans are aligned to more than every class index (see the .cpp), and user-space addresses
+    // end below bit 57 (x86-64 with 5-level paging; 48 elsewhere), which leaves bits 60-62 for a
+    // smaller span's level: no two held spans share a start, but a lookup computes a level's
+    // start from the pointer, and must not take a span of another level found there for one of
+    // its own (a deeper one ends sooner).
+    static constexpr int level_shift = 60;
+    [[nodiscard]] static std::uint64_t key(std::uintptr_t span_start, std::size_t c,
+                                           std::size_t level) noexcept {
+        return span_start | c | (std::uint64_t{level} << level_shift);
     }
-    [[nodiscard]] bool holds(std::uintptr_t span_start, std::size_t c) const noexcept {
-        const std::uint64_t k = key(span_start, c);
+    [[nodiscard]] bool holds(std::uintptr_t span_start, std::size_t c,
+                             std::size_t level = 0) const noexcept {
+        const std::uint64_t k = key(span_start, c, level);
         const table& t = *m_current.load(std::memory_order_acquire);
         for (std::size_t i = t.home(k);; i = (i + 1) & t.mask) {
             const std::uint64_t found = t.slots[i].load(std::memory_order_relaxed);
@@ -110,6 +122,11 @@ private:
     };
 
     std::array<class_check, 256> m_classes;
+    // Per class: how many levels below its own size its first span is, and the blocks a span of
+    // each level holds (entry l - 1 for level l).
+    std::array<std::uint8_t, 256> m_first_levels{};
+    std::array<std::array<std::uint32_t, size_class_policy::max_growth_levels>, 256>
+        m_level_blocks{};
     // What lookups probe before the first span: two empty slots (home() gives 0 or 1), so that
     // they need no test for an empty set.
     std::array<slot, 2> m_no_slots{};
@@ -123,15 +140,18 @@ private:
 // What a normal build holds instead: nothing, and no work.
 class no_owned_spans {
 public:
-    explicit no_owned_spans(const class_table& /*classes*/) noexcept {}
+    no_owned_spans(const class_table& /*classes*/, std::size_t /*header_bytes*/) noexcept {}
     void reserve_one_more() noexcept {}
-    void add(const void* /*span_start*/, std::size_t /*c*/) noexcept {}
-    void remove(const void* /*span_start*/, std::size_t /*c*/) noexcept {}
+    void add(const void* /*span_start*/, std::size_t /*c*/, std::size_t /*level*/ = 0) noexcept {}
+    void remove(const void* /*span_start*/, std::size_t /*c*/, std::size_t /*level*/ = 0) noexcept {
+    }
     void clear() noexcept {}
     [[nodiscard]] bool holds_block(const void* /*p*/, std::size_t /*c*/) const noexcept {
         return true;
     }
-    void check_block(const void* /*p*/, std::size_t /*c*/) const noexcept {}
+    [[nodiscard]] bool holds_smaller_block(const void* /*p*/, std::size_t /*c*/) const noexcept {
+        return true;
+    }
 };
 
 using span_checks = std::conditional_t<hardened_build, owned_spans, no_owned_spans>;

@@ -195,15 +195,19 @@ public:
     // one of this heap's spans. Does nothing in other builds. O(1): owned_spans for the spans of
     // the class's own size, then the few smaller ones a class starts with (see new_span).
     void check_block(const void* p, std::size_t c) const noexcept {
-        if (!m_owned.holds_block(p, c)) [[unlikely]] {
-            check_growing(p, c);
+        if (!m_owned.holds_block(p, c) && !m_owned.holds_smaller_block(p, c)) [[unlikely]] {
+            report_foreign_pointer(p);
         }
     }
-    // The test of owned_spans without the report (always true in other builds): it misses the
-    // blocks of the smaller spans a class starts with, which check_block then finds. Takes no lock
-    // and may run while another thread changes the heap, then possibly missing a block.
+    // check_block's test without the report (always true in other builds), in two parts: the
+    // spans of the class's own size (inline), then the smaller ones a class starts with. Each
+    // takes no lock and may run while another thread changes the heap, then possibly missing a
+    // block.
     [[nodiscard]] bool holds_block(const void* p, std::size_t c) const noexcept {
         return m_owned.holds_block(p, c);
+    }
+    [[nodiscard]] bool holds_smaller_block(const void* p, std::size_t c) const noexcept {
+        return m_owned.holds_smaller_block(p, c);
     }
 
     // Gives every span and large block back (see size_class_resource::release / trim).
@@ -327,9 +331,6 @@ private:
                                          std::size_t alignment) noexcept;
     // The span of the class's smaller spans (growing) that holds block, or nullptr.
     [[nodiscard]] span* growing_owner(const void* block, std::size_t c) const noexcept;
-    // Hardened builds: the rest of check_block. Stops the program unless p is the start of a
-    // block of one of the class's smaller spans.
-    PMRKIT_NOINLINE void check_growing(const void* p, std::size_t c) const noexcept;
     PMRKIT_NOINLINE void* refill(class_list& list);
     // Counts the older half of the list's uncounted blocks freed, and gives empty spans back
     // when more than the options allow have been found.
