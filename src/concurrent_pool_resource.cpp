@@ -127,7 +127,7 @@ void concurrent_pool_resource::deallocate_slow(void* p, std::size_t bytes,
         } catch (...) { // no memory for a cache: the block goes to the central pool instead
         }
         if (tc != nullptr) {
-            if (!m_central.holds_block(p, c) && !m_central.holds_smaller_block(p, c)) {
+            if (!m_central.holds_any_block(p, c)) {
                 confirm_foreign(p, c);
             }
             cache_block(*tc, c, p);

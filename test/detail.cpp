@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <bit>
 #include <limits>
 #include <set>
 #include <thread>
@@ -34,9 +35,15 @@ TEST_CASE("detail::math: checked arithmetic throws instead of wrapping") {
     CHECK_THROWS_AS((void)detail::checked_align_up(max - 3, 16), std::bad_alloc);
     CHECK(detail::natural_alignment(48) == 16);
     CHECK(detail::natural_alignment(4096) == 4096);
-    CHECK(detail::is_power_of_two(64));
     CHECK_FALSE(detail::is_power_of_two(0));
-    CHECK_FALSE(detail::is_power_of_two(24));
+    CHECK_FALSE(detail::is_power_of_two(max));
+    // Every power of two, and its neighbours, against the standard's answer.
+    for (int shift = 0; shift < std::numeric_limits<std::size_t>::digits; ++shift) {
+        const std::size_t x = std::size_t{1} << shift;
+        for (const std::size_t y : {x - 1, x, x + 1, x | (x >> 1), x + (x << 1)}) {
+            CHECK(detail::is_power_of_two(y) == std::has_single_bit(y));
+        }
+    }
     CHECK(detail::is_satisfiable(100, 64));
     CHECK_FALSE(detail::is_satisfiable(100, 24));
     CHECK_FALSE(detail::is_satisfiable(max / 2, 8));

@@ -195,14 +195,17 @@ public:
     // one of this heap's spans. Does nothing in other builds. O(1): owned_spans for the spans of
     // the class's own size, then the few smaller ones a class starts with (see new_span).
     void check_block(const void* p, std::size_t c) const noexcept {
-        if (!m_owned.holds_block(p, c) && !m_owned.holds_smaller_block(p, c)) [[unlikely]] {
+        if (!holds_any_block(p, c)) [[unlikely]] {
             report_foreign_pointer(p);
         }
     }
-    // check_block's test without the report (always true in other builds), in two parts: the
-    // spans of the class's own size (inline), then the smaller ones a class starts with. Each
-    // takes no lock and may run while another thread changes the heap, then possibly missing a
-    // block.
+    // check_block's test without the report (always true in other builds), whole and in its two
+    // parts: the spans of the class's own size (inline), then the smaller ones a class starts
+    // with. Each takes no lock and may run while another thread changes the heap, then possibly
+    // missing a block.
+    [[nodiscard]] bool holds_any_block(const void* p, std::size_t c) const noexcept {
+        return holds_block(p, c) || holds_smaller_block(p, c);
+    }
     [[nodiscard]] bool holds_block(const void* p, std::size_t c) const noexcept {
         return m_owned.holds_block(p, c);
     }
