@@ -490,7 +490,8 @@ def build(results_dir):
     out.append(f"- System: {os_name()}, Linux {platform.release()}, "
                f"{' '.join(platform.libc_ver())}")
     out.append(f"- Compiler: {glibc.get('compiler', '?')}; pmrkit build: "
-               f"{glibc.get('pmrkit_build', '?')}; Google Benchmark library built as "
+               f"{glibc.get('pmrkit_build', '?')}, instruction set "
+               f"{glibc.get('target_isa', '?')}; Google Benchmark library built as "
                f"{glibc.get('library_build_type', '?')} (its timers only; the timed loop is "
                f"compiled with the benchmark)")
     out.append(f"- Date: {glibc.get('date', '?')}")

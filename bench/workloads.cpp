@@ -920,6 +920,17 @@ int main(int argc, char** argv) {
 #else
     benchmark::AddCustomContext("pmrkit_build", "assertions on (not a release build)");
 #endif
+    // The instructions the compiler could use, named as the x86-64 levels: a figure that needs
+    // POPCNT, say, does not hold for a build of the baseline level (g++'s default).
+#if defined(__x86_64__) && defined(__AVX2__) && defined(__BMI2__) && defined(__FMA__)
+    benchmark::AddCustomContext("target_isa", "x86-64-v3 or later");
+#elif defined(__x86_64__) && defined(__SSE4_2__) && defined(__POPCNT__)
+    benchmark::AddCustomContext("target_isa", "x86-64-v2");
+#elif defined(__x86_64__)
+    benchmark::AddCustomContext("target_isa", "x86-64 (baseline)");
+#else
+    benchmark::AddCustomContext("target_isa", "not x86-64");
+#endif
 
     std::string row_order;
     for (const row& r : pmrkit_bench::rows()) {
