@@ -156,6 +156,11 @@ void concurrent_pool_resource::cache_block(cache& tc, std::size_t c, void* p) no
     }
 }
 
+// A thread makes its cache at its first allocate or deallocate. Measured and not kept: a pool's
+// first 32 blocks from the central pool under its lock, no thread making a cache before them
+// (W5s, a pool per request of about 20 blocks: 16,840 -> 13,716 instructions a request, and 17%
+// faster in a process that had run nothing else; but 3-8% slower in one that had run the other
+// workloads first, as a program has, and W5f, 320 blocks, 3.5% slower).
 concurrent_pool_resource::cache& concurrent_pool_resource::thread_cache() {
     detail::cache_slots::slot& slot = detail::cache_slots::of(m_id);
     if (void* known = detail::registered_cache(m_id)) {

@@ -13,7 +13,7 @@
 namespace pmrkit::detail {
 
 // Not std::has_single_bit: g++ 12 computes that as a population count, which without a -march
-// that has POPCNT is a call into libgcc, on arena_resource's allocate path among others. Three
+// that has POPCNT is a call into libgcc, on arena_resource's allocate path among others. Four
 // instructions, no branch: x - 1 wraps for 0, and only a power of two flips every bit below it.
 [[nodiscard]] constexpr bool is_power_of_two(std::size_t x) noexcept {
     return (x ^ (x - 1)) > x - 1;
