@@ -6,7 +6,8 @@
 
 namespace pmrkit::detail {
 
-owned_spans::owned_spans(const class_table& classes, std::size_t header_bytes) noexcept {
+owned_spans::owned_spans(const class_table& classes, std::size_t header_bytes) noexcept
+    : m_first_levels(classes.first_levels) {
     for (std::size_t c = 0; c < classes.count; ++c) {
         const span_geometry& g = classes.geometry(c);
         // A key is a span's start or'ed with its class: spans are aligned to their size, which
@@ -14,7 +15,6 @@ owned_spans::owned_spans(const class_table& classes, std::size_t header_bytes) n
         // smaller span is at least size_class_policy::min_growth_span).
         assert(g.span_bytes > classes.count);
         m_classes[c] = {g.span_bytes - 1, exact_divisor(g.block_size, g.blocks)};
-        m_first_levels[c] = classes.first_level(c);
         for (std::size_t level = 1; level <= m_first_levels[c]; ++level) {
             m_level_blocks[c][level - 1] = static_cast<std::uint32_t>(
                 size_class_policy::growth_layout(g, level, header_bytes).blocks);

@@ -43,7 +43,8 @@ namespace pmrkit::detail {
 
 class owned_spans {
 public:
-    // For the heap's classes, whose spans have headers of header_bytes. Takes no memory.
+    // For the heap's classes, whose spans have headers of header_bytes. Takes no memory; keeps a
+    // pointer into `classes`, which must outlive it.
     owned_spans(const class_table& classes, std::size_t header_bytes) noexcept;
     owned_spans(const owned_spans&) = delete;
     owned_spans& operator=(const owned_spans&) = delete;
@@ -122,9 +123,10 @@ private:
     };
 
     std::array<class_check, 256> m_classes;
-    // Per class: how many levels below its own size its first span is, and the blocks a span of
-    // each level holds (entry l - 1 for level l).
-    std::array<std::uint8_t, 256> m_first_levels{};
+    // Per class: how many levels below its own size its first span is (the table's, which
+    // outlives the heap that holds this), and the blocks a span of each level holds (entry l - 1
+    // for level l).
+    const std::uint8_t* m_first_levels;
     std::array<std::array<std::uint32_t, size_class_policy::max_growth_levels>, 256>
         m_level_blocks{};
     // What lookups probe before the first span: two empty slots (home() gives 0 or 1), so that
