@@ -9,6 +9,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <limits>
@@ -275,6 +276,27 @@ TEST_CASE("arena_resource: after reset, a request that spanned chunks is served 
     }
     CHECK(upstream.allocations() == 4);
     CHECK(upstream.last_bytes() == 4096);
+}
+
+TEST_CASE("arena_resource: after reset, over-aligned requests settle within a few cycles") {
+    // Aligned to 2048 and 1024, the blocks fall where the chunk that replaced the old ones needs
+    // more padding than they did: each cycle takes what it lacks, its reset adds that, and the
+    // cycles then take nothing (arena_resource::reset).
+    checking_resource upstream;
+    arena_resource arena({.first_chunk_size = 256}, &upstream);
+    std::vector<std::size_t> taken;
+    for (int cycle = 0; cycle < 8; ++cycle) {
+        const std::size_t before = upstream.allocations();
+        CHECK(is_aligned(arena.allocate(562, 2048), 2048));
+        CHECK(is_aligned(arena.allocate(446, 1024), 1024));
+        (void)arena.allocate(609, 1);
+        taken.push_back(upstream.allocations() - before);
+        arena.reset();
+    }
+    const auto settled = std::find(taken.begin(), taken.end(), std::size_t{0});
+    REQUIRE(settled != taken.end());
+    CHECK(settled - taken.begin() <= 4);
+    CHECK(std::all_of(settled, taken.end(), [](std::size_t calls) { return calls == 0; }));
 }
 
 TEST_CASE("arena_resource: own blocks of large requests join the chunk that replaces them") {

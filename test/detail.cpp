@@ -446,6 +446,15 @@ TEST_CASE("growth_policy: linear, exponential, custom") {
     CHECK(growth_policy::linear(10).next_chunk_blocks(100, 50) == 10);
     CHECK(growth_policy::exponential(2.0).next_chunk_blocks(100, 50) == 100);
     CHECK(growth_policy::exponential(1.5).next_chunk_blocks(100, 50) == 75);
+    // A factor above 1 grows a chunk by at least one block, also where the product rounds down to
+    // the last chunk's size; a factor of 1 keeps it.
+    std::size_t last = 1;
+    for (const std::size_t expected : {2U, 3U, 4U, 6U, 9U, 13U}) {
+        last = growth_policy::exponential(1.5).next_chunk_blocks(0, last);
+        CHECK(last == expected);
+    }
+    CHECK(growth_policy::exponential(1.01).next_chunk_blocks(0, 50) == 51);
+    CHECK(growth_policy::exponential(1.0).next_chunk_blocks(0, 50) == 50);
     CHECK(growth_policy::exponential(2.0).next_chunk_blocks(
               0, std::numeric_limits<std::size_t>::max()) ==
           std::numeric_limits<std::size_t>::max() / 2);

@@ -91,6 +91,12 @@ TEST_CASE("fixed_block_resource: growth policies size chunks exactly") {
             &upstream);
         fill_and_expect(pool, {4, 6, 9, 13});
     }
+    SUBCASE("exponential below 2 from one block still grows") {
+        fixed_block_resource pool(
+            {.block_size = 32, .initial_blocks = 1, .growth = growth_policy::exponential(1.5)},
+            &upstream);
+        fill_and_expect(pool, {1, 2, 3, 4, 6});
+    }
     SUBCASE("custom") {
         fixed_block_resource pool(
             {.block_size = 32,

@@ -136,7 +136,10 @@ public:
     /// total is at most max_chunk_size and max_retained, they are given back and replaced by one
     /// kept chunk of that total (one upstream call), so that from the next request on, a request
     /// like the last is served from one region, with no region switch and no upstream call; if
-    /// upstream throws there, nothing of them is kept. The growth sequence is not restarted. Resets
+    /// upstream throws there, nothing of them is kept. That holds for blocks aligned to at most
+    /// alignof(std::max_align_t): over-aligned ones may fall where the new chunk needs more
+    /// padding than their old chunks did, and then take more; each reset adds what the cycle took,
+    /// so a repeated request settles after a few. The growth sequence is not restarted. Resets
     /// peak_bytes_used().
     void reset() noexcept;
 
