@@ -22,14 +22,13 @@ namespace pmrkit {
 /// at the default, a table all such pools share), with no large-block cache.
 /// The fast paths are size_class_resource's.
 ///
-/// options(): the effective values. The implementation's limits: max_blocks_per_chunk at most
-/// 508, 509 in 32 bits (the most blocks a span holds; 0, or more than that, means that, which
-/// caps nothing), and largest_required_pool_block at most 64 KiB (0, or more, means 64 KiB); a
-/// smaller one is
-/// raised to at least 2 KiB and rounded up to a size class (the standard allows a larger
-/// threshold). A pool never takes more than max_blocks_per_chunk blocks from upstream at once,
-/// from its first span on (classes above 4 KiB hold fewer: at most 96% of a span is left to
-/// blocks, one span per 8 KiB to 1 MiB).
+/// options(): the effective values. The implementation's limits: max_blocks_per_chunk at most 508,
+/// 509 in 32 bits (the most blocks a span holds; 0, or more than that, means that, which caps
+/// nothing), and largest_required_pool_block at most 64 KiB (0, or more, means 64 KiB); a smaller
+/// one is raised to at least 2 KiB and rounded up to a size class (the standard allows a larger
+/// threshold). A pool never takes more than max_blocks_per_chunk blocks from upstream at once, from
+/// its first span on (classes above 4 KiB hold fewer: at most 96% of a span is left to blocks, one
+/// span per 8 KiB to 1 MiB).
 ///
 /// Requests whose size rounded up to their alignment exceeds options().largest_required_pool_block
 /// go to upstream with their exact size and alignment, and back with the same. Every power-of-two
