@@ -279,13 +279,16 @@ TEST_CASE("arena_resource: after reset, a request that spanned chunks is served 
 }
 
 TEST_CASE("arena_resource: after reset, over-aligned requests settle within a few cycles") {
-    // Aligned to 2048 and 1024, the blocks fall where the chunk that replaced the old ones needs
-    // more padding than they did: each cycle takes what it lacks, its reset adds that, and the
-    // cycles then take nothing (arena_resource::reset).
+    // Aligned to 2048 and 1024, the blocks may fall where the chunk that replaced the old ones
+    // needs more padding than they did, depending on the addresses upstream returns: a cycle then
+    // takes what it lacks, its reset adds that, and the cycles then take nothing
+    // (arena_resource::reset). The bound: each cycle that takes adds at least a first chunk (256
+    // bytes) to the merged one, which needs no more than the blocks' sizes plus their alignments
+    // (4,687 bytes) to hold any placement: at most 12 cycles after the first.
     checking_resource upstream;
     arena_resource arena({.first_chunk_size = 256}, &upstream);
     std::vector<std::size_t> taken;
-    for (int cycle = 0; cycle < 8; ++cycle) {
+    for (int cycle = 0; cycle < 16; ++cycle) {
         const std::size_t before = upstream.allocations();
         CHECK(is_aligned(arena.allocate(562, 2048), 2048));
         CHECK(is_aligned(arena.allocate(446, 1024), 1024));
@@ -295,7 +298,7 @@ TEST_CASE("arena_resource: after reset, over-aligned requests settle within a fe
     }
     const auto settled = std::find(taken.begin(), taken.end(), std::size_t{0});
     REQUIRE(settled != taken.end());
-    CHECK(settled - taken.begin() <= 4);
+    CHECK(settled - taken.begin() <= 13);
     CHECK(std::all_of(settled, taken.end(), [](std::size_t calls) { return calls == 0; }));
 }
 
