@@ -13,8 +13,8 @@ namespace pmrkit {
 ///
 ///   growth_policy::linear(256)       every chunk after the first holds 256 blocks
 ///   growth_policy::exponential(2.0)  every chunk holds factor × the previous one (the default),
-///                                    rounded down, and one block more than it if the factor is
-///                                    above 1
+///                                    rounded down; with a factor above 1, at least one block
+///                                    more than the previous one
 ///   growth_policy::custom(f)         f(capacity in blocks) returns the next chunk's block count
 ///
 /// Whatever the policy says, a pool clamps the result to at least 1 block and to what its
