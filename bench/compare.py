@@ -209,6 +209,19 @@ def count_instructions(instructions, pairs):
     return {"pairs": pairs, "empty_loop_ir": empty, "rows": counts}
 
 
+def source_revision():
+    """The commit this script (and, as scripts/bench.sh builds it, the program) came from, with
+    -dirty for a modified working tree, or "?" outside a git checkout: a report names the code it
+    measured."""
+    try:
+        done = subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=12"],
+                              cwd=Path(__file__).resolve().parent, capture_output=True,
+                              text=True, timeout=30, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return "?"
+    return done.stdout.strip() if done.returncode == 0 and done.stdout.strip() else "?"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--build-dir", default="build/release",
@@ -269,6 +282,7 @@ def main():
         counts = count_instructions(instructions, mode["instruction_pairs"])
         (results / "instructions.json").write_text(json.dumps(counts, indent=2))
     mode["wall_seconds"] = round(time.monotonic() - started)
+    mode["source"] = source_revision()
     (results / "mode.json").write_text(json.dumps(mode, indent=2))
 
     objects = (object_table(str(build / "bench" / "pmrkit_object_bench"), mode)

@@ -495,6 +495,7 @@ def build(results_dir):
                f"{glibc.get('library_build_type', '?')} (its timers only; the timed loop is "
                f"compiled with the benchmark)")
     out.append(f"- Date: {glibc.get('date', '?')}")
+    out.append(f"- Source: pmrkit commit {mode.get('source', '?')}")
     planned = (f" (of {mode['rounds']} planned; stopped by the {mode['budget_seconds']} s time "
                f"budget)" if mode and len(res.rounds) < mode.get("rounds", 0) else "")
     out.append(f"- Rounds: {len(res.rounds)}{planned}"
