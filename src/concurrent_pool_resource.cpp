@@ -40,6 +40,7 @@ concurrent_pool_resource::concurrent_pool_resource(const detail::class_table& ta
       m_slot_offset(detail::cache_slots::offset_of(m_id)),
       m_owner(std::make_shared<detail::cache_owner>()), m_options(options), m_upstream(upstream),
       m_central(table, options.central, upstream) {
+    m_options.central = m_central.options(); // what options() promises: the values in use
     m_owner->instance = this;
     m_owner->retire = [](void* pool, void* tc) noexcept {
         static_cast<concurrent_pool_resource*>(pool)->retire_locked(static_cast<cache*>(tc));

@@ -474,4 +474,18 @@ TEST_CASE("detail::thread_exit: a thread's state goes to its exit function once,
     CHECK_FALSE(detail::this_thread_exited()); // another thread's exit
 }
 
+TEST_CASE("concurrent_pool_resource: options() gives the central options as normalized") {
+    for (const std::size_t asked : {std::size_t{100}, std::size_t{5000}, std::size_t{1} << 30}) {
+        const concurrent_pool_resource pool({.central = {.max_pooled_size = asked}});
+        const size_class_resource reference({.max_pooled_size = asked});
+        CHECK(pool.options().central.max_pooled_size == reference.options().max_pooled_size);
+    }
+    // The normalized limit is the one in use: 1500 bytes, above the 100 asked for, is pooled, so
+    // its block goes to this thread's cache, where a large block would not.
+    concurrent_pool_resource pool({.central = {.max_pooled_size = 100}});
+    CHECK(pool.options().central.max_pooled_size >= 1500);
+    pool.deallocate(pool.allocate(1500), 1500);
+    CHECK(pool.cached_blocks() >= 1);
+}
+
 } // namespace pmrkit::test
