@@ -20,6 +20,7 @@
 #include "pmrkit/aligned_pool_resource.hpp"
 #if PMRKIT_TEST_BOOST
 #include "pmrkit/boost/adaptor.hpp"
+#include "pmrkit/boost/json.hpp"
 #endif
 #include "pmrkit/arena_resource.hpp"
 #include "pmrkit/concurrent_arena_resource.hpp"
@@ -118,7 +119,38 @@ struct boost_round_trip {
     static constexpr std::size_t max_alignment = 4096;
     static constexpr freed_memory freed = freed_memory::reused;
 };
-#define PMRKIT_BOOST_FIXTURES pmrkit::test::boost_round_trip,
+// boost_json_arena, the adaptor typed for an arena, in the same round trip: the calls it makes
+// without a virtual dispatch must behave as the virtual ones. reset() is the arena's.
+struct boost_json_arena_round_trip {
+    class resource final : public std::pmr::memory_resource {
+    public:
+        explicit resource(std::pmr::memory_resource* upstream)
+            : m_arena(upstream), m_to_boost(m_arena), m_back(m_to_boost) {}
+        void reset() noexcept { m_arena.reset(); }
+
+    private:
+        void* do_allocate(std::size_t bytes, std::size_t alignment) override {
+            return m_back.allocate(bytes, alignment);
+        }
+        void do_deallocate(void* p, std::size_t bytes, std::size_t alignment) override {
+            m_back.deallocate(p, bytes, alignment);
+        }
+        [[nodiscard]] bool
+        do_is_equal(const std::pmr::memory_resource& other) const noexcept override {
+            return this == &other;
+        }
+        arena_resource m_arena;
+        boost_json_arena m_to_boost;
+        std_resource_adaptor m_back;
+    };
+    static std::unique_ptr<resource> make(std::pmr::memory_resource* upstream) {
+        return std::make_unique<resource>(upstream);
+    }
+    static constexpr std::size_t max_alignment = 4096;
+    static constexpr freed_memory freed = freed_memory::reused_after_reset;
+};
+#define PMRKIT_BOOST_FIXTURES                                                                      \
+    pmrkit::test::boost_round_trip, pmrkit::test::boost_json_arena_round_trip,
 #else
 #define PMRKIT_BOOST_FIXTURES
 #endif
@@ -353,6 +385,7 @@ TYPE_TO_STRING(pmrkit::test::arena_with_buffer);
 TYPE_TO_STRING(pmrkit::test::arena_small_chunks);
 #if PMRKIT_TEST_BOOST
 TYPE_TO_STRING(pmrkit::test::boost_round_trip);
+TYPE_TO_STRING(pmrkit::test::boost_json_arena_round_trip);
 #endif
 TYPE_TO_STRING(pmrkit::test::size_class_default);
 TYPE_TO_STRING(pmrkit::test::size_class_eager);
@@ -381,14 +414,15 @@ TYPE_TO_STRING(pmrkit::test::std_sync_small_chunks);
 TYPE_TO_STRING(pmrkit::test::std_monotonic_default);
 TYPE_TO_STRING(pmrkit::test::std_monotonic_buffer);
 
-#define PMRKIT_CONFORMANCE_FIXTURES                                                                \
+// The resources over an upstream, then the sources (heap_resource, page_resource), which take
+// none: the suites that inject upstream failures run the first list alone.
+#define PMRKIT_CONFORMANCE_UPSTREAM_FIXTURES                                                       \
     pmrkit::test::fixed_block_64, pmrkit::test::fixed_block_16,                                    \
         pmrkit::test::fixed_block_4096_aligned, pmrkit::test::stats,                               \
         pmrkit::test::concurrent_stats, pmrkit::test::checking_test_resource,                      \
         pmrkit::test::limit_1gib, pmrkit::test::arena_default, pmrkit::test::arena_with_buffer,    \
         pmrkit::test::arena_small_chunks, PMRKIT_BOOST_FIXTURES pmrkit::test::size_class_default,  \
-        pmrkit::test::size_class_eager, pmrkit::test::size_class_wide, pmrkit::test::heap_fixture, \
-        pmrkit::test::page_plain, pmrkit::test::page_huge_prefaulted,                              \
+        pmrkit::test::size_class_eager, pmrkit::test::size_class_wide,                             \
         pmrkit::test::fixed_block_64_on_pages, pmrkit::test::fixed_block_4096_aligned_on_pages,    \
         pmrkit::test::fixed_block_64_on_heap, pmrkit::test::aligned_pool_16,                       \
         pmrkit::test::aligned_pool_32, pmrkit::test::aligned_pool_64,                              \
@@ -399,3 +433,7 @@ TYPE_TO_STRING(pmrkit::test::std_monotonic_buffer);
         pmrkit::test::std_unsync_default, pmrkit::test::std_unsync_small_chunks,                   \
         pmrkit::test::std_sync_default, pmrkit::test::std_sync_small_chunks,                       \
         pmrkit::test::std_monotonic_default, pmrkit::test::std_monotonic_buffer
+
+#define PMRKIT_CONFORMANCE_FIXTURES                                                                \
+    PMRKIT_CONFORMANCE_UPSTREAM_FIXTURES, pmrkit::test::heap_fixture, pmrkit::test::page_plain,    \
+        pmrkit::test::page_huge_prefaulted

@@ -86,7 +86,12 @@ TEST_CASE("limit_resource: a per-request budget for a container") {
     CHECK(budget.bytes_in_use() == 0);
     const resource_stats s = budget.stats();
     CHECK(s.failed_allocations == 1);
-    CHECK(s.peak_bytes_in_use <= 4096);
+    // An optional compares with a number as if empty were the least value: both checks are needed.
+    REQUIRE(s.peak_bytes_in_use.has_value());
+    CHECK(*s.peak_bytes_in_use == budget.peak_bytes_in_use());
+    CHECK(*s.peak_bytes_in_use > 0);
+    CHECK(*s.peak_bytes_in_use <= 4096);
+    CHECK(s.bytes_in_use == 0);
 }
 
 } // namespace pmrkit::test

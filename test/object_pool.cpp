@@ -48,13 +48,15 @@ struct no_default {
     int value;
 };
 
-test_resource_options throwing_checks() { return {.on_error = error_action::throw_error}; }
+test_resource_options throwing_checks() {
+    return {.on_error = error_action::throw_error};
+}
 
 } // namespace
 
 static_assert(!std::is_copy_constructible_v<object_pool<int>>);
-static_assert(std::is_same_v<object_pool<int>::handle,
-                             std::unique_ptr<int, object_pool<int>::deleter>>);
+static_assert(
+    std::is_same_v<object_pool<int>::handle, std::unique_ptr<int, object_pool<int>::deleter>>);
 
 TEST_CASE("object_pool: make constructs in a pool block, the handle destroys and returns it") {
     tracked::clear_counts();
@@ -117,12 +119,11 @@ TEST_CASE("object_pool: every allocation failure leaves nothing behind (exceptio
     // Small chunks, so that filling the pool takes several upstream allocations, each made to fail
     // once; recycling adds the kept list's allocations.
     const std::size_t runs = exception_test(upstream, [&] {
-        object_pool<std::string> pool(
-            {.initial_objects = 2,
-             .growth = growth_policy::linear(2),
-             .reset = [](std::string& s) { s.clear(); },
-             .preconstructed = 3},
-            &upstream);
+        object_pool<std::string> pool({.initial_objects = 2,
+                                       .growth = growth_policy::linear(2),
+                                       .reset = [](std::string& s) { s.clear(); },
+                                       .preconstructed = 3},
+                                      &upstream);
         std::vector<object_pool<std::string>::handle> live;
         for (int i = 0; i < 9; ++i) {
             live.push_back(i % 2 == 0 ? pool.make(std::size_t{40}, 'x') : pool.acquire());
@@ -284,11 +285,12 @@ TEST_CASE("object_pool: seeded model test against a map of live values") {
                 if (grow) {
                     const bool by_make = rng() % 2 == 0;
                     auto h = by_make ? pool.make(next) : pool.acquire();
-                    if (!by_make) {
+                    if (by_make) {
+                        REQUIRE(h->value == next);
+                    } else {
                         REQUIRE(h->value == 0); // default-constructed, or kept and reset
                         h->value = next;
                     }
-                    REQUIRE(h->value == next);
                     live.emplace(next++, std::move(h));
                 } else {
                     auto it = live.begin();

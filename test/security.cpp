@@ -267,12 +267,12 @@ void warm(P& p) {
 
 } // namespace
 
-TEST_CASE_TEMPLATE("pools: a chosen address written into a freed block is never handed out", Pool,
-                   fixed_block_resource, size_class_resource, size_class_512, aligned_pool_resource,
-                   concurrent_pool_resource, object_pool<payload>) {
-    if constexpr (detail::build_protection == link_protection::none) {
-        MESSAGE("SKIPPED: PMRKIT_UNPROTECTED build");
-    } else {
+TEST_CASE_TEMPLATE("pools: a chosen address written into a freed block is never handed out" *
+                       doctest::skip(detail::build_protection == link_protection::none),
+                   Pool, fixed_block_resource, size_class_resource, size_class_512,
+                   aligned_pool_resource, concurrent_pool_resource, object_pool<payload>) {
+    // Skipped in the builds where it cannot run (the decorator), and discarded there.
+    if constexpr (detail::build_protection != link_protection::none) {
         const child_end end = run_in_child([] {
             typename subject<Pool>::type p;
             warm(p);
@@ -292,12 +292,12 @@ TEST_CASE_TEMPLATE("pools: a chosen address written into a freed block is never 
     }
 }
 
-TEST_CASE_TEMPLATE("pools: a double free stops the program before the block is handed out twice",
+TEST_CASE_TEMPLATE("pools: a double free stops the program before the block is handed out twice" *
+                       doctest::skip(detail::build_protection == link_protection::none),
                    Pool, fixed_block_resource, size_class_resource, size_class_512,
                    aligned_pool_resource, concurrent_pool_resource, object_pool<payload>) {
-    if constexpr (detail::build_protection == link_protection::none) {
-        MESSAGE("SKIPPED: PMRKIT_UNPROTECTED build");
-    } else {
+    // Skipped in the builds where it cannot run (the decorator), and discarded there.
+    if constexpr (detail::build_protection != link_protection::none) {
         // At once, and with another free between.
         for (const bool between : {false, true}) {
             const child_end end = run_in_child([between] {
@@ -323,11 +323,11 @@ TEST_CASE_TEMPLATE("pools: a double free stops the program before the block is h
 
 // Large blocks are not on a free list: a freed one is kept whole by the large-block cache, and
 // the cache's own record is what a second free must meet.
-TEST_CASE_TEMPLATE("pools: a double free of a cached large block stops the program", Pool,
-                   size_class_resource, aligned_pool_resource, concurrent_pool_resource) {
-    if constexpr (detail::build_protection == link_protection::none) {
-        MESSAGE("SKIPPED: PMRKIT_UNPROTECTED build");
-    } else {
+TEST_CASE_TEMPLATE("pools: a double free of a cached large block stops the program" *
+                       doctest::skip(detail::build_protection == link_protection::none),
+                   Pool, size_class_resource, aligned_pool_resource, concurrent_pool_resource) {
+    // Skipped in the builds where it cannot run (the decorator), and discarded there.
+    if constexpr (detail::build_protection != link_protection::none) {
         const child_end end = run_in_child([] {
             Pool p;
             constexpr std::size_t large = 100'000;
@@ -344,10 +344,10 @@ TEST_CASE_TEMPLATE("pools: a double free of a cached large block stops the progr
 }
 
 TEST_CASE("size_class_resource (hardened): a large block freed with a size it cannot hold stops "
-          "the program") {
-    if constexpr (detail::build_protection != link_protection::hardened) {
-        MESSAGE("SKIPPED: not a hardened build; the hardened preset runs it");
-    } else {
+          "the program" *
+          doctest::skip(detail::build_protection != link_protection::hardened)) {
+    // Skipped in the builds where it cannot run (the decorator), and discarded there.
+    if constexpr (detail::build_protection == link_protection::hardened) {
         // Through the cache (the freed size is cacheable), past it (too large to be), and with no
         // cache (every large block passes through).
         for (const auto& freed_and_cache : {std::pair<std::size_t, bool>{200'000, true},
@@ -369,12 +369,12 @@ TEST_CASE("size_class_resource (hardened): a large block freed with a size it ca
 }
 
 TEST_CASE_TEMPLATE("pools (hardened): a one-byte overflow into a free block is reported at its "
-                   "pop",
+                   "pop" *
+                       doctest::skip(detail::build_protection != link_protection::hardened),
                    Pool, fixed_block_resource, size_class_resource, size_class_512,
                    aligned_pool_resource, concurrent_pool_resource, object_pool<payload>) {
-    if constexpr (detail::build_protection != link_protection::hardened) {
-        MESSAGE("SKIPPED: not a hardened build; the hardened preset runs it");
-    } else {
+    // Skipped in the builds where it cannot run (the decorator), and discarded there.
+    if constexpr (detail::build_protection == link_protection::hardened) {
         const child_end end = run_in_child([] {
             typename subject<Pool>::type p;
             // Two neighbours: the block above the first is the second.

@@ -18,9 +18,21 @@
 namespace pmrkit::test {
 namespace {
 
+// What the program observes, each defined by the standard: a pmrkit class must give what std's
+// gives.
+struct observed {
+    std::size_t elements = 0; // of a container on the resource
+    bool upstream_kept = false;
+    bool instances_equal = true; // two instances compare equal
+    bool self_equal = false;
+    friend bool operator==(const observed&, const observed&) = default;
+};
+constexpr observed expected{
+    .elements = 3, .upstream_kept = true, .instances_equal = false, .self_equal = true};
+
 // The program, written once: it must compile for std's classes and for pmrkit's.
 template <class Pool>
-std::size_t use_pool(std::pmr::memory_resource* upstream) {
+observed use_pool(std::pmr::memory_resource* upstream) {
     const std::pmr::pool_options opts{.max_blocks_per_chunk = 16,
                                       .largest_required_pool_block = 512};
     Pool a;
@@ -31,29 +43,30 @@ std::size_t use_pool(std::pmr::memory_resource* upstream) {
     Pool f{std::pmr::pool_options{}};
     Pool g({4, 100}, upstream);
     std::pmr::memory_resource* r = &d;
-    std::size_t size = 0;
+    observed seen;
     {
         const std::pmr::vector<int> v({1, 2, 3}, r);
-        size = v.size();
+        seen.elements = v.size();
     }
     std::pmr::polymorphic_allocator<int> alloc(&g);
     int* p = alloc.allocate(10);
     alloc.deallocate(p, 10);
     const std::pmr::pool_options o = d.options();
-    std::pmr::memory_resource* up = d.upstream_resource();
+    seen.upstream_kept = d.upstream_resource() == upstream;
     d.release();
     a.release();
     b.release();
     c.release();
     e.release();
     f.release();
-    (void)up;
-    return (o.max_blocks_per_chunk >= 1 ? 1 : 0) + size + (a == b ? 1 : 0) +
-           (a.is_equal(a) ? 1 : 0);
+    (void)o;
+    seen.instances_equal = a == b;
+    seen.self_equal = a.is_equal(a);
+    return seen;
 }
 
 template <class Monotonic>
-std::size_t use_monotonic(std::pmr::memory_resource* upstream) {
+observed use_monotonic(std::pmr::memory_resource* upstream) {
     std::array<std::byte, 256> buffer{};
     Monotonic a;
     Monotonic b(upstream);
@@ -62,12 +75,12 @@ std::size_t use_monotonic(std::pmr::memory_resource* upstream) {
     Monotonic e(buffer.data(), buffer.size());
     Monotonic f(buffer.data(), buffer.size(), upstream);
     Monotonic g{upstream};
-    std::size_t size = 0;
+    observed seen;
     {
         const std::pmr::vector<int> v({1, 2, 3}, &f);
-        size = v.size();
+        seen.elements = v.size();
     }
-    std::pmr::memory_resource* up = f.upstream_resource();
+    seen.upstream_kept = f.upstream_resource() == upstream;
     f.release();
     a.release();
     (void)b.allocate(10);
@@ -75,7 +88,9 @@ std::size_t use_monotonic(std::pmr::memory_resource* upstream) {
     (void)d.allocate(10);
     (void)e.allocate(10);
     (void)g.allocate(10);
-    return size + (up == upstream ? 1 : 0);
+    seen.instances_equal = a == b;
+    seen.self_equal = a.is_equal(a);
+    return seen;
 }
 
 // A class derived from the resource, as a program may write: it overrides the protected members.
@@ -129,14 +144,23 @@ static_assert(!std::is_copy_constructible_v<monotonic_buffer_resource> &&
 
 TEST_CASE("std drop-ins: the same program compiles and runs against std's and pmrkit's classes") {
     std::pmr::memory_resource* upstream = std::pmr::new_delete_resource();
-    CHECK(use_pool<std::pmr::unsynchronized_pool_resource>(upstream) ==
-          use_pool<unsynchronized_pool_resource>(upstream));
-    CHECK(use_pool<synchronized_pool_resource>(upstream) ==
-          use_pool<unsynchronized_pool_resource>(upstream));
-    CHECK(use_pool<std::pmr::synchronized_pool_resource>(upstream) ==
-          use_pool<std::pmr::unsynchronized_pool_resource>(upstream));
-    CHECK(use_monotonic<std::pmr::monotonic_buffer_resource>(upstream) ==
-          use_monotonic<monotonic_buffer_resource>(upstream));
+    CHECK(use_pool<unsynchronized_pool_resource>(upstream) == expected);
+    CHECK(use_pool<synchronized_pool_resource>(upstream) == expected);
+    CHECK(use_monotonic<monotonic_buffer_resource>(upstream) == expected);
+    // std's classes, for the compilation, and as the reference for `expected`.
+    CHECK(use_pool<std::pmr::unsynchronized_pool_resource>(upstream) == expected);
+    CHECK(use_pool<std::pmr::synchronized_pool_resource>(upstream) == expected);
+    CHECK(use_monotonic<std::pmr::monotonic_buffer_resource>(upstream) == expected);
+    // The options within pmrkit's limits as given; largest_required_pool_block raised to the
+    // least it pools (detail::std_pools::normalized).
+    const std::pmr::pool_options asked{.max_blocks_per_chunk = 16,
+                                       .largest_required_pool_block = 512};
+    const unsynchronized_pool_resource unsync_pool(asked, upstream);
+    const synchronized_pool_resource sync_pool(asked, upstream);
+    for (const std::pmr::pool_options o : {unsync_pool.options(), sync_pool.options()}) {
+        CHECK(o.max_blocks_per_chunk == 16);
+        CHECK(o.largest_required_pool_block == detail::small_block_limit);
+    }
 
     counting<unsynchronized_pool_resource> ours(upstream);
     counting<std::pmr::unsynchronized_pool_resource> theirs(upstream);
