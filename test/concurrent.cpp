@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <cstddef>
 #include <cstring>
 #include <deque>
 #include <memory>
@@ -154,6 +155,39 @@ std::size_t producer_consumer(std::pmr::memory_resource& r, std::uint64_t seed, 
     return patterns.corrupted.load();
 }
 
+// The documented bin rules of concurrent_pool_resource, for the figures the tests below expect:
+// a batch of a class is options().batch_bytes of its blocks, within [min_batch, max_batch].
+std::size_t batch_of(const concurrent_pool_resource& pool, std::size_t bytes) {
+    using classes = concurrent_pool_resource::classes;
+    return std::clamp(pool.options().batch_bytes / classes::size(classes::index(bytes)),
+                      concurrent_pool_resource::min_batch, concurrent_pool_resource::max_batch);
+}
+
+// The blocks a thread's refills of a class leave in its bin when it allocates n blocks and frees
+// none: each refill takes cache::first_take blocks, then twice as many as the last, up to a
+// batch (slow start).
+std::size_t left_by_refills(std::size_t n, std::size_t batch) {
+    std::size_t taken = 0;
+    for (std::size_t take = concurrent_pool_resource::cache::first_take; taken < n;
+         take = std::min(2 * take, batch)) {
+        taken += take;
+    }
+    return taken - n;
+}
+
+// The batches a bin holding `held` blocks gives back while n blocks are freed into it: a free
+// that takes it past two batches gives one back.
+std::size_t batches_given_back(std::size_t held, std::size_t n, std::size_t batch) {
+    std::size_t given = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        if (++held > 2 * batch) {
+            held -= batch;
+            ++given;
+        }
+    }
+    return given;
+}
+
 } // namespace
 
 TEST_CASE("concurrent_pool_resource: producer/consumer stress, every block back at the end") {
@@ -208,10 +242,14 @@ TEST_CASE("concurrent_pool_resource: a thread's cache goes back when the thread 
         CHECK(pool.cached_blocks() > 0);
     }).join();
     CHECK(pool.thread_caches() == 0);
-    // Batches of 48 B blocks are 256 (16 KiB / 48, at most 256) and a bin holds 512: the refills
-    // took 1, 2, 4, ..., 128, then batches, 1,023 blocks in all, and 1,000 frees onto the 23 left
-    // overflowed the bin twice, so two batches are in transit.
-    CHECK(pool.cached_blocks() == 2 * 256);
+    // The 1,000 frees onto what the refills left in the bin overflowed it (twice at the default
+    // batch_bytes: batches of 256, 1,023 blocks taken, 23 left), and the batches given back are
+    // in transit; the rest of the bin went back to the central pool.
+    const std::size_t batch = batch_of(pool, 48);
+    const std::size_t given = batches_given_back(left_by_refills(1000, batch), 1000, batch);
+    REQUIRE(given > 0);
+    REQUIRE(given <= concurrent_pool_resource::transfer_batches);
+    CHECK(pool.cached_blocks() == given * batch);
     pool.trim();
     CHECK(pool.cached_blocks() == 0);
     CHECK(pool.upstream_bytes() == 0);
@@ -222,7 +260,7 @@ TEST_CASE("concurrent_pool_resource: a thread's first refills of a class take fe
     // Slow start: a thread that needs a few blocks of a class carves a few, not a batch.
     checking_resource upstream;
     concurrent_pool_resource pool(&upstream);
-    const std::size_t batch = std::clamp<std::size_t>(pool.options().batch_bytes / 64, 2, 256);
+    const std::size_t batch = batch_of(pool, 64);
     std::set<void*> distinct;
     const auto take_one = [&] { CHECK(distinct.insert(pool.allocate(64, 8)).second); };
     for (std::size_t take = concurrent_pool_resource::cache::first_take; take <= 2 * batch;
@@ -245,7 +283,7 @@ TEST_CASE("concurrent_pool_resource: a thread's first refills of a class take fe
 TEST_CASE("concurrent_pool_resource: a batch freed by one thread is taken whole by another") {
     checking_resource upstream;
     concurrent_pool_resource pool(&upstream);
-    constexpr std::size_t batch = 16 * 1024 / 64;
+    const std::size_t batch = batch_of(pool, 64);
     std::vector<void*> blocks;
     std::thread producer_of_all([&] { // exits: what its refills took beyond them goes back
         for (std::size_t i = 0; i < 3 * batch; ++i) {
@@ -256,15 +294,17 @@ TEST_CASE("concurrent_pool_resource: a batch freed by one thread is taken whole 
     producer_of_all.join();
     REQUIRE(pool.cached_blocks() == 0);
     std::thread consumer([&] {
-        // The bin overflows at its 513th block and gives back its 256 most recent ones, blocks
-        // 257 to 512, as one batch; at exit its other 512 go back to the central pool.
+        // The bin overflows at its block 2 * batch (counted from 0) and gives back its batch
+        // most recent ones, blocks batch + 1 to 2 * batch, as one batch; the batch - 1 frees
+        // after them leave it at two batches, which go back to the central pool at exit.
         for (void* p : blocks) {
             pool.deallocate(p, 64, 8);
         }
     });
     consumer.join();
     CHECK(pool.cached_blocks() == batch); // in transit
-    const std::set<void*> in_transit(blocks.begin() + 257, blocks.begin() + 513);
+    const auto at = [&](std::size_t i) { return blocks.begin() + static_cast<std::ptrdiff_t>(i); };
+    const std::set<void*> in_transit(at(batch + 1), at(2 * batch + 1));
     const std::size_t upstream_calls = upstream.allocations();
     std::set<void*> taken;
     std::thread producer([&] {
@@ -289,14 +329,16 @@ TEST_CASE("concurrent_pool_resource: a batch freed by one thread is taken whole 
 TEST_CASE("concurrent_pool_resource: the transfer shelves keep transfer_batches per class") {
     checking_resource upstream;
     concurrent_pool_resource pool(&upstream);
-    constexpr std::size_t batch = 16 * 1024 / 64;
+    const std::size_t batch = batch_of(pool, 64);
     constexpr std::size_t batches = concurrent_pool_resource::transfer_batches + 16;
-    // `batches` batches of 64 B blocks freed by a thread: its bin overflows batches - 1 times
-    // (the 255 blocks its refills took beyond them, through a bin of 512, stay in it); the shelf
-    // keeps transfer_batches of the batches it gives back, the central pool takes the others. At
-    // the thread's exit the rest of its bin goes back to the central pool, and what stays cached
-    // is in transit.
-    std::thread freeing([&pool] {
+    // `batches` batches of 64 B blocks freed by a thread: its bin overflows more than
+    // transfer_batches times (batches - 1 at the default batch_bytes: the 255 blocks its refills
+    // took beyond them, through a bin of 512, stay in it); the shelf keeps transfer_batches of the
+    // batches it gives back, the central pool takes the others. At the thread's exit the rest of
+    // its bin goes back to the central pool, and what stays cached is in transit.
+    REQUIRE(batches_given_back(left_by_refills(batches * batch, batch), batches * batch, batch) >
+            concurrent_pool_resource::transfer_batches);
+    std::thread freeing([&pool, batch] {
         std::vector<void*> blocks;
         for (std::size_t i = 0; i < batches * batch; ++i) {
             blocks.push_back(pool.allocate(64, 8));

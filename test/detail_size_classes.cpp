@@ -13,8 +13,11 @@
 #include <algorithm>
 #include <array>
 #include <bit>
+#include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <limits>
+#include <memory_resource>
 #include <new>
 #include <set>
 #include <vector>
@@ -73,6 +76,34 @@ void check_map() {
         }
     }
 }
+
+// An upstream whose blocks are `offset` bytes past a page boundary (their page taken from
+// `upstream`), or on it where the alignment asked is larger than the offset: so whether a block
+// is page-aligned does not depend on where malloc puts it.
+class offset_resource final : public std::pmr::memory_resource {
+public:
+    static constexpr std::size_t page = 4096;
+
+    offset_resource(std::pmr::memory_resource* upstream, std::size_t offset)
+        : m_upstream(upstream), m_offset(offset) {}
+
+private:
+    void* do_allocate(std::size_t bytes, std::size_t alignment) override {
+        auto* p = static_cast<std::byte*>(m_upstream->allocate(bytes + page, page));
+        return alignment <= m_offset ? p + m_offset : p;
+    }
+    void do_deallocate(void* p, std::size_t bytes, std::size_t /*alignment*/) override {
+        const auto address = reinterpret_cast<std::uintptr_t>(p);
+        m_upstream->deallocate(reinterpret_cast<void*>(address - address % page), bytes + page,
+                               page);
+    }
+    [[nodiscard]] bool do_is_equal(const std::pmr::memory_resource& other) const noexcept override {
+        return this == &other;
+    }
+
+    std::pmr::memory_resource* m_upstream;
+    std::size_t m_offset;
+};
 
 } // namespace
 
@@ -339,20 +370,62 @@ TEST_CASE("detail::large_block_cache: rounding, best-fit reuse, exact give-back"
     CHECK(cache.upstream_bytes() == 0);
 }
 
+TEST_CASE("detail::large_block_cache: best fit: the smallest kept block that holds a request") {
+    // Two kept blocks, of different buckets, both able to serve the request: the smaller one
+    // serves it, whichever was freed first (a first fit would take the older, or the newer).
+    for (const bool larger_first : {true, false}) {
+        CAPTURE(larger_first);
+        checking_resource upstream;
+        detail::large_block_cache cache(&upstream, 1 << 20, 2);
+        const std::size_t larger = 200000;
+        const std::size_t smaller = 120000;
+        const std::size_t asked = 110000;
+        REQUIRE(detail::large_bucket_of(cache.upstream_size(larger, 8)) !=
+                detail::large_bucket_of(cache.upstream_size(smaller, 8)));
+        REQUIRE(cache.upstream_size(larger, 8) - asked <= asked); // both hold it, at most twice
+        // Live at once, so that both fit within 1.5 times the most live.
+        void* l = cache.allocate(larger, 8);
+        void* s = cache.allocate(smaller, 8);
+        if (larger_first) {
+            cache.deallocate(l, larger, 8);
+            cache.deallocate(s, smaller, 8);
+        } else {
+            cache.deallocate(s, smaller, 8);
+            cache.deallocate(l, larger, 8);
+        }
+        REQUIRE(cache.cached_blocks() == 2);
+        const std::size_t calls = upstream.allocations();
+        void* p = cache.allocate(asked, 8);
+        CHECK(p == s);
+        CHECK(upstream.allocations() == calls);
+        CHECK(cache.cached_bytes() == cache.upstream_size(larger, 8));
+        cache.deallocate(p, asked, 8);
+        cache.release();
+        CHECK(upstream.live_blocks() == 0);
+    }
+}
+
 TEST_CASE("detail::large_block_cache: a kept block serves only requests its address is aligned "
           "for") {
-    checking_resource upstream;
-    detail::large_block_cache cache(&upstream, 1 << 20, 2);
-    void* a = cache.allocate(100000, 16);
-    cache.deallocate(a, 100000, 16);
-    REQUIRE(cache.cached_blocks() == 1);
-    void* b = cache.allocate(100000, 4096);
-    CHECK(detail::is_aligned(b, 4096));
-    CHECK((b == a) == detail::is_aligned(a, 4096));
-    CHECK(cache.upstream_bytes() == upstream.live_bytes());
-    cache.deallocate(b, 100000, 4096);
-    cache.release();
-    CHECK(upstream.live_blocks() == 0);
+    // Blocks of 16 bytes' alignment, 64 bytes past a page boundary or on it.
+    for (const std::size_t offset : {std::size_t{64}, std::size_t{0}}) {
+        CAPTURE(offset);
+        checking_resource upstream;
+        offset_resource pages(&upstream, offset);
+        detail::large_block_cache cache(&pages, 1 << 20, 2);
+        void* a = cache.allocate(100000, 16);
+        REQUIRE(detail::is_aligned(a, offset_resource::page) == (offset == 0));
+        cache.deallocate(a, 100000, 16);
+        REQUIRE(cache.cached_blocks() == 1);
+        const std::size_t calls = upstream.allocations();
+        void* b = cache.allocate(100000, offset_resource::page);
+        CHECK(detail::is_aligned(b, offset_resource::page));
+        CHECK((b == a) == (offset == 0));
+        CHECK(upstream.allocations() == calls + (offset == 0 ? 0 : 1));
+        cache.deallocate(b, 100000, offset_resource::page);
+        cache.release();
+        CHECK(upstream.live_blocks() == 0);
+    }
 }
 
 TEST_CASE("detail::large_block_cache: kept blocks bounded by need, bucket, bytes and age") {
@@ -373,7 +446,7 @@ TEST_CASE("detail::large_block_cache: kept blocks bounded by need, bucket, bytes
     cache.deallocate(big, 1 << 20, 8);
     CHECK(cache.cached_blocks() == 2);
     CHECK(cache.upstream_bytes() == upstream.live_bytes());
-    // A kept block not reused within decay_operations large-block calls goes back.
+    // Kept blocks not reused go back (after exactly decay_operations calls: the next case).
     for (std::size_t i = 0; i < detail::large_block_cache::decay_operations; ++i) {
         void* p = cache.allocate(5000, 8);
         cache.deallocate(p, 5000, 8);
@@ -386,6 +459,40 @@ TEST_CASE("detail::large_block_cache: kept blocks bounded by need, bucket, bytes
     cache.deallocate(a, 100000, 8);
     cache.deallocate(b, 100000, 8);
     CHECK(cache.cached_blocks() == 3);
+    cache.release();
+    CHECK(upstream.live_blocks() == 0);
+}
+
+TEST_CASE("detail::large_block_cache: a kept block goes back after decay_operations calls") {
+    checking_resource upstream;
+    detail::large_block_cache cache(&upstream, 1 << 20, 2);
+    constexpr std::size_t decay = detail::large_block_cache::decay_operations;
+    void* kept = cache.allocate(100000, 8);
+    cache.deallocate(kept, 100000, 8);
+    REQUIRE(cache.cached_blocks() == 1);
+    const std::size_t kept_bytes = cache.cached_bytes();
+    const std::size_t deallocations = upstream.deallocations();
+    // Large-block calls, allocate or deallocate, of a block of another bucket that is reused
+    // each time (so never goes back itself).
+    void* other = nullptr;
+    const std::size_t other_bytes = 5000;
+    const std::size_t other_held = cache.upstream_size(other_bytes, 8);
+    const auto call = [&] {
+        if (other == nullptr) {
+            other = cache.allocate(other_bytes, 8);
+        } else {
+            cache.deallocate(other, other_bytes, 8);
+            other = nullptr;
+        }
+    };
+    for (std::size_t i = 0; i < decay; ++i) {
+        call();
+    }
+    CHECK(upstream.deallocations() == deallocations);
+    CHECK(cache.cached_bytes() == kept_bytes + (other == nullptr ? other_held : 0));
+    call(); // the first past the decay
+    CHECK(upstream.deallocations() == deallocations + 1);
+    CHECK(cache.cached_bytes() == (other == nullptr ? other_held : 0));
     cache.release();
     CHECK(upstream.live_blocks() == 0);
 }

@@ -462,6 +462,7 @@ TEST_CASE("size_class_resource: trim() gives back every empty span; free-all + t
     }
     void* large = pool.allocate(300000, 16);
     const std::size_t spans = pool.span_count();
+    const std::size_t held = pool.upstream_bytes();
     CHECK(spans > 50);
     // Free every other block: few spans become empty, trim keeps the rest.
     for (std::size_t i = 0; i < blocks.size(); i += 2) {
@@ -481,52 +482,142 @@ TEST_CASE("size_class_resource: trim() gives back every empty span; free-all + t
     CHECK(pool.large_blocks_cached() == 0);
     CHECK(pool.upstream_bytes() == 0);
     CHECK(upstream.live_blocks() == 0);
-    CHECK(pool.peak_upstream_bytes() >= spans * 8192);
+    CHECK(pool.peak_upstream_bytes() >= held); // the peak outlives what made it
     // Still usable.
     void* p = pool.allocate(24, 8);
     pool.deallocate(p, 24, 8);
 }
 
-TEST_CASE("size_class_resource: at most max_empty_spans empty spans are kept automatically") {
-    checking_resource upstream;
-    size_class_resource pool({.max_empty_spans = 2, .empty_span_decay = 0}, &upstream);
-    const std::size_t c = classes::index(32);
-    const std::size_t per_span = classes::geometry(c).blocks;
-    REQUIRE(per_span >= 128);
-    std::vector<void*> blocks;
-    for (std::size_t i = 0; i < 40 * per_span; ++i) {
-        blocks.push_back(pool.allocate(32, 16));
-    }
-    CHECK(pool.class_stats(c).spans == spans_holding(c, 40 * per_span));
-    for (void* p : blocks) {
-        pool.deallocate(p, 32, 16);
-    }
-    // Two kept empty, plus the span being carved last, plus the spans of the most recent frees,
-    // not yet counted (the blocks of uncounted_bytes: whole spans, and one in part).
-    const std::size_t uncounted_spans =
-        detail::size_class_heap::uncounted_bytes / classes::geometry(c).span_bytes + 1;
-    REQUIRE(40 > 2 + 1 + uncounted_spans);
-    CHECK(pool.class_stats(c).spans <= 2 + 1 + uncounted_spans);
-    CHECK(pool.upstream_bytes() == upstream.live_bytes());
-    CHECK(pool.class_stats(c).blocks_in_use == 0);
+namespace {
+
+// The most frees a class's list holds uncounted before a settle (size_class_heap's
+// max_uncounted: the blocks of uncounted_bytes, at least min_max_uncounted and a span's).
+std::size_t max_uncounted(std::size_t c) {
+    return std::max({detail::size_class_heap::min_max_uncounted,
+                     detail::size_class_heap::uncounted_bytes / classes::size(c),
+                     classes::geometry(c).blocks});
 }
 
-TEST_CASE("size_class_resource: at most max_empty_bytes of empty spans are kept automatically") {
+// Frees after which every earlier free of class c is counted: a settle comes within
+// max_uncounted + 1 frees and keeps the newest half uncounted; the next one comes within as many,
+// and the half it keeps is then all newer.
+std::size_t frees_to_count(std::size_t c) {
+    return 2 * (max_uncounted(c) + 1);
+}
+
+// Spans of one class, carved from a fresh class and sorted by the test's plan for them.
+struct carved_spans {
+    std::vector<std::vector<void*>> victims; // full spans of the class's own size
+    std::vector<std::vector<void*>> others;  // the other spans, the last one still being carved
+    [[nodiscard]] std::size_t count() const { return victims.size() + others.size(); }
+};
+
+// Allocates blocks of `bytes` from a class the pool has not used, span by span (a block that
+// makes class_stats().spans count up starts a new span), until `victims` full spans of the
+// class's own size (utilization()'s blocks_per_span) are carved and the other full spans hold
+// `spare` blocks besides one each. Every allocation is a refill. The last span is left with one
+// block, still being carved.
+carved_spans carve_spans(size_class_resource& pool, std::size_t bytes, std::size_t victims,
+                         std::size_t spare) {
+    const std::size_t c = classes::index(bytes);
+    const std::size_t own = size_class_resource::utilization(pool.options())[c].blocks_per_span;
+    carved_spans spans;
+    std::size_t spare_now = 0;
+    std::vector<void*> current;
+    for (;;) {
+        void* p = pool.allocate(bytes, 8);
+        if (!current.empty() && pool.class_stats(c).spans > spans.count() + 1) {
+            // p starts a span: the current one is full.
+            if (current.size() == own && spans.victims.size() < victims) {
+                spans.victims.push_back(std::move(current));
+            } else {
+                spare_now += current.size() - 1;
+                spans.others.push_back(std::move(current));
+            }
+            current = {};
+            if (spans.victims.size() == victims && spare_now >= spare) {
+                spans.others.push_back({p});
+                return spans;
+            }
+        }
+        current.push_back(p);
+    }
+}
+
+// Frees every block of the victims, then every block but the first of the other spans (each
+// stays in use), frees_to_count of them at least: the victims end counted empty, reported to the
+// pool's empty-span bounds, and no other span of the class is.
+void empty_victims(size_class_resource& pool, std::size_t bytes, const carved_spans& spans) {
+    for (const std::vector<void*>& span : spans.victims) {
+        for (void* p : span) {
+            pool.deallocate(p, bytes, 8);
+        }
+    }
+    for (const std::vector<void*>& span : spans.others) {
+        for (std::size_t i = 1; i < span.size(); ++i) {
+            pool.deallocate(span[i], bytes, 8);
+        }
+    }
+}
+
+void free_others(size_class_resource& pool, std::size_t bytes, const carved_spans& spans) {
+    for (const std::vector<void*>& span : spans.others) {
+        pool.deallocate(span.front(), bytes, 8);
+    }
+}
+
+// The spans of the class of `bytes` that a pool with options `o` gives back when `victims` of
+// them become empty (see empty_victims) and nothing else does.
+std::size_t given_back(const size_class_options& o, std::size_t bytes, std::size_t victims) {
     checking_resource upstream;
-    const std::size_t c = classes::index(32);
-    const std::size_t span_bytes = classes::geometry(c).span_bytes;
-    size_class_resource pool({.max_empty_bytes = 3 * span_bytes, .empty_span_decay = 0}, &upstream);
-    std::vector<void*> blocks;
-    for (std::size_t i = 0; i < 40 * classes::geometry(c).blocks; ++i) {
-        blocks.push_back(pool.allocate(32, 8));
-    }
-    for (void* p : blocks) {
-        pool.deallocate(p, 32, 8);
-    }
-    // As above: three kept, the span being carved, the spans of the uncounted frees.
-    CHECK(pool.class_stats(c).spans <=
-          3 + 1 + detail::size_class_heap::uncounted_bytes / span_bytes + 1);
+    size_class_resource pool(o, &upstream);
+    const std::size_t c = classes::index(bytes);
+    const carved_spans spans = carve_spans(pool, bytes, victims, frees_to_count(c));
+    REQUIRE(pool.class_stats(c).spans == spans.count());
+    empty_victims(pool, bytes, spans);
+    const std::size_t held = pool.class_stats(c).spans;
     CHECK(pool.upstream_bytes() == upstream.live_bytes());
+    CHECK(pool.class_stats(c).blocks_in_use == spans.others.size());
+    free_others(pool, bytes, spans);
+    return spans.count() - held;
+}
+
+} // namespace
+
+TEST_CASE("size_class_resource: a sweep runs once more than max_empty_spans spans are empty") {
+    // The same k spans emptied with bounds k and 0, and k + 1 with bound k: a sweep gives back
+    // every empty span (empty_span_decay 0) once more than the bound are reported, else none.
+    for (const std::size_t bytes : {std::size_t{32}, std::size_t{1024}}) {
+        for (const std::size_t k : {std::size_t{1}, std::size_t{2}, std::size_t{4}}) {
+            CAPTURE(bytes);
+            CAPTURE(k);
+            CHECK(given_back({.max_empty_spans = k, .empty_span_decay = 0}, bytes, k) == 0);
+            CHECK(given_back({.max_empty_spans = 0, .empty_span_decay = 0}, bytes, k) == k);
+            CHECK(given_back({.max_empty_spans = k, .empty_span_decay = 0}, bytes, k + 1) == k + 1);
+        }
+    }
+}
+
+TEST_CASE("size_class_resource: a sweep runs once more than max_empty_bytes are in empty spans") {
+    // As above, in bytes of the victims, spans of the class's own size; the span bound out of the
+    // way.
+    for (const std::size_t bytes : {std::size_t{32}, std::size_t{1024}}) {
+        const std::size_t span_bytes =
+            size_class_resource::utilization()[classes::index(bytes)].span_bytes;
+        for (const std::size_t k : {std::size_t{1}, std::size_t{2}, std::size_t{4}}) {
+            CAPTURE(bytes);
+            CAPTURE(k);
+            const size_class_options bound{.max_empty_spans = std::size_t{1} << 20,
+                                           .max_empty_bytes = k * span_bytes,
+                                           .empty_span_decay = 0};
+            const size_class_options zero{.max_empty_spans = std::size_t{1} << 20,
+                                          .max_empty_bytes = 0,
+                                          .empty_span_decay = 0};
+            CHECK(given_back(bound, bytes, k) == 0);
+            CHECK(given_back(zero, bytes, k) == k);
+            CHECK(given_back(bound, bytes, k + 1) == k + 1);
+        }
+    }
 }
 
 TEST_CASE("size_class_resource: by default, freeing everything keeps spans for reuse") {
@@ -560,7 +651,7 @@ void fill_and_free(size_class_resource& pool, std::size_t bytes, std::size_t cou
 
 } // namespace
 
-TEST_CASE("size_class_resource: empty spans past the bounds go back once they decay") {
+TEST_CASE("size_class_resource: spans emptied within the decay are found again, past the bounds") {
     checking_resource upstream;
     const std::size_t decay = 64;
     size_class_resource pool({.max_empty_spans = 2, .empty_span_decay = decay}, &upstream);
@@ -576,17 +667,63 @@ TEST_CASE("size_class_resource: empty spans past the bounds go back once they de
     fill_and_free(pool, 32, 40 * per_span);
     CHECK(upstream.allocations() == taken);
     CHECK(pool.class_stats(c).spans == spans);
-    // Refills are the clock, other classes' too: spans nobody uses again go back after two decays
-    // at most. (A round takes about 15 refills once its class's spans exist: more than 20 rounds
-    // would mean the spans outlived the decay by far.)
-    int rounds = 0;
-    while (pool.class_stats(c).spans > 2 && rounds < 20) {
-        fill_and_free(pool, 256, 600);
-        ++rounds;
-    }
-    CHECK(pool.class_stats(c).spans <= 2);
     CHECK(pool.class_stats(c).blocks_in_use == 0);
     CHECK(pool.upstream_bytes() == upstream.live_bytes());
+    // When spans nobody uses again go back: the next case.
+}
+
+TEST_CASE("size_class_resource: an empty span goes back after exactly empty_span_decay refills") {
+    checking_resource upstream;
+    const std::size_t decay = 64;
+    const size_class_options o{.max_empty_spans = 2, .empty_span_decay = decay};
+    size_class_resource pool(o, &upstream);
+    // Blocks of a second class, freed per_settle at a time to make its list settle (the settles
+    // run the sweeps) with no refill; a third class's allocations are the refills.
+    const std::size_t settling_bytes = 1024;
+    const std::size_t per_settle = max_uncounted(classes::index(settling_bytes)) + 1;
+    std::vector<void*> settling;
+    for (std::size_t i = 0; i < 2 * per_settle; ++i) {
+        settling.push_back(pool.allocate(settling_bytes, 8));
+    }
+    const auto settle = [&] {
+        for (std::size_t i = 0; i < per_settle; ++i) {
+            pool.deallocate(settling.back(), settling_bytes, 8);
+            settling.pop_back();
+        }
+    };
+    std::vector<void*> clock;
+    const auto refill = [&](std::size_t n) {
+        for (std::size_t i = 0; i < n; ++i) {
+            clock.push_back(pool.allocate(256, 8)); // a fresh block each, none freed: a refill
+        }
+    };
+    const std::size_t bytes = 32;
+    const std::size_t c = classes::index(bytes);
+    const carved_spans spans = carve_spans(pool, bytes, o.max_empty_spans + 1, frees_to_count(c));
+    // Every allocation so far was a refill (nothing was freed), the settling blocks' alone
+    // `decay` at least: the first sweep is due as soon as more than max_empty_spans spans are
+    // reported, at the settle that counts the last victim's blocks. It keeps the spans it finds
+    // empty; the settles after it, with no refill since, run none.
+    REQUIRE(settling.size() >= decay);
+    const std::size_t held = spans.count();
+    empty_victims(pool, bytes, spans);
+    CHECK(pool.class_stats(c).spans == held);
+    // decay - 1 refills later, a settle finds no sweep due; one refill more, the sweep gives back
+    // the spans the first one kept.
+    refill(decay - 1);
+    settle();
+    CHECK(pool.class_stats(c).spans == held);
+    refill(1);
+    settle();
+    CHECK(pool.class_stats(c).spans == held - spans.victims.size());
+    CHECK(pool.upstream_bytes() == upstream.live_bytes());
+    free_others(pool, bytes, spans);
+    for (void* p : clock) {
+        pool.deallocate(p, 256, 8);
+    }
+    for (void* p : settling) {
+        pool.deallocate(p, settling_bytes, 8);
+    }
 }
 
 TEST_CASE(
@@ -717,8 +854,8 @@ TEST_CASE("size_class_resource: the utilization report") {
     CHECK(worst >= 0.90);
     CHECK(rows.back().block_size == 32768);
     CHECK(size_class_resource::utilization({.max_pooled_size = 65536}).back().block_size == 65536);
-    CHECK(rows[27].block_size == 1024);
-    CHECK(rows[27].alignment == 1024);
+    CHECK(rows[classes::index(1024)].block_size == 1024);
+    CHECK(rows[classes::index(1024)].alignment == 1024);
 }
 
 TEST_CASE("size_class_resource: seeded model test with trim and release in the middle") {
