@@ -286,14 +286,19 @@ using concurrent_arena_default =
     concurrent_arena_fixture<concurrent_arena_options{}.first_chunk_size>;
 using concurrent_arena_small_chunks = concurrent_arena_fixture<4096>;
 
-struct synchronized_size_class {
-    using resource = synchronized_resource<size_class_resource>;
+// The decorator over two pools of different engines: size classes, and one block size.
+template <class Pool, class Options>
+struct synchronized_fixture {
+    using resource = synchronized_resource<Pool>;
     static std::unique_ptr<resource> make(std::pmr::memory_resource* upstream) {
-        return std::make_unique<resource>(size_class_options{}, upstream);
+        return std::make_unique<resource>(Options{}, upstream);
     }
     static constexpr std::size_t max_alignment = 4096;
     static constexpr freed_memory freed = freed_memory::reused;
 };
+
+using synchronized_size_class = synchronized_fixture<size_class_resource, size_class_options>;
+using synchronized_fixed_block = synchronized_fixture<fixed_block_resource, fixed_block_options>;
 
 using aligned_pool_16 = aligned_pool_fixture<16>;
 using aligned_pool_32 = aligned_pool_fixture<32>;
@@ -407,6 +412,7 @@ TYPE_TO_STRING(pmrkit::test::concurrent_pool_small_batches);
 TYPE_TO_STRING(pmrkit::test::concurrent_arena_default);
 TYPE_TO_STRING(pmrkit::test::concurrent_arena_small_chunks);
 TYPE_TO_STRING(pmrkit::test::synchronized_size_class);
+TYPE_TO_STRING(pmrkit::test::synchronized_fixed_block);
 TYPE_TO_STRING(pmrkit::test::std_unsync_default);
 TYPE_TO_STRING(pmrkit::test::std_unsync_small_chunks);
 TYPE_TO_STRING(pmrkit::test::std_sync_default);
@@ -430,9 +436,10 @@ TYPE_TO_STRING(pmrkit::test::std_monotonic_buffer);
         pmrkit::test::size_class_default_on_pages, pmrkit::test::concurrent_pool_default,          \
         pmrkit::test::concurrent_pool_small_batches, pmrkit::test::concurrent_arena_default,       \
         pmrkit::test::concurrent_arena_small_chunks, pmrkit::test::synchronized_size_class,        \
-        pmrkit::test::std_unsync_default, pmrkit::test::std_unsync_small_chunks,                   \
-        pmrkit::test::std_sync_default, pmrkit::test::std_sync_small_chunks,                       \
-        pmrkit::test::std_monotonic_default, pmrkit::test::std_monotonic_buffer
+        pmrkit::test::synchronized_fixed_block, pmrkit::test::std_unsync_default,                  \
+        pmrkit::test::std_unsync_small_chunks, pmrkit::test::std_sync_default,                     \
+        pmrkit::test::std_sync_small_chunks, pmrkit::test::std_monotonic_default,                  \
+        pmrkit::test::std_monotonic_buffer
 
 #define PMRKIT_CONFORMANCE_FIXTURES                                                                \
     PMRKIT_CONFORMANCE_UPSTREAM_FIXTURES, pmrkit::test::heap_fixture, pmrkit::test::page_plain,    \

@@ -262,14 +262,11 @@ TEST_CASE("page_resource: prefault makes every page resident; without it none is
     }
 }
 
-TEST_CASE("page_resource: transparent huge pages when asked and the kernel allows") {
+// Skipped where transparent huge pages are off (/sys/kernel/mm/transparent_hugepage/enabled is
+// absent or [never]).
+TEST_CASE("page_resource: transparent huge pages when asked and the kernel allows" *
+          doctest::skip(thp_mode().empty() || thp_mode() == "never")) {
     const std::string mode = thp_mode();
-    if (mode.empty() || mode == "never") {
-        MESSAGE("skipped: transparent huge pages are off (/sys/kernel/mm/transparent_hugepage/"
-                "enabled is "
-                << (mode.empty() ? "absent" : "[never]") << ")");
-        return;
-    }
     page_resource huge({.huge_pages = true, .prefault = true});
     const std::size_t bytes = 4 * huge.huge_page_size();
     void* p = huge.allocate(bytes, 8);
